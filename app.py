@@ -1,0 +1,89 @@
+"""The composition root: `create_app` builds Opiekun from helpdesk/, tickets/ and plans/.
+
+The module-level `app` is the one entry point for `flask --app app` and gunicorn `app:app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+import helpdesk.accounts  # noqa: F401  (registers the user loader)
+import tickets
+from helpdesk import config
+from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
+from helpdesk.i18n import _l, get_locale, select_locale, select_timezone
+from helpdesk.markup import render_markdown
+from helpdesk.security import HttpsAwareSessionInterface
+from helpdesk.storage import init_storage
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(config.defaults(app.instance_path))
+    app.config.update(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = config.secret_key(app.instance_path)
+    app.session_interface = HttpsAwareSessionInterface()
+
+    register_extensions(app)
+    register_domains(app)
+    register_templates(app)
+    register_error_handlers(app)
+    register_logging(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory="migrations", render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+    init_storage(app)
+
+
+def register_domains(app: Flask) -> None:
+    from helpdesk import admin, auth
+    from helpdesk.cli import init_cli
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    init_cli(app)
+    tickets.init_app(app)
+
+
+def register_templates(app: Flask) -> None:
+    app.jinja_env.globals.update(markdown=render_markdown, get_locale=get_locale)
+
+
+def register_error_handlers(app: Flask) -> None:
+    def handle_http(error: HTTPException):
+        if request.path.startswith("/api/"):
+            code = (error.name or "error").lower().replace(" ", "_")
+            return {"error": {"code": code, "message": error.description, "fields": {}}}, error.code
+        return render_template("error.html", error=error), error.code
+
+    def handle_csrf(error: CSRFError):
+        return render_template("error.html", error=error), 400
+
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+
+
+def register_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+app = create_app()

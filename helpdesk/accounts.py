@@ -1,0 +1,243 @@
+"""People who use the helpdesk, their roles, and how their passwords are kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from helpdesk.clock import utcnow
+from helpdesk.companies import Client, client_by_slug
+from helpdesk.dbtypes import UTCDateTime
+from helpdesk.extensions import db, login_manager
+from helpdesk.i18n import _, valid_timezone
+
+ROLES = ("client", "agent", "manager", "admin")
+STAFF_ROLES = ("agent", "manager", "admin")
+
+
+class User(UserMixin, db.Model):
+    """A person: a client user (of one company) or a member of the vendor's staff."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('client', 'agent', 'manager', 'admin')", name="role"),
+        CheckConstraint("(role = 'client') = (client_id IS NOT NULL)", name="client_role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="RESTRICT"), index=True
+    )
+    is_client_admin: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Warsaw")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client | None] = relationship(foreign_keys=[client_id], lazy="joined")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_client(self) -> bool:
+        return self.role == "client"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class AccountError(ValueError):
+    """A user could not be created or changed; the message says why, `field` says where."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _hasher() -> PasswordHasher:
+    params = current_app.config["PASSWORD_HASH"]
+    return PasswordHasher(**params)
+
+
+def hash_password(password: str) -> str:
+    """Argon2id, with the cost set in config."""
+    return _hasher().hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return _hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# Verified against an unknown e-mail so a miss costs as much time as a wrong password.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    user = user_by_email(email)
+    if user is None:
+        key = repr(current_app.config["PASSWORD_HASH"])
+        if key not in _DUMMY_HASH:
+            _DUMMY_HASH[key] = hash_password("not a password")
+        try:
+            _hasher().verify(_DUMMY_HASH[key], password)
+        except VerificationError:
+            pass
+        return None
+    if not check_password(user, password) or not user.active:
+        return None
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip()
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AccountError(_("Enter a valid e-mail address."), "email") from exc
+
+
+def user_by_email(email: str) -> User | None:
+    email = (email or "").strip().lower()
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+
+
+def validate_password(password: str) -> None:
+    if len(password or "") < 8:
+        raise AccountError(_("A password needs at least 8 characters."), "password")
+    if len(password) > 200:
+        raise AccountError(_("A password may have at most 200 characters."), "password")
+
+
+def create_user(
+    *,
+    email: str,
+    password: str,
+    role: str,
+    client_slug: str | None = None,
+    client_admin: bool = False,
+    name: str = "",
+    language: str | None = None,
+    commit: bool = True,
+) -> User:
+    """Add a user after checking every field; commits unless told not to."""
+    email = normalise_email(email)
+    validate_password(password)
+    if role not in ROLES:
+        raise AccountError(_("Unknown role; choose client, agent, manager or admin."), "role")
+    client = None
+    if role == "client":
+        if not client_slug:
+            raise AccountError(_("A client user needs a client company."), "client")
+        client = client_by_slug(client_slug)
+        if client is None:
+            raise AccountError(_("There is no client with this slug."), "client")
+    elif client_slug:
+        raise AccountError(_("Only client users belong to a client company."), "client")
+    elif client_admin:
+        raise AccountError(_("Only client users can be client admins."), "client_admin")
+    if user_by_email(email) is not None:
+        raise AccountError(_("A user with this e-mail already exists."), "email")
+    user = User(
+        email=email,
+        name=(name or "").strip()[:200],
+        password_hash=hash_password(password),
+        role=role,
+        client=client,
+        is_client_admin=bool(client_admin and client is not None),
+        language=language,
+    )
+    db.session.add(user)
+    if commit:
+        db.session.commit()
+    return user
+
+
+def update_user(
+    user: User,
+    *,
+    name: str,
+    role: str,
+    client: Client | None,
+    client_admin: bool,
+    active: bool,
+    password: str | None = None,
+) -> User:
+    """Change a user's role, company, flags or password (admin action); commits."""
+    if role not in ROLES:
+        raise AccountError(_("Unknown role; choose client, agent, manager or admin."), "role")
+    if (role == "client") != (client is not None):
+        raise AccountError(_("Client users, and only they, belong to a client company."), "client")
+    if password:
+        validate_password(password)
+        user.password_hash = hash_password(password)
+    user.name = (name or "").strip()[:200]
+    user.role, user.client, user.active = role, client, active
+    user.is_client_admin = bool(client_admin and client is not None)
+    db.session.commit()
+    return user
+
+
+def update_preferences(user: User, *, name: str, language: str | None, timezone: str) -> User:
+    """The user's own settings: display name, language, timezone; commits."""
+    if language not in (None, "", *current_app.config["LANGUAGES"]):
+        raise AccountError(_("Choose Polish or English."), "language")
+    if not valid_timezone(timezone):
+        raise AccountError(_("Unknown timezone."), "timezone")
+    user.name = (name or "").strip()[:200]
+    user.language = language or None
+    user.timezone = timezone
+    db.session.commit()
+    return user
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    try:
+        return db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+
+
+def staff_users(*roles: str) -> list[User]:
+    roles = roles or STAFF_ROLES
+    return list(
+        db.session.scalars(
+            select(User).where(User.role.in_(roles), User.active.is_(True)).order_by(User.email)
+        )
+    )
+
+
+def mark_login(user: User) -> None:
+    user.last_login_at = utcnow()
+    db.session.commit()

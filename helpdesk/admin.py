@@ -1,0 +1,201 @@
+"""The admin's pages: users and client companies."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from helpdesk.accounts import (
+    ROLES,
+    AccountError,
+    User,
+    create_user,
+    staff_users,
+    update_user,
+)
+from helpdesk.companies import Client, ClientError, create_client, update_client
+from helpdesk.extensions import db
+from helpdesk.i18n import _, _l
+from helpdesk.security import admin_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ROLE_LABELS = {
+    "client": _l("Client user"),
+    "agent": _l("Agent"),
+    "manager": _l("Manager"),
+    "admin": _l("Admin"),
+}
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    client = SelectField(_l("Client company"), choices=[])
+    client_admin = BooleanField(_l("Client admin (sees all of the company's tickets)"))
+    active = BooleanField(_l("Active"), default=True)
+
+
+class ClientForm(FlaskForm):
+    slug = StringField(_l("Slug"), validators=[DataRequired(), Length(max=40)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    guardian = SelectField(_l("Onboarding guardian"), choices=[])
+    active = BooleanField(_l("Active"), default=True)
+
+
+def _client_choices() -> list[tuple[str, str]]:
+    clients = db.session.scalars(select(Client).order_by(Client.name))
+    return [("", "—")] + [(c.slug, c.name) for c in clients]
+
+
+def _guardian_choices() -> list[tuple[str, str]]:
+    return [("", "—")] + [(str(u.id), u.display_name) for u in staff_users("agent")]
+
+
+@bp.route("/")
+@admin_required
+def home():
+    users = db.session.scalar(select(db.func.count(User.id)))
+    clients = db.session.scalar(select(db.func.count(Client.id)))
+    return render_template("admin/home.html", users=users, clients=clients)
+
+
+@bp.route("/users")
+@admin_required
+def users():
+    rows = db.session.scalars(select(User).order_by(User.role, User.email)).all()
+    return render_template("admin/users.html", users=rows, role_labels=ROLE_LABELS)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_required
+def new_user():
+    form = UserForm()
+    form.client.choices = _client_choices()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            create_user(
+                email=form.email.data,
+                password=form.password.data or "",
+                role=form.role.data,
+                client_slug=form.client.data or None,
+                client_admin=form.client_admin.data,
+                name=form.name.data,
+            )
+        except AccountError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "email").errors.append(str(exc))
+            status = 422
+        else:
+            flash(_("User created."), "success")
+            return redirect(url_for("admin.users"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("admin/user_form.html", form=form, user=None), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def edit_user(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    form = UserForm(obj=user if request.method == "GET" else None)
+    form.client.choices = _client_choices()
+    if request.method == "GET":
+        form.client.data = user.client.slug if user.client else ""
+        form.client_admin.data = user.is_client_admin
+    status = 200
+    if form.validate_on_submit():
+        client = None
+        if form.client.data:
+            client = db.session.scalar(select(Client).where(Client.slug == form.client.data))
+        try:
+            update_user(
+                user,
+                name=form.name.data,
+                role=form.role.data,
+                client=client,
+                client_admin=form.client_admin.data,
+                active=form.active.data,
+                password=form.password.data or None,
+            )
+        except AccountError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "email").errors.append(str(exc))
+            status = 422
+        else:
+            flash(_("User saved."), "success")
+            return redirect(url_for("admin.users"))
+    elif request.method == "POST":
+        status = 422
+    form.email.render_kw = {"readonly": True}
+    return render_template("admin/user_form.html", form=form, user=user), status
+
+
+@bp.route("/clients")
+@admin_required
+def clients():
+    rows = db.session.scalars(select(Client).order_by(Client.name)).all()
+    return render_template("admin/clients.html", clients=rows)
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+@admin_required
+def new_client():
+    form = ClientForm()
+    form.guardian.choices = _guardian_choices()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            client = create_client(form.slug.data, form.name.data)
+            if form.guardian.data:
+                update_client(
+                    client, name=client.name, active=True, guardian_id=int(form.guardian.data)
+                )
+        except ClientError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "slug").errors.append(str(exc))
+            status = 422
+        else:
+            flash(_("Client created."), "success")
+            return redirect(url_for("admin.clients"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("admin/client_form.html", form=form, client=None), status
+
+
+@bp.route("/clients/<int:client_id>", methods=["GET", "POST"])
+@admin_required
+def edit_client(client_id: int):
+    client = db.session.get(Client, client_id) or abort(404)
+    form = ClientForm(obj=client if request.method == "GET" else None)
+    form.guardian.choices = _guardian_choices()
+    if request.method == "GET":
+        form.guardian.data = str(client.guardian_id or "")
+    else:
+        form.slug.data = client.slug  # the slug is fixed once created
+    status = 200
+    if form.validate_on_submit():
+        try:
+            update_client(
+                client,
+                name=form.name.data,
+                active=form.active.data,
+                guardian_id=int(form.guardian.data) if form.guardian.data else None,
+            )
+        except ClientError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "name").errors.append(str(exc))
+            status = 422
+        else:
+            flash(_("Client saved."), "success")
+            return redirect(url_for("admin.clients"))
+    elif request.method == "POST":
+        status = 422
+    form.slug.render_kw = {"readonly": True}
+    return render_template("admin/client_form.html", form=form, client=client), status

@@ -1,0 +1,80 @@
+"""Client companies: who the vendor supports, and where each one stands in its life cycle."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpdesk.clock import utcnow
+from helpdesk.dbtypes import UTCDateTime
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+
+PHASES = ("onboarding", "production")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+class Client(db.Model):
+    """A client company. Its users file tickets; its phase decides how they are covered."""
+
+    __tablename__ = "clients"
+    __table_args__ = (
+        CheckConstraint("phase IN ('onboarding', 'production')", name="phase"),
+        CheckConstraint("package_months >= 1", name="package_months"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[str] = mapped_column(String(20), default="onboarding")
+    protocol_signed_on: Mapped[date | None]
+    package_months: Mapped[int] = mapped_column(default=1)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL", use_alter=True))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.slug}>"
+
+
+class ClientError(ValueError):
+    """A client company could not be created or changed; the message says why."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def client_by_slug(slug: str) -> Client | None:
+    return db.session.scalar(select(Client).where(Client.slug == slug))
+
+
+def create_client(slug: str, name: str) -> Client:
+    """Add a client company; commits. Raises ClientError on a bad or taken slug."""
+    slug = (slug or "").strip().lower()
+    name = (name or "").strip()
+    if not SLUG_RE.match(slug):
+        raise ClientError(
+            _("A slug is 1-40 lower-case letters, digits and hyphens, e.g. acme-logistics."), "slug"
+        )
+    if not name or len(name) > 200:
+        raise ClientError(_("A name of 1 to 200 characters is required."), "name")
+    if client_by_slug(slug) is not None:
+        raise ClientError(_("A client with this slug already exists."), "slug")
+    client = Client(slug=slug, name=name)
+    db.session.add(client)
+    db.session.commit()
+    return client
+
+
+def update_client(client: Client, *, name: str, active: bool, guardian_id: int | None) -> Client:
+    """Change a client company's name, active flag or guardian; commits."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ClientError(_("A name of 1 to 200 characters is required."), "name")
+    client.name, client.active, client.guardian_id = name, active, guardian_id
+    db.session.commit()
+    return client

@@ -1,0 +1,65 @@
+"""The one translation layer: Polish and English, and dates in the user's timezone.
+
+Every user-visible string goes through `_` (or `_l` where it is evaluated at import time).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask import current_app, g, request, session
+from flask_babel import (
+    format_date,
+    format_datetime,
+    get_locale,
+    gettext,
+    lazy_gettext,
+    ngettext,
+)
+from flask_login import current_user
+
+_ = gettext
+_l = lazy_gettext
+__all__ = ["_", "_l", "ngettext", "format_date", "format_datetime", "get_locale"]
+
+LANGUAGE_NAMES = {"en": "English", "pl": "Polski"}
+DEFAULT_TIMEZONE = "Europe/Warsaw"
+
+
+def select_locale() -> str:
+    """The user's chosen language, else the browser's, else English."""
+    languages = current_app.config["LANGUAGES"]
+    user = current_user if current_user and current_user.is_authenticated else None
+    if user is not None and user.language in languages:
+        return user.language
+    chosen = session.get("language")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    user = current_user if current_user and current_user.is_authenticated else None
+    if user is not None and user.timezone:
+        return user.timezone
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def valid_timezone(name: str) -> bool:
+    return name in _timezones()
+
+
+def _timezones() -> set[str]:
+    if "timezones" not in g:
+        g.timezones = available_timezones()
+    return g.timezones
+
+
+def local(instant: datetime, timezone: str = DEFAULT_TIMEZONE) -> datetime:
+    """An instant shown on the wall clock of `timezone`."""
+    return instant.astimezone(ZoneInfo(timezone))
+
+
+def human_date(day: date) -> str:
+    return format_date(day, "long")

@@ -1,0 +1,22 @@
+"""Tickets: their workflow, the client portal, the agent queue and the commands around them."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the tickets blueprints, commands and template names."""
+    from tickets import agent, manager, portal
+    from tickets.demo import demo_cli
+    from tickets.labels import template_globals
+
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(portal.files_bp)
+    app.register_blueprint(agent.bp)
+    app.register_blueprint(manager.bp)
+    app.cli.add_command(demo_cli)
+    app.jinja_env.globals.update(template_globals())
+    app.config.setdefault("HOME_ENDPOINTS", {}).update(
+        {"client": "portal.tickets", "agent": "agent.queue", "manager": "manager.home", "admin": "admin.home"}
+    )

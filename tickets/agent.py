@@ -1,0 +1,156 @@
+"""The agent's side: the queue of tickets across clients, and working a ticket."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from helpdesk.accounts import User, staff_users
+from helpdesk.companies import Client
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from helpdesk.security import staff_required
+from tickets import services
+from tickets.forms import (
+    AssignForm,
+    CategoryForm,
+    PriorityForm,
+    ReplyForm,
+    StatusForm,
+    uploaded_files,
+)
+from tickets.services import Actor, TicketError
+
+bp = Blueprint("agent", __name__, url_prefix="/agent")
+
+
+def _ticket_or_404(ticket_id: int):
+    try:
+        return services.get_ticket(current_user, ticket_id)
+    except services.NotFound:
+        abort(404)
+
+
+@bp.route("/queue")
+@staff_required
+def queue():
+    filters = services.parse_queue_filters(dict(request.args), default_limit=50)
+    status = 200
+    try:
+        rows, next_cursor = services.queue_page(current_user, filters)
+    except TicketError as exc:
+        rows, next_cursor, status = [], None, 400
+        for name, message in exc.fields.items():
+            flash(f"{name}: {message}", "error")
+    clients = db.session.execute(select(Client.slug, Client.name).order_by(Client.name)).all()
+    return render_template(
+        "agent/queue.html",
+        tickets=rows,
+        next_cursor=next_cursor,
+        filters=filters,
+        args=request.args,
+        clients=clients,
+        agents=staff_users(),
+    ), status
+
+
+def _detail(ticket, reply_form=None, status: int = 200):
+    events = services.history(current_user, ticket)
+    people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
+    people = {}
+    if people_ids - {None}:
+        people = {
+            u.id: u.display_name
+            for u in db.session.scalars(select(User).where(User.id.in_(people_ids - {None})))
+        }
+    assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
+    assign_form.assignee.choices = [("", _("Nobody"))] + [
+        (str(u.id), u.display_name) for u in staff_users()
+    ]
+    return render_template(
+        "agent/ticket.html",
+        ticket=ticket,
+        messages=services.thread(current_user, ticket),
+        attachments=services.attachments(current_user, ticket),
+        events=events,
+        people=people,
+        reply_form=reply_form or ReplyForm(),
+        status_form=StatusForm(status=ticket.status),
+        priority_form=PriorityForm(priority=ticket.priority),
+        category_form=CategoryForm(category=ticket.category),
+        assign_form=assign_form,
+    ), status
+
+
+@bp.route("/tickets/<int:ticket_id>")
+@staff_required
+def ticket(ticket_id: int):
+    return _detail(_ticket_or_404(ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
+@staff_required
+def reply(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    form = ReplyForm()
+    files, file_error = uploaded_files()
+    if not form.validate():
+        return _detail(ticket, form, 400)
+    if file_error:
+        form.attachments.errors = [file_error]
+        return _detail(ticket, form, 422)
+    try:
+        services.add_message(
+            Actor(current_user), ticket, body=form.body.data, internal=form.internal.data, files=files
+        )
+    except TicketError as exc:
+        db.session.rollback()
+        for name, message in exc.fields.items():
+            if hasattr(form, name):
+                getattr(form, name).errors = [message]
+        return _detail(_ticket_or_404(ticket_id), form, exc.status)
+    flash(_("Internal note added.") if form.internal.data else _("Reply sent."), "success")
+    return redirect(url_for("agent.ticket", ticket_id=ticket_id))
+
+
+def _change(ticket_id: int, form_class, apply):
+    ticket = _ticket_or_404(ticket_id)
+    form = form_class()
+    if not form.validate():
+        flash(_("The form has expired; please try again."), "error")
+        return _detail(ticket, status=400)
+    try:
+        apply(Actor(current_user), ticket, form)
+    except TicketError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _detail(_ticket_or_404(ticket_id), status=exc.status)
+    flash(_("Saved."), "success")
+    return redirect(url_for("agent.ticket", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
+@staff_required
+def status(ticket_id: int):
+    return _change(ticket_id, StatusForm, lambda a, t, f: services.change_status(a, t, f.status.data))
+
+
+@bp.route("/tickets/<int:ticket_id>/priority", methods=["POST"])
+@staff_required
+def priority(ticket_id: int):
+    return _change(ticket_id, PriorityForm, lambda a, t, f: services.change_priority(a, t, f.priority.data))
+
+
+@bp.route("/tickets/<int:ticket_id>/category", methods=["POST"])
+@staff_required
+def category(ticket_id: int):
+    return _change(
+        ticket_id, CategoryForm, lambda a, t, f: services.reclassify(a, t, f.category.data, f.reason.data)
+    )
+
+
+@bp.route("/tickets/<int:ticket_id>/assign", methods=["POST"])
+@staff_required
+def assign(ticket_id: int):
+    return _change(ticket_id, AssignForm, lambda a, t, f: services.assign(a, t, f.assignee.data or None))

@@ -1,0 +1,129 @@
+"""Demo data: a few companies, one user of every role, and as many tickets as asked for.
+
+`flask demo seed` is idempotent: it creates what is missing and tops tickets up to N.
+Large N goes in bulk inserts of a few thousand rows, so a million tickets take minutes.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, insert, select
+
+from helpdesk.accounts import User, create_user, user_by_email
+from helpdesk.clock import utcnow
+from helpdesk.companies import client_by_slug, create_client
+from helpdesk.extensions import db
+from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
+from tickets.services import Actor, add_message, file_ticket
+
+DEMO_PASSWORD = "opiekun-demo"
+DEMO_CLIENTS = (
+    ("acme", "ACME Logistics", "production"),
+    ("globex", "Globex Trading", "onboarding"),
+)
+DEMO_USERS = (
+    # email, role, client, client admin, name
+    ("client@acme.example", "client", "acme", False, "Anna Kowalska"),
+    ("clientadmin@acme.example", "client", "acme", True, "Piotr Nowak"),
+    ("client@globex.example", "client", "globex", False, "Ewa Wiśniewska"),
+    ("agent@opiekun.example", "agent", None, False, "Jan Agent"),
+    ("manager@opiekun.example", "manager", None, False, "Maria Manager"),
+    ("admin@opiekun.example", "admin", None, False, "Adam Admin"),
+)
+SAMPLE_TICKETS = (
+    ("client@acme.example", "How do I map delivery methods?", "Where do I set which courier is used for which delivery method in the shop?", "question", "normal"),
+    ("clientadmin@acme.example", "Please add a second Allegro account", "We opened a second marketplace account and want orders from it imported too.", "configuration_change", "high"),
+    ("client@acme.example", "Labels print blank", "Since this morning every label from the printing station is blank. **Urgent**: the courier comes at 15:00.", "bug", "urgent"),
+    ("client@globex.example", "Which files do you still need?", "We sent the ERP export; is anything else missing before configuration starts?", "question", "normal"),
+)
+SUBJECTS = ("Order sync delay", "Offer import question", "Courier mapping", "Invoice numbering", "Stock mismatch", "Label printing station")
+
+
+def seed_base() -> dict[str, User]:
+    """Companies and one user of each role; returns users by e-mail."""
+    for slug, name, phase in DEMO_CLIENTS:
+        client = client_by_slug(slug) or create_client(slug, name)
+        if phase == "production" and client.phase != "production":
+            client.phase = "production"
+            client.protocol_signed_on = (utcnow() - timedelta(days=10)).date()
+    users = {}
+    for email, role, client_slug, client_admin, name in DEMO_USERS:
+        users[email] = user_by_email(email) or create_user(
+            email=email, password=DEMO_PASSWORD, role=role, client_slug=client_slug,
+            client_admin=client_admin, name=name, commit=False,
+        )
+    db.session.flush()
+    globex = client_by_slug("globex")
+    if globex.guardian_id is None:
+        globex.guardian_id = users["agent@opiekun.example"].id
+    db.session.commit()
+    return users
+
+
+def seed_samples(users: dict[str, User]) -> None:
+    """A handful of realistic tickets with a thread, once."""
+    if db.session.scalar(select(func.count(Ticket.id))):
+        return
+    for email, subject, description, category, priority in SAMPLE_TICKETS:
+        ticket = file_ticket(Actor(users[email]), subject=subject, description=description,
+                             category=category, priority=priority)
+        if category == "question" and email.endswith("acme.example"):
+            add_message(Actor(users["agent@opiekun.example"]), ticket,
+                        body="Settings → Delivery → Mapping. I can show you on a short call.")
+
+
+def seed_bulk(target: int, users: dict[str, User], batch: int = 5000) -> int:
+    """Top the number of tickets up to `target` with bulk inserts; returns how many were added."""
+    have = db.session.scalar(select(func.count(Ticket.id))) or 0
+    missing = max(0, target - have)
+    if not missing:
+        return 0
+    rng = random.Random(have)
+    requesters = [(u.id, u.client_id) for u in users.values() if u.role == "client"]
+    now = utcnow()
+    added = 0
+    with click.progressbar(length=missing, label="Creating tickets") as bar:
+        while added < missing:
+            size = min(batch, missing - added)
+            rows = []
+            for _ in range(size):
+                requester_id, client_id = rng.choice(requesters)
+                created = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365))
+                rows.append({
+                    "client_id": client_id, "requester_id": requester_id,
+                    "subject": rng.choice(SUBJECTS), "description": "Generated demo ticket.",
+                    "category": rng.choice(CATEGORIES), "priority": rng.choice(PRIORITIES),
+                    "status": rng.choice(STATUSES), "created_at": created, "updated_at": created,
+                })
+            ids = db.session.scalars(insert(Ticket).returning(Ticket.id), rows).all()
+            db.session.execute(insert(TicketEvent), [
+                {"ticket_id": tid, "actor_id": None, "via": "demo", "kind": "created", "data": {},
+                 "internal": False, "created_at": row["created_at"]}
+                for tid, row in zip(ids, rows, strict=True)
+            ])
+            db.session.commit()
+            added += size
+            bar.update(size)
+    return added
+
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("seed")
+@click.option("--tickets", "tickets", type=click.IntRange(0, 10_000_000), default=0,
+              help="Make sure at least this many tickets exist (bulk-inserted).")
+def seed(tickets: int) -> None:
+    """Create demo companies, users of every role and tickets; safe to run again."""
+    users = seed_base()
+    seed_samples(users)
+    added = seed_bulk(tickets, users) if tickets else 0
+    click.echo(f"Demo data ready ({added} tickets added).")
+    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    for email, role, client_slug, client_admin, _name in DEMO_USERS:
+        what = role + (" admin" if client_admin else "") + (f" of {client_slug}" if client_slug else "")
+        click.echo(f"  {what:<22} {email}")

@@ -1,0 +1,73 @@
+"""Web forms for tickets. They carry CSRF and the fields; the services validate the values."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+
+from helpdesk.i18n import _, _l
+from helpdesk.uploads import CheckedFile, UploadError, check_file
+from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS
+from tickets.models import CATEGORIES, PRIORITIES, STATUSES
+
+
+class NewTicketForm(FlaskForm):
+    subject = StringField(_l("Subject"))
+    description = TextAreaField(_l("Description"))
+    category = RadioField(
+        _l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False
+    )
+    priority = SelectField(
+        _l("Priority"),
+        choices=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES],
+        default="normal",
+        validate_choice=False,
+    )
+    attachments = MultipleFileField(_l("Attachments"))
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(_l("Reply"))
+    internal = BooleanField(_l("Internal note (not shown to the client)"))
+    attachments = MultipleFileField(_l("Attachments"))
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in STATUSES], validate_choice=False)
+
+
+class PriorityForm(FlaskForm):
+    priority = SelectField(_l("Priority"), choices=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES], validate_choice=False)
+
+
+class CategoryForm(FlaskForm):
+    category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False)
+    reason = StringField(_l("Why"))
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Assignee"), choices=[], validate_choice=False)
+
+
+def uploaded_files(field_name: str = "attachments") -> tuple[list[CheckedFile], str | None]:
+    """The request's files, checked; or the first problem as a message for the form."""
+    config = current_app.config
+    files = [f for f in request.files.getlist(field_name) if f and f.filename]
+    if len(files) > config["ATTACHMENT_MAX_FILES"]:
+        return [], _("At most %(n)s files at once.", n=config["ATTACHMENT_MAX_FILES"])
+    checked = []
+    for storage in files:
+        data = storage.stream.read(config["ATTACHMENT_MAX_BYTES"] + 1)
+        try:
+            checked.append(check_file(storage.filename, data, config["ATTACHMENT_MAX_BYTES"]))
+        except UploadError as exc:
+            return [], str(exc)
+    return checked, None

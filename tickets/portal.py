@@ -1,0 +1,145 @@
+"""The client portal: file a ticket, see your tickets and their threads, reply."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from helpdesk.security import client_required
+from helpdesk.storage import storage
+from tickets import services
+from tickets.forms import NewTicketForm, ReplyForm, uploaded_files
+from tickets.services import Actor, TicketError
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+files_bp = Blueprint("files", __name__)
+
+
+def _apply_errors(form, error: TicketError) -> None:
+    for name, message in error.fields.items():
+        if hasattr(form, name):
+            getattr(form, name).errors = list(getattr(form, name).errors) + [message]
+
+
+def _ticket_or_404(ticket_id: int):
+    try:
+        return services.get_ticket(current_user, ticket_id)
+    except services.NotFound:
+        abort(404)
+
+
+@bp.route("/")
+@client_required
+def tickets():
+    args = dict(request.args)
+    mine_only = not current_user.is_client_admin or args.get("scope") != "company"
+    filters = services.parse_queue_filters({**args, "status": args.get("status") or "all"}, default_limit=25)
+    try:
+        rows, next_cursor = services.queue_page(current_user, filters, requester_only=mine_only)
+    except TicketError as exc:
+        return render_template("portal/tickets.html", tickets=[], next_cursor=None, error=exc,
+                               mine_only=mine_only), 400
+    return render_template("portal/tickets.html", tickets=rows, next_cursor=next_cursor, error=None,
+                           mine_only=mine_only)
+
+
+@bp.route("/tickets/new", methods=["GET", "POST"])
+@client_required
+def new_ticket():
+    form = NewTicketForm()
+    status = 200
+    if request.method == "POST":
+        files, file_error = uploaded_files()
+        if not form.validate():
+            status = 400  # CSRF or a malformed post
+        elif file_error:
+            form.attachments.errors = [file_error]
+            status = 422
+        else:
+            try:
+                ticket = services.file_ticket(
+                    Actor(current_user),
+                    subject=form.subject.data,
+                    description=form.description.data,
+                    category=form.category.data,
+                    priority=form.priority.data,
+                    files=files,
+                )
+            except TicketError as exc:
+                db.session.rollback()
+                _apply_errors(form, exc)
+                status = exc.status
+            else:
+                flash(_("Thank you. Your ticket %(number)s is filed.", number=ticket.number), "success")
+                return redirect(url_for("portal.ticket", ticket_id=ticket.id))
+        if status != 200 and request.files.getlist("attachments"):
+            form.attachments.errors = list(form.attachments.errors) + [
+                _("Please attach your files again.")
+            ]
+    return render_template("portal/new_ticket.html", form=form), status
+
+
+@bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
+@client_required
+def ticket(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    form = ReplyForm()
+    status = 200
+    if request.method == "POST":
+        files, file_error = uploaded_files()
+        if not form.validate():
+            status = 400
+        elif file_error:
+            form.attachments.errors = [file_error]
+            status = 422
+        else:
+            try:
+                services.add_message(Actor(current_user), ticket, body=form.body.data, files=files)
+            except TicketError as exc:
+                db.session.rollback()
+                _apply_errors(form, exc)
+                flash(exc.message, "error")
+                status = exc.status
+            else:
+                flash(_("Your reply is sent."), "success")
+                return redirect(url_for("portal.ticket", ticket_id=ticket.id))
+        ticket = _ticket_or_404(ticket_id)
+    return render_template(
+        "portal/ticket.html",
+        ticket=ticket,
+        messages=services.thread(current_user, ticket),
+        attachments=services.attachments(current_user, ticket),
+        form=form,
+    ), status
+
+
+@files_bp.route("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    """Any user's download, after the same access check as the ticket's."""
+    try:
+        found = services.get_attachment(current_user, attachment_id)
+        stream = storage().open(found.storage_key)
+    except (services.NotFound, KeyError):
+        abort(404)
+    response = send_file(
+        stream,
+        mimetype=found.content_type,
+        as_attachment=True,
+        download_name=found.filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
