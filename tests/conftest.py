@@ -1,0 +1,188 @@
+"""Fixtures shared by every test: an app on a fresh database, users of every role, Redis.
+
+The database is chosen by TEST_DATABASE_URL: unset means a SQLite file; a PostgreSQL URL means a
+new database created for this run and dropped after it. The schema is built by the Alembic
+revisions, exactly as in production, and emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+PASSWORD = "correct horse battery"
+
+
+def _postgres_database(url: str) -> Iterator[str]:
+    """Create a database of our own next to the one in `url`, yield its URL, drop it."""
+    from helpdesk.config import normalise_database_url
+
+    base = make_url(normalise_database_url(url))
+    name = f"opiekun_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url and url.startswith(("postgres://", "postgresql")):
+        yield from _postgres_database(url)
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH": FAST_HASH,
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
+        "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
+        "REDIS_URL": None,
+        "SMTP_URL": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Build the schema once per run through the Alembic revisions."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(base_config(database_url, tmp_path_factory.mktemp("migrate")))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        from helpdesk.extensions import db
+
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_tables() -> None:
+    from helpdesk.extensions import db
+
+    tables = [t.name for t in db.metadata.sorted_tables]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in reversed(tables):
+            db.session.execute(text(f"DELETE FROM {name}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app_config(migrated: str, tmp_path: Path) -> dict[str, Any]:
+    """Tests may change this dict before asking for `app`."""
+    return base_config(migrated, tmp_path)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Any]:
+    from app import create_app
+    from helpdesk.extensions import db
+
+    application = create_app(app_config)
+    with application.app_context():
+        _empty_tables()
+        try:
+            yield application
+        finally:
+            db.session.remove()
+            _empty_tables()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def web(app: Any) -> Any:
+    return app.test_client()
+
+
+class World:
+    """Two client companies with users of every kind, and staff of every role."""
+
+    def __init__(self) -> None:
+        from helpdesk.accounts import create_user
+        from helpdesk.companies import create_client
+
+        self.acme = create_client("acme", "ACME Logistics")
+        self.globex = create_client("globex", "Globex Trading")
+        make = lambda email, role, **kw: create_user(email=email, password=PASSWORD, role=role, **kw)  # noqa: E731
+        self.acme_user = make("anna@acme.example", "client", client_slug="acme", name="Anna")
+        self.acme_colleague = make("bob@acme.example", "client", client_slug="acme", name="Bob")
+        self.acme_admin = make("boss@acme.example", "client", client_slug="acme", client_admin=True)
+        self.globex_user = make("gina@globex.example", "client", client_slug="globex")
+        self.globex_admin = make("gadmin@globex.example", "client", client_slug="globex", client_admin=True)
+        self.agent = make("agent@vendor.example", "agent", name="Agnes Agent")
+        self.agent2 = make("agent2@vendor.example", "agent", name="Artur Agent")
+        self.manager = make("manager@vendor.example", "manager")
+        self.admin = make("admin@vendor.example", "admin")
+
+
+@pytest.fixture
+def world(app: Any) -> World:
+    return World()
+
+
+@pytest.fixture
+def login(web: Any) -> Any:
+    """login(user) logs the test client in as that user (logging out whoever was in)."""
+
+    def _login(user: Any, client: Any = None) -> Any:
+        client = client or web
+        client.post("/logout")
+        response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 302, response.data[:500]
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The shared Redis, on a database number of the tests' own, flushed before and after."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    conn = redis.Redis.from_url(url)
+    conn.flushdb()
+    try:
+        yield url
+    finally:
+        conn.flushdb()
+        conn.close()
