@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     MultipleFileField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -23,11 +24,11 @@ class NewTicketForm(FlaskForm):
     subject = StringField(_l("Subject"))
     description = TextAreaField(_l("Description"))
     category = RadioField(
-        _l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False
+        _l("Category"), choices=[SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False
     )
     priority = SelectField(
         _l("Priority"),
-        choices=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES],
+        choices=[SelectChoice(p, PRIORITY_LABELS[p]) for p in PRIORITIES],
         default="normal",
         validate_choice=False,
     )
@@ -41,20 +42,41 @@ class ReplyForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in STATUSES], validate_choice=False)
+    status = SelectField(_l("Status"), choices=[SelectChoice(s, STATUS_LABELS[s]) for s in STATUSES], validate_choice=False)
 
 
 class PriorityForm(FlaskForm):
-    priority = SelectField(_l("Priority"), choices=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES], validate_choice=False)
+    priority = SelectField(_l("Priority"), choices=[SelectChoice(p, PRIORITY_LABELS[p]) for p in PRIORITIES], validate_choice=False)
 
 
 class CategoryForm(FlaskForm):
-    category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False)
+    category = SelectField(_l("Category"), choices=[SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False)
     reason = StringField(_l("Why"))
 
 
 class AssignForm(FlaskForm):
     assignee = SelectField(_l("Assignee"), choices=[], validate_choice=False)
+
+
+class TimeEntryForm(FlaskForm):
+    minutes = StringField(_l("Minutes"))
+    work_date = StringField(_l("Day worked"))
+    note = StringField(_l("Note"))
+
+
+class ApprovalForm(FlaskForm):
+    outcome = RadioField(
+        _l("Decision"),
+        choices=[
+            SelectChoice("billable", _l("Approve as billable work")),
+            SelectChoice("goodwill", _l("Approve as goodwill (free of charge)")),
+            SelectChoice("declined", _l("Decline")),
+        ],
+        validate_choice=False,
+    )
+    message = TextAreaField(_l("Message to the client"))
+    rate = StringField(_l("Hourly rate (empty: the plan's rate)"))
+    currency = StringField(_l("Currency"), default="PLN")
 
 
 def uploaded_files(field_name: str = "attachments") -> tuple[list[CheckedFile], str | None]:
