@@ -182,7 +182,9 @@ def parse_terms(values: Mapping[str, Any], period: str) -> dict[str, Any]:
     if isinstance(raw_categories, str):
         raw_categories = [raw_categories]
     categories = sorted({c for c in raw_categories if c in CATEGORIES})
-    if not categories or len(categories) != len(set(raw_categories)):
+    if unknown := sorted(set(raw_categories) - set(CATEGORIES)):
+        fields["covered_categories"] = _("Unknown category: %(value)s", value=", ".join(map(str, unknown)))
+    elif not categories:
         fields["covered_categories"] = _("Choose at least one category the plan covers.")
     allowance_minutes = parse_int(
         fields, "allowance_minutes", values.get("allowance_minutes"), low=0, high=MAX_ALLOWANCE_MINUTES, required=False
