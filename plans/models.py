@@ -167,6 +167,7 @@ class CoverageDecision(db.Model):
         CheckConstraint(f"approval IS NULL OR {_in('approval', APPROVALS)}", name="approval"),
         Index("ix_coverage_decisions_ticket_id_id", "ticket_id", "id"),
         Index("ix_coverage_decisions_client_id_period_start", "client_id", "period_start"),
+        Index("ix_coverage_decisions_period_start", "period_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -237,8 +238,14 @@ class UsageEntry(db.Model):
         CheckConstraint(_in("kind", KINDS), name="kind"),
         CheckConstraint(_in("charge", CHARGES), name="charge"),
         CheckConstraint(_in("source", SOURCES), name="source"),
+        # Per client (statements, drill-down, the client's page) and per period (the report).
         Index("ix_usage_entries_client_id_period_start", "client_id", "period_start"),
-        Index("ix_usage_entries_subscription_id_period_start", "subscription_id", "period_start"),
+        Index("ix_usage_entries_period_start_client_id", "period_start", "client_id"),
+        # Covers the rollover history (allowance used per subscription and period) on its own.
+        Index(
+            "ix_usage_entries_subscription_id_period_start",
+            "subscription_id", "period_start", "charge", "minutes", "tickets",
+        ),
         Index("ix_usage_entries_ticket_id", "ticket_id"),
     )
 

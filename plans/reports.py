@@ -201,8 +201,7 @@ def usage_report(period: Period, client_id: int | None = None) -> list[ClientUsa
     lines = {cid: ClientUsage(cid, clients[cid].name, clients[cid].slug, sums.get(cid, Sums())) for cid in ids}
     for subscription in subscriptions:
         line = lines[subscription.client_id]
-        by_start = {start: value for (sid, start), value in used.items() if sid == subscription.id}
-        history = allowance_history(subscription, period.end - timedelta(days=1), by_start)
+        history = allowance_history(subscription, period.end - timedelta(days=1), used.get(subscription.id, {}))
         mine = [p for p in history if p.period.start >= period.start]
         if mine and subscription.plan.name not in line.plans:
             line.plans.append(subscription.plan.name)
@@ -331,8 +330,7 @@ def client_periods(client_id: int, today: date) -> list[PeriodUsage]:
     sums = {(row.subscription_id, row.period_start): Sums.from_row(row) for row in rows}
     periods: list[PeriodUsage] = []
     for subscription in subscriptions:
-        by_start = {start: value for (sid, start), value in used.items() if sid == subscription.id}
-        for allowance in allowance_history(subscription, today, by_start):
+        for allowance in allowance_history(subscription, today, used.get(subscription.id, {})):
             key = (subscription.id, allowance.period.start)
             periods.append(PeriodUsage(subscription.plan.name, allowance, sums.get(key, Sums())))
     return sorted(periods, key=lambda p: p.allowance.period.start, reverse=True)

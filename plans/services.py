@@ -527,16 +527,22 @@ def allowance_history(
     tickets) taken from the allowance, summed from the ledger."""
     history: list[PeriodAllowance] = []
     rollover_in = 0
+    terms: dict[int, PlanTerms] = {}
     for period in periods_of(subscription, until):
         minutes, tickets = used.get(period.start, (0, 0))
-        entry = PeriodAllowance(period, subscription.plan.terms_on(period.start), rollover_in, minutes, tickets)
+        version = subscription.plan.version_on(period.start)
+        if version.id not in terms:
+            terms[version.id] = version.terms(subscription.plan)
+        entry = PeriodAllowance(period, terms[version.id], rollover_in, minutes, tickets)
         history.append(entry)
         rollover_in = entry.rollover_out
     return history
 
 
-def allowance_used(subscription_ids: list[int], before: date) -> dict[tuple[int, date], tuple[int, int]]:
-    """(minutes, tickets) taken from the allowance per (subscription, period start) before a day."""
+def allowance_used(subscription_ids: list[int], before: date) -> dict[int, dict[date, tuple[int, int]]]:
+    """(minutes, tickets) taken from the allowance, by subscription and period start, in periods
+    starting before a day. One GROUP BY, answered from the (subscription, period, charge, minutes,
+    tickets) index."""
     if not subscription_ids:
         return {}
     rows = db.session.execute(
@@ -553,14 +559,16 @@ def allowance_used(subscription_ids: list[int], before: date) -> dict[tuple[int,
         )
         .group_by(UsageEntry.subscription_id, UsageEntry.period_start)
     ).all()
-    return {(sid, start): (int(m), int(t)) for sid, start, m, t in rows}
+    used: dict[int, dict[date, tuple[int, int]]] = {}
+    for sid, start, minutes, tickets in rows:
+        used.setdefault(sid, {})[start] = (int(minutes), int(tickets))
+    return used
 
 
 def period_allowance(subscription: Subscription, day: date) -> PeriodAllowance:
     """The allowance of the subscription's period containing ``day``."""
     used = allowance_used([subscription.id], period_of(subscription, day).end)
-    by_start = {start: value for (_sid, start), value in used.items()}
-    return allowance_history(subscription, day, by_start)[-1]
+    return allowance_history(subscription, day, used.get(subscription.id, {}))[-1]
 
 
 # -- the engine ------------------------------------------------------------------------------

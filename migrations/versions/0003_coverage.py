@@ -1,8 +1,8 @@
-"""coverage
+"""coverage: plans, subscriptions, decisions, usage ledger, time entries
 
 Revision ID: 0003
 Revises: 0001
-Create Date: 2026-11-27 21:45:07.489137
+Create Date: 2026-11-27 22:04:53.015008
 
 """
 from alembic import op
@@ -128,6 +128,7 @@ def upgrade():
     )
     with op.batch_alter_table('coverage_decisions', schema=None) as batch_op:
         batch_op.create_index('ix_coverage_decisions_client_id_period_start', ['client_id', 'period_start'], unique=False)
+        batch_op.create_index('ix_coverage_decisions_period_start', ['period_start'], unique=False)
         batch_op.create_index('ix_coverage_decisions_ticket_id_id', ['ticket_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_coverage_decisions_time_entry_id'), ['time_entry_id'], unique=False)
 
@@ -164,7 +165,8 @@ def upgrade():
     )
     with op.batch_alter_table('usage_entries', schema=None) as batch_op:
         batch_op.create_index('ix_usage_entries_client_id_period_start', ['client_id', 'period_start'], unique=False)
-        batch_op.create_index('ix_usage_entries_subscription_id_period_start', ['subscription_id', 'period_start'], unique=False)
+        batch_op.create_index('ix_usage_entries_period_start_client_id', ['period_start', 'client_id'], unique=False)
+        batch_op.create_index('ix_usage_entries_subscription_id_period_start', ['subscription_id', 'period_start', 'charge', 'minutes', 'tickets'], unique=False)
         batch_op.create_index('ix_usage_entries_ticket_id', ['ticket_id'], unique=False)
 
     with op.batch_alter_table('tickets', schema=None) as batch_op:
@@ -189,12 +191,14 @@ def downgrade():
     with op.batch_alter_table('usage_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_usage_entries_ticket_id')
         batch_op.drop_index('ix_usage_entries_subscription_id_period_start')
+        batch_op.drop_index('ix_usage_entries_period_start_client_id')
         batch_op.drop_index('ix_usage_entries_client_id_period_start')
 
     op.drop_table('usage_entries')
     with op.batch_alter_table('coverage_decisions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_coverage_decisions_time_entry_id'))
         batch_op.drop_index('ix_coverage_decisions_ticket_id_id')
+        batch_op.drop_index('ix_coverage_decisions_period_start')
         batch_op.drop_index('ix_coverage_decisions_client_id_period_start')
 
     op.drop_table('coverage_decisions')
