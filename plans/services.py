@@ -1049,8 +1049,8 @@ def settle_approval(
     currency_code = None
     if outcome == "billable":
         if amount_rate is None and plan_terms.get("hourly_rate") is not None:
-            amount_rate = Decimal(plan_terms["hourly_rate"])
-            currency = currency or plan_terms.get("currency")
+            amount_rate = Decimal(plan_terms["hourly_rate"])  # the plan's rate, in the plan's currency
+            currency = plan_terms.get("currency")
         if amount_rate is None:
             fields["rate"] = _("Enter the hourly rate to bill this work at.")
         currency_code = parse_currency(fields, "currency", currency)
