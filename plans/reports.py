@@ -114,7 +114,9 @@ class ClientUsage:
         return sum(values) if values else None
 
     @property
-    def rollover_minutes(self) -> int:
+    def rollover_minutes(self) -> int | None:
+        if self.allowance_minutes is None:
+            return None
         return sum(p.rollover_in for p in self.periods)
 
     @property
@@ -126,7 +128,7 @@ class ClientUsage:
     def remaining_minutes(self) -> int | None:
         if self.allowance_minutes is None:
             return None
-        return max(0, self.allowance_minutes + self.rollover_minutes - self.sums.used)
+        return max(0, self.allowance_minutes + (self.rollover_minutes or 0) - self.sums.used)
 
     @property
     def tickets(self) -> int:
@@ -372,7 +374,8 @@ def csv_rows(lines: Iterable[ClientUsage]) -> Iterable[list[Any]]:
         s = line.sums
         yield [
             line.slug, "; ".join(line.plans), "; ".join(p.period.label for p in line.periods),
-            "" if line.allowance_minutes is None else line.allowance_minutes, line.rollover_minutes, s.used,
+            "" if line.allowance_minutes is None else line.allowance_minutes,
+            "" if line.rollover_minutes is None else line.rollover_minutes, s.used,
             "" if line.remaining_minutes is None else line.remaining_minutes,
             "" if line.allowance_tickets is None else line.allowance_tickets, s.tickets_counted, s.free, s.overage,
             s.billable, s.pending, s.goodwill, s.unbilled, f"{s.value:.2f}", s.currency or "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from collections.abc import Iterable
 from typing import Any
 
@@ -97,7 +98,7 @@ def _plan_page(plan_id: int, terms_form=None, settings_form=None, status: int = 
     current = plan.version_on(today)
     if terms_form is None:
         terms_form = TermsForm(
-            effective_from=today.isoformat(),
+            effective_from=(today + timedelta(days=1)).isoformat(),
             covered_categories=list(current.covered_categories),
             allowance_minutes="" if current.allowance_minutes is None else str(current.allowance_minutes),
             allowance_tickets="" if current.allowance_tickets is None else str(current.allowance_tickets),
