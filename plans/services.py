@@ -387,7 +387,7 @@ def subscribe(*, actor_id: int | None, client_id: Any, plan_id: Any, starts_on: 
     lock_client(client.id)
     other = _overlapping(client.id, start, end)
     if other is not None:
-        raise CoverageError(_overlap_message(other), {"starts_on": _overlap_message(other)}, status=409)
+        raise CoverageError(_overlap_message(other), {"starts_on": _("Overlaps another subscription.")}, status=409)
     subscription = Subscription(
         client_id=client.id, plan_id=plan.id, starts_on=start, ends_on=end, created_by_id=actor_id, created_at=utcnow()
     )
@@ -417,7 +417,7 @@ def end_subscription(subscription_id: int, *, ends_on: Any) -> Subscription:
     lock_client(subscription.client_id)
     other = _overlapping(subscription.client_id, subscription.starts_on, end, exclude_id=subscription.id)
     if other is not None:
-        raise CoverageError(_overlap_message(other), {"ends_on": _overlap_message(other)}, status=409)
+        raise CoverageError(_overlap_message(other), {"ends_on": _("Overlaps another subscription.")}, status=409)
     subscription.ends_on = end
     db.session.commit()
     return subscription
@@ -586,10 +586,6 @@ class Situation:
     allowance: PeriodAllowance | None
     usage: Usage
 
-    @property
-    def tickets_counted(self) -> int:
-        return self.allowance.tickets_used if self.allowance else 0
-
 
 def situation(client_id: int, day: date, ticket_id: int | None) -> Situation:
     """Read the client's state, subscription and usage on ``day``; ``ticket_id`` is left out of
@@ -660,12 +656,6 @@ def decisions_for_ticket(ticket_id: int) -> list[CoverageDecision]:
         db.session.scalars(
             select(CoverageDecision).where(CoverageDecision.ticket_id == ticket_id).order_by(CoverageDecision.id)
         )
-    )
-
-
-def ledger_for_ticket(ticket_id: int) -> list[UsageEntry]:
-    return list(
-        db.session.scalars(select(UsageEntry).where(UsageEntry.ticket_id == ticket_id).order_by(UsageEntry.id))
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -52,8 +52,9 @@ def _csv(rows: Iterable[list[Any]], filename: str) -> Response:
     )
 
 
-def _error_page(error: CoverageError) -> tuple[str, int]:
-    return render_template("refused.html", status=error.status, message=error.message), error.status
+def _error_page(error: CoverageError, *details: str) -> tuple[str, int]:
+    message = " ".join(dict.fromkeys([error.message, *details]))
+    return render_template("refused.html", status=error.status, message=message), error.status
 
 
 # -- plans -----------------------------------------------------------------------------------
@@ -223,8 +224,7 @@ def end_subscription(subscription_id: int):
         abort(404)
     except CoverageError as exc:
         db.session.rollback()
-        flash(" ".join([exc.message, *exc.fields.values()]), "error")
-        return _error_page(exc)
+        return _error_page(exc, *exc.fields.values())
     flash(_("Subscription saved."), "success")
     return redirect(url_for("plans.subscriptions"))
 
