@@ -11,13 +11,15 @@ from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
-from tickets import services
+from plans import services as plans_services
+from tickets import coverage, services
 from tickets.forms import (
     AssignForm,
     CategoryForm,
     PriorityForm,
     ReplyForm,
     StatusForm,
+    TimeEntryForm,
     uploaded_files,
 )
 from tickets.services import Actor, TicketError
@@ -57,7 +59,7 @@ def queue():
     ), status
 
 
-def _detail(ticket, reply_form=None, status: int = 200):
+def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
     events = services.history(current_user, ticket)
     people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
     people = {}
@@ -82,6 +84,10 @@ def _detail(ticket, reply_form=None, status: int = 200):
         priority_form=PriorityForm(priority=ticket.priority),
         category_form=CategoryForm(category=ticket.category),
         assign_form=assign_form,
+        time_form=time_form or TimeEntryForm(work_date=plans_services.coverage_today().isoformat()),
+        time_entries=coverage.time_entries(ticket),
+        time_charges=plans_services.time_entry_charges(ticket.id),
+        decisions=plans_services.decisions_for_ticket(ticket.id),
     ), status
 
 
@@ -158,3 +164,25 @@ def category(ticket_id: int):
 @staff_required
 def assign(ticket_id: int):
     return _change(ticket_id, AssignForm, lambda a, t, f: services.assign(a, t, f.assignee.data or None))
+
+
+@bp.route("/tickets/<int:ticket_id>/time", methods=["POST"])
+@staff_required
+def log_time(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    form = TimeEntryForm()
+    if not form.validate():
+        return _detail(ticket, status=400, time_form=form)
+    try:
+        coverage.log_time(
+            Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
+        )
+    except TicketError as exc:
+        db.session.rollback()
+        for name, message in exc.fields.items():
+            if hasattr(form, name):
+                getattr(form, name).errors = [message]
+        flash(exc.message, "error")
+        return _detail(_ticket_or_404(ticket_id), status=exc.status, time_form=form)
+    flash(_("Time logged."), "success")
+    return redirect(url_for("agent.ticket", ticket_id=ticket_id))

@@ -64,6 +64,24 @@ def seed_base() -> dict[str, User]:
     return users
 
 
+def seed_plan(users: dict[str, User]) -> None:
+    """A Standard support plan, and ACME subscribed to it from today (its package covers first)."""
+    from plans import services as plans
+
+    plan = next((p for p in plans.list_plans() if p.name == "Standard"), None)
+    if plan is None:
+        plan = plans.create_plan(
+            actor_id=users["manager@opiekun.example"].id, name="Standard", period="month",
+            values={"covered_categories": ["question", "configuration_change"], "allowance_minutes": "600",
+                    "allowance_tickets": "", "billing_increment": "15", "rollover_cap_minutes": "120",
+                    "overage_policy": "bill", "hourly_rate": "180", "currency": "PLN"},
+        )
+    acme = client_by_slug("acme")
+    if not plans.client_subscriptions(acme.id):
+        plans.subscribe(actor_id=users["manager@opiekun.example"].id, client_id=acme.id, plan_id=plan.id,
+                        starts_on=plans.coverage_today(), ends_on=None)
+
+
 def seed_samples(users: dict[str, User]) -> None:
     """A handful of realistic tickets with a thread, once."""
     if db.session.scalar(select(func.count(Ticket.id))):
@@ -120,6 +138,7 @@ demo_cli = AppGroup("demo", help="Demo data.")
 def seed(tickets: int) -> None:
     """Create demo companies, users of every role and tickets; safe to run again."""
     users = seed_base()
+    seed_plan(users)
     seed_samples(users)
     added = seed_bulk(tickets, users) if tickets else 0
     click.echo(f"Demo data ready ({added} tickets added).")

@@ -35,6 +35,8 @@ EVENT_LABELS = {
     "priority_changed": _l("changed the priority"),
     "category_changed": _l("changed the category"),
     "assigned": _l("changed the assignee"),
+    "time_logged": _l("logged time"),
+    "coverage_settled": _l("settled the coverage"),
 }
 
 

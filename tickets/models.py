@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
@@ -39,6 +39,9 @@ class Ticket(db.Model):
         Index("ix_tickets_requester_id_id", "requester_id", "id"),
         Index("ix_tickets_category_id", "category", "id"),
         Index("ix_tickets_priority_id", "priority", "id"),
+        # The current coverage, copied from the latest decision (plans.models.CoverageDecision).
+        Index("ix_tickets_coverage_source_id", "coverage_source", "id"),
+        Index("ix_tickets_coverage_approval_id", "coverage_approval", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +57,10 @@ class Ticket(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Denormalised from the ticket's latest coverage decision, for lists (no query per row).
+    coverage_source: Mapped[str | None] = mapped_column(String(30))
+    coverage_covered: Mapped[bool | None]
+    coverage_approval: Mapped[str | None] = mapped_column(String(10))
 
     client: Mapped[Client] = relationship(lazy="raise")
     requester: Mapped[User] = relationship(foreign_keys=[requester_id], lazy="raise")
@@ -101,6 +108,27 @@ class Attachment(db.Model):
     storage_key: Mapped[str] = mapped_column(String(200), unique=True)
     internal: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TimeEntry(db.Model):
+    """Minutes an agent worked on a ticket on a given day. Each entry gets its own coverage
+    decision and usage ledger rows in plans/, which refer to it by id."""
+
+    __tablename__ = "time_entries"
+    __table_args__ = (
+        CheckConstraint("minutes BETWEEN 1 AND 1440", name="minutes"),
+        Index("ix_time_entries_ticket_id_id", "ticket_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="RESTRICT"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    minutes: Mapped[int]
+    work_date: Mapped[date]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="raise")
 
 
 class TicketEvent(db.Model):

@@ -24,6 +24,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile
+from plans import services as coverage
 from tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -345,6 +346,7 @@ def file_ticket(
     db.session.flush()
     _event(ticket, actor, "created", category=category, priority=priority)
     _store_files(ticket, actor, None, files or [], internal=False)
+    _decide_coverage(actor, ticket, "filed")
     db.session.commit()
     return ticket
 
@@ -376,6 +378,39 @@ def add_message(
     ticket.updated_at = now
     db.session.commit()
     return message
+
+
+def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None = None) -> None:
+    """Decide what covers the ticket now (plans/ decides and records; the ticket keeps a copy).
+
+    On filing, the decision runs in a savepoint: if it fails, the client's report is still kept,
+    with its coverage undecided and waiting in the manager's approval queue.
+    """
+    try:
+        with db.session.begin_nested():
+            outcome = coverage.decide_for_ticket(
+                ticket_id=ticket.id,
+                client_id=ticket.client_id,
+                category=ticket.category,
+                trigger=trigger,
+                actor_id=actor.user.id,
+                today=coverage.coverage_today(),
+                why=why,
+            )
+    except Exception:
+        if trigger != "filed":
+            raise
+        current_app.logger.exception("Coverage of ticket %s could not be decided", ticket.id)
+        ticket.coverage_source, ticket.coverage_covered, ticket.coverage_approval = None, None, "pending"
+        return
+    copy_coverage(ticket, outcome.record)
+
+
+def copy_coverage(ticket: Ticket, record: Any) -> None:
+    """Keep the ticket's copy of its current coverage (for lists) in step with ``record``."""
+    ticket.coverage_source = record.source
+    ticket.coverage_covered = record.covered
+    ticket.coverage_approval = record.approval
 
 
 def _client_reply_reopens(actor: Actor, ticket: Ticket, now) -> None:
@@ -457,6 +492,7 @@ def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") ->
         return ticket
     _event(ticket, actor, "category_changed", reason=reason, **{"from": ticket.category, "to": category})
     ticket.category = category
+    _decide_coverage(actor, ticket, "reclassified", why=reason)
     ticket.updated_at = utcnow()
     db.session.commit()
     return ticket
