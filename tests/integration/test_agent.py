@@ -388,7 +388,11 @@ def _staff_urls(app: Any, prefixes: tuple[str, ...], ids: dict[str, int]) -> lis
 )
 def test_pages_of_other_roles_are_forbidden(app, web, world, login, make_ticket, who, forbidden, allowed):
     ticket = make_ticket(world.acme_user)
-    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id}
+    from tests.integration.test_isolation import acme_plan_and_subscription
+
+    plan, subscription = acme_plan_and_subscription(world)
+    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id,
+           "plan_id": plan.id, "subscription_id": subscription.id}
     login(getattr(world, who))
     if forbidden:
         for method, url in _staff_urls(app, forbidden, ids):
@@ -403,7 +407,11 @@ def test_pages_of_other_roles_are_forbidden(app, web, world, login, make_ticket,
 
 def test_anonymous_visitors_are_sent_to_the_login_page(app, web, world, make_ticket):
     ticket = make_ticket(world.acme_user)
-    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id}
+    from tests.integration.test_isolation import acme_plan_and_subscription
+
+    plan, subscription = acme_plan_and_subscription(world)
+    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id,
+           "plan_id": plan.id, "subscription_id": subscription.id}
     for method, url in _staff_urls(app, ("/agent/", "/manager/", "/admin/", "/portal/"), ids):
         response = web.open(url, method=method)
         assert response.status_code == 302, (method, url)

@@ -30,6 +30,23 @@ POST_DATA = {
 }
 
 
+def acme_plan_and_subscription(world: Any) -> tuple[Any, Any]:
+    """A support plan and company A's subscription to it, from today."""
+    from plans import services
+
+    plan = services.create_plan(
+        actor_id=world.manager.id, name="Walk plan", period="month",
+        values={"covered_categories": ["question"], "allowance_minutes": "600", "allowance_tickets": "",
+                "billing_increment": "15", "rollover_cap_minutes": "0", "overage_policy": "bill",
+                "hourly_rate": "180", "currency": "PLN"},
+    )
+    subscription = services.subscribe(
+        actor_id=world.manager.id, client_id=world.acme.id, plan_id=plan.id,
+        starts_on=services.coverage_today().isoformat(), ends_on="",
+    )
+    return plan, subscription
+
+
 class CompanyA:
     """Company A's data: a ticket with a thread, public and internal files, and its people."""
 
@@ -57,6 +74,7 @@ class CompanyA:
         self.attachment, self.internal_attachment = attachments
         self.user = world.acme_user
         self.client = world.acme
+        self.plan, self.subscription = acme_plan_and_subscription(world)
         self.secrets = (
             "ACME-SECRET-SUBJECT", "ACME-SECRET-DESCRIPTION", "ACME-SECRET-REPLY", "ACME-SECRET-NOTE",
             "acme-secret-file.png", "acme-internal-file.txt",
@@ -68,6 +86,8 @@ class CompanyA:
             "attachment_id": (attachment or self.attachment).id,
             "user_id": self.user.id,
             "client_id": self.client.id,
+            "plan_id": self.plan.id,
+            "subscription_id": self.subscription.id,
         }
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -136,7 +156,7 @@ def _expected(rule: Any, ids: dict[str, Any]) -> set[int]:
         return {403}
     if any(name in ids for name in rule.arguments):
         return {404}  # never a hint that A's ticket or file exists
-    return {200, 302, 400, 405, 422}  # the viewer's own pages
+    return {200, 302, 400, 403, 405, 422}  # the viewer's own pages (403: client admins only)
 
 
 def _log_in(client: Any, user: Any) -> None:
