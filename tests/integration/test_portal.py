@@ -74,7 +74,7 @@ def test_client_files_a_ticket_with_attachments_sees_it_and_replies(app, web, wo
     assert [(e.kind, e.actor_id) for e in events] == [("created", world.acme_user.id)]
 
     page = text_of(web.get(f"/portal/tickets/{ticket_id}"))
-    assert "Thank you. Your ticket OP-%d is filed." % ticket_id in page
+    assert f"Thank you. Your ticket OP-{ticket_id} is filed." in page
     assert "Labels print blank" in page and "Since this morning every label is blank." in page
     for name, attachment in files.items():
         assert escape(name) in page
@@ -101,7 +101,7 @@ def test_the_form_explains_each_category(web, world, login):
     login(world.acme_user)
     page = text_of(web.get("/portal/tickets/new"))
     for value in ("question", "configuration_change", "bug"):
-        assert f'type="radio"' in page and f'value="{value}"' in page
+        assert 'type="radio"' in page and f'value="{value}"' in page
     assert "How does something work?" in page
     assert "Change my setup" in page
     assert "The product misbehaves" in page
