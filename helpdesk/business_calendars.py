@@ -20,7 +20,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from helpdesk.calendars import WEEKDAY_NAMES, BusinessCalendar, CalendarError, always_open, default_calendar
+from helpdesk.calendars import BusinessCalendar, CalendarError, always_open, default_calendar
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
@@ -314,9 +314,7 @@ def input_of(row: Calendar | None) -> CalendarInput:
 
 def calendar_error_message(error: CalendarError) -> str:
     """A CalendarError in the user's language (the pure module speaks English)."""
-    params = dict(error.params)
-    if "where" in params and params["where"] in WEEKDAY_NAMES:
-        params["where"] = str(WEEKDAY_LABELS[WEEKDAY_FIELDS[WEEKDAY_NAMES.index(params["where"])]])
+    params = dict(error.params)  # the field the message stands next to says which day
     messages = {
         "unknown_timezone": _("The time zone %(zone)s is unknown; use a name such as Europe/Warsaw.", **params)
         if "zone" in params else None,

@@ -139,6 +139,20 @@ def test_a_bad_calendar_gets_a_message_next_to_the_field_and_nothing_is_saved(
     assert (count(Calendar), count(CalendarHours), count(CalendarDate)) == before
 
 
+def test_calendar_messages_are_in_the_admins_language(app, web, world, login, translations):
+    from helpdesk.extensions import db
+
+    world.admin.language = "pl"
+    db.session.commit()
+    login(world.admin)
+    response = web.post("/admin/calendars/new", data=calendar_form(monday="08:00-12:00, 11:00-13:00",
+                                                                    timezone="Mars/Olympus"))
+    page = text_of(response)
+    assert response.status_code == 422
+    assert "08:00-12:00 i 11:00-13:00 nachodzą na siebie." in page
+    assert "Nie znamy strefy czasowej Mars/Olympus" in page
+
+
 def test_editing_the_default_calendar_keeps_its_name_and_moves_new_due_instants(app, web, world, login):
     from helpdesk.business_calendars import DEFAULT, Calendar
 
