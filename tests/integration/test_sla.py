@@ -542,3 +542,15 @@ def test_agent_ticket_page_shows_clocks_and_sla_history(app, web, world, login, 
     page = web.get(f"/agent/tickets/{ticket.id}").get_data(as_text=True)
     assert 'id="sla"' in page and "First response" in page and "Resolution" in page
     assert "recomputed the SLA due times" in page and "priority changed" in page
+
+
+def test_the_worker_command_needs_redis(app):
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
+
+
+def test_jobs_refuse_to_run_outside_an_app():
+    from tickets.sla_jobs import sla_timer
+
+    with pytest.raises(RuntimeError, match="flask worker"):
+        sla_timer(1, "first_response", "breach")
