@@ -323,7 +323,10 @@ def timers_of(app: Any, ticket_id: int) -> dict[str, datetime]:
 
 
 def test_timers_have_deterministic_ids_and_follow_the_due_instants(rq_app_config, app, world, make_ticket):
-    from tickets.services import Actor, add_message, change_priority, change_status
+    from rq.job import Job
+
+    from helpdesk.jobs import get_queue
+    from tickets.services import Actor, add_message, change_priority, change_status, reclassify
 
     make_policy("Fast", "24/7", first=10, resolution=600, sources=("onboarding",))
     start = datetime(2026, 1, 12, 8, 0, 0, 400_000, tzinfo=UTC)
@@ -339,19 +342,31 @@ def test_timers_have_deterministic_ids_and_follow_the_due_instants(rq_app_config
     }
     assert any(k.startswith("sla-sweep-") for k in scheduled(app))  # the safety net is scheduled too
 
-    # A new policy through a priority change moves the same timers (same ids, new instants).
-    make_policy("Faster", "24/7", first=5, resolution=300, sources=())
     with frozen(start + MINUTE):
-        change_priority(Actor(world.agent), ticket, "urgent")  # same targets: nothing moves
+        change_priority(Actor(world.agent), ticket, "urgent")  # same targets here: nothing moves
     assert timers_of(app, tid)[f"sla-{tid}-first_response-breach"] == start + 10 * MINUTE + second
+
+    # Reclassified as a bug, under a faster policy: the same four ids, superseded with new instants.
+    make_policy("Faster", "24/7", first=5, resolution=300, sources=("bug_fix",))
+    with frozen(start + 90 * timedelta(seconds=1)):
+        reclassify(Actor(world.agent), ticket, "bug", "A defect.")
+    assert timers_of(app, tid) == {
+        f"sla-{tid}-first_response-warning": start + 4 * MINUTE + second,
+        f"sla-{tid}-first_response-breach": start + 5 * MINUTE + second,
+        f"sla-{tid}-resolution-warning": start + 240 * MINUTE + second,
+        f"sla-{tid}-resolution-breach": start + 300 * MINUTE + second,
+    }
 
     with frozen(start + 2 * MINUTE):
         change_status(Actor(world.agent), ticket, "waiting_on_client")
-    assert timers_of(app, tid) == {}  # paused: nothing can be due
+    assert timers_of(app, tid) == {}  # paused: nothing can be due, and the jobs are gone
+    connection = get_queue(app).connection
+    assert not any(Job.exists(f"sla-{tid}-{c}-{k}", connection=connection)
+                   for c in ("first_response", "resolution") for k in ("warning", "breach"))
     with frozen(start + 32 * MINUTE):
         add_message(Actor(world.acme_user), ticket, body="Back.")
     moved = timers_of(app, tid)
-    assert moved[f"sla-{tid}-first_response-breach"] == start + 40 * MINUTE + second
+    assert moved[f"sla-{tid}-first_response-breach"] == start + 35 * MINUTE + second  # 2 min ran, 3 left
     assert len(moved) == 4
     with frozen(start + 33 * MINUTE):
         add_message(Actor(world.agent), ticket, body="Answer.")
