@@ -56,13 +56,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_domains(app: Flask) -> None:
-    from helpdesk import admin, auth
+    from helpdesk import admin, auth, calendars_admin, jobs, sla_admin
     from helpdesk.cli import init_cli
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(calendars_admin.bp)
+    app.register_blueprint(sla_admin.bp)
     init_cli(app)
     plans.init_app(app)
+    jobs.init_app(app)
     tickets.init_app(app)
 
 

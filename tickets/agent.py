@@ -7,12 +7,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from helpdesk.accounts import User, staff_users
+from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
+from helpdesk.sla_policies import SlaPolicy
 from plans import services as plans_services
-from tickets import coverage, services
+from tickets import coverage, services, sla
 from tickets.forms import (
     AssignForm,
     CategoryForm,
@@ -37,12 +39,15 @@ def _ticket_or_404(ticket_id: int):
 @bp.route("/queue")
 @staff_required
 def queue():
-    filters = services.parse_queue_filters(
-        dict(request.args), default_limit=current_app.config["QUEUE_PAGE_SIZE"]
-    )
+    """Open tickets, nearest due instant first, with the business time left on each."""
+    args = dict(request.args)
+    args.setdefault("sort", "due")
+    filters = services.parse_queue_filters(args, default_limit=current_app.config["QUEUE_PAGE_SIZE"])
+    now = utcnow()
+    sla.inline_sweep(now)
     status = 200
     try:
-        rows, next_cursor = services.queue_page(current_user, filters)
+        rows, next_cursor = services.queue_page(current_user, filters, now=now)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
         for name, message in exc.fields.items():
@@ -51,6 +56,7 @@ def queue():
     return render_template(
         "agent/queue.html",
         tickets=rows,
+        badges=sla.badges(rows, now),
         next_cursor=next_cursor,
         filters=filters,
         args=request.args,
@@ -68,6 +74,12 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
             u.id: u.display_name
             for u in db.session.scalars(select(User).where(User.id.in_(people_ids - {None})))
         }
+    policy_ids = {e.data["policy"].get(k) for e in events if e.kind == "sla_recomputed" for k in ("from", "to")}
+    policies = {}
+    if policy_ids - {None}:
+        policies = dict(db.session.execute(
+            select(SlaPolicy.id, SlaPolicy.name).where(SlaPolicy.id.in_(policy_ids - {None}))
+        ).all())
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = [("", _("Nobody"))] + [
         (str(u.id), u.display_name) for u in staff_users()
@@ -79,6 +91,8 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
         attachments=services.attachments(current_user, ticket),
         events=events,
         people=people,
+        policies=policies,
+        clocks=sla.ticket_clocks(ticket, utcnow()),
         reply_form=reply_form or ReplyForm(),
         status_form=StatusForm(status=ticket.status),
         priority_form=PriorityForm(priority=ticket.priority),

@@ -10,11 +10,11 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from helpdesk.accounts import User
@@ -25,6 +25,7 @@ from helpdesk.i18n import _
 from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
+from tickets import sla
 from tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -79,6 +80,10 @@ class Actor:
     via: str = "web"
 
 
+SORTS = ("newest", "due")
+MAX_BREACHING_HOURS = 24 * 30
+
+
 @dataclass
 class QueueFilters:
     statuses: tuple[str, ...] = OPEN_STATUSES
@@ -88,6 +93,10 @@ class QueueFilters:
     assignee: str | None = None  # user id, "none" for unassigned
     limit: int = 50
     cursor: str | None = None
+    # "newest": by id, newest first; "due": nearest due instant first, tickets without one last.
+    sort: str = "newest"
+    breaching_within: int | None = None  # hours: a due instant still ahead, at most this far
+    breached: bool = False  # a breach recorded on a clock still running
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -164,14 +173,32 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> list[Any]:
+def decode_cursor(cursor: str, sort: str = "newest") -> list[Any]:
+    """The keyset of the last row of the previous page: [id], or [due instant or None, id]."""
+    def invalid() -> TicketError:
+        return TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")})
+
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")}) from exc
-    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int):
-        raise TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")})
+        raise invalid() from exc
+    if sort == "due":
+        if not isinstance(values, list) or len(values) != 2 or not isinstance(values[1], int) \
+                or isinstance(values[1], bool) or not (values[0] is None or isinstance(values[0], str)):
+            raise invalid()
+        if values[0] is not None:
+            try:
+                due = datetime.fromisoformat(values[0])
+            except ValueError as exc:
+                raise invalid() from exc
+            if due.tzinfo is None:
+                raise invalid()
+            values[0] = due.astimezone(UTC)
+        return values
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int) \
+            or isinstance(values[0], bool):
+        raise invalid()
     return values
 
 
@@ -207,15 +234,37 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
         else:
             filters.limit = int(limit)
     filters.cursor = (args.get("cursor") or "").strip() or None
+    sort = (args.get("sort") or "").strip()
+    if sort and sort not in SORTS:
+        filters.errors["sort"] = _("Unknown order: %(value)s", value=sort)
+    elif sort:
+        filters.sort = sort
+    within = (args.get("breaching_within") or "").strip()
+    if within:
+        if not within.isdigit() or not 1 <= int(within) <= MAX_BREACHING_HOURS:
+            filters.errors["breaching_within"] = _(
+                "Breaching within is a whole number of hours from 1 to %(max)s.", max=MAX_BREACHING_HOURS
+            )
+        else:
+            filters.breaching_within = int(within)
+    breached = (args.get("breached") or "").strip()
+    if breached and breached not in ("0", "1"):
+        filters.errors["breached"] = _("Breached is 1 or 0.")
+    filters.breached = breached == "1"
     return filters
 
 
 def queue_page(
-    user: User, filters: QueueFilters, *, requester_only: bool = False
+    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None
 ) -> tuple[list[Ticket], str | None]:
-    """One page of tickets, newest first, by keyset on id: one query whatever the page size."""
+    """One page of tickets, by keyset: one query whatever the page size and however deep.
+
+    Newest first by id; or (sort "due") nearest due instant first, by keyset on
+    (next_deadline_at, id), tickets without a pending due instant after them by id.
+    """
     if filters.errors:
         raise TicketError(_("Some filters are not valid."), filters.errors)
+    now = now or utcnow()
     query = visible_tickets(user).where(Ticket.status.in_(filters.statuses))
     if requester_only:
         query = query.where(Ticket.requester_id == user.id)
@@ -229,22 +278,67 @@ def queue_page(
         query = query.where(Ticket.assignee_id.is_(None))
     elif filters.assignee:
         query = query.where(Ticket.assignee_id == int(filters.assignee))
-    if filters.cursor:
-        (last_id,) = decode_cursor(filters.cursor)
-        query = query.where(Ticket.id < last_id)
-    query = (
-        query.options(
-            joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee)
+    if filters.breached:
+        query = query.where(Ticket.sla_state == "breached")
+    if filters.breaching_within is not None:
+        query = query.where(
+            Ticket.next_deadline_at > now,
+            Ticket.next_deadline_at <= now + timedelta(hours=filters.breaching_within),
         )
-        .order_by(Ticket.id.desc())
-        .limit(filters.limit + 1)
+    options = (
+        joinedload(Ticket.client),
+        joinedload(Ticket.requester),
+        joinedload(Ticket.assignee),
+        joinedload(Ticket.sla_policy).lazyload("*"),
     )
-    rows = list(db.session.scalars(query).unique())
+    if filters.sort == "due":
+        query = _due_order(query, filters)
+    else:
+        if filters.cursor:
+            (last_id,) = decode_cursor(filters.cursor)
+            query = query.where(Ticket.id < last_id)
+        query = query.order_by(Ticket.id.desc()).limit(filters.limit + 1)
+    rows = list(db.session.scalars(query.options(*options)).unique())
     next_cursor = None
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
-        next_cursor = encode_cursor([rows[-1].id])
+        last = rows[-1]
+        if filters.sort == "due":
+            next_cursor = encode_cursor([_iso(last.next_deadline_at), last.id])
+        else:
+            next_cursor = encode_cursor([last.id])
     return rows, next_cursor
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _due_order(query: Select[tuple[Ticket]], filters: QueueFilters) -> Select[tuple[Ticket]]:
+    """Nearest due instant first, then tickets without one, each part a range on its index.
+
+    A single (next_deadline_at, id) range cannot say "and then the NULLs" in a way an index can
+    walk, so the page is the union of two ranges, each limited to a page, in one statement.
+    """
+    size = filters.limit + 1
+    due, ident = Ticket.next_deadline_at, Ticket.id
+    after = decode_cursor(filters.cursor, "due") if filters.cursor else None
+    undated = query.where(due.is_(None))
+    if after is not None and after[0] is None:
+        # Already among the tickets without a due instant.
+        return undated.where(ident > after[1]).order_by(due.asc().nulls_last(), ident).limit(size)
+    dated = query.where(due.is_not(None))
+    if after is not None:
+        dated = dated.where(tuple_(due, ident) > tuple_(after[0], after[1]))
+    head = dated.with_only_columns(ident).order_by(due, ident).limit(size).subquery()
+    tail = undated.with_only_columns(ident).order_by(ident).limit(size).subquery()
+    page_ids = select(head.c.id).union_all(select(tail.c.id))
+    return (
+        select(Ticket)
+        .where(Ticket.id.in_(page_ids))
+        .order_by(due.asc().nulls_last(), ident)
+        .limit(size)
+    )
 
 
 # -- validating ------------------------------------------------------------------------------
@@ -347,6 +441,7 @@ def file_ticket(
     _event(ticket, actor, "created", category=category, priority=priority)
     _store_files(ticket, actor, None, files or [], internal=False)
     _decide_coverage(actor, ticket, "filed")
+    sla.refresh(ticket, now)
     db.session.commit()
     return ticket
 
@@ -362,6 +457,7 @@ def add_message(
     body = _check_text(fields, "body", body, required=True, limit=current_app.config["REPLY_MAX_CHARS"])
     _raise_if(fields)
     now = utcnow()
+    status_before = ticket.status
     if not user.is_staff:
         _client_reply_reopens(actor, ticket, now)
     message = Message(ticket_id=ticket.id, author_id=user.id, body=body, internal=internal,
@@ -373,9 +469,13 @@ def add_message(
         _event(ticket, actor, "note_added", internal=True, message_id=message.id)
     else:
         _event(ticket, actor, "replied", message_id=message.id)
+        if user.is_staff:
+            sla.first_public_reply(ticket, now)
         if user.is_staff and ticket.status == "new":
             _set_status(actor, ticket, "open", now)
     ticket.updated_at = now
+    if ticket.status != status_before or (user.is_staff and not internal):
+        sla.refresh(ticket, now)
     db.session.commit()
     return message
 
@@ -433,6 +533,7 @@ def _client_reply_reopens(actor: Actor, ticket: Ticket, now) -> None:
 
 def _set_status(actor: Actor, ticket: Ticket, status: str, now) -> None:
     old = ticket.status
+    sla.status_changing(ticket, old, status, now)
     ticket.status = status
     if status == "resolved":
         ticket.resolved_at = now
@@ -463,6 +564,7 @@ def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
     now = utcnow()
     _set_status(actor, ticket, status, now)
     ticket.updated_at = now
+    sla.refresh(ticket, now)
     db.session.commit()
     return ticket
 
@@ -476,7 +578,8 @@ def change_priority(actor: Actor, ticket: Ticket, priority: Any) -> Ticket:
         return ticket
     _event(ticket, actor, "priority_changed", **{"from": ticket.priority, "to": priority})
     ticket.priority = priority
-    ticket.updated_at = utcnow()
+    ticket.updated_at = now = utcnow()
+    sla.refresh(ticket, now, actor=actor.user, via=actor.via, reason="priority")
     db.session.commit()
     return ticket
 
@@ -493,7 +596,9 @@ def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") ->
     _event(ticket, actor, "category_changed", reason=reason, **{"from": ticket.category, "to": category})
     ticket.category = category
     _decide_coverage(actor, ticket, "reclassified", why=reason)
-    ticket.updated_at = utcnow()
+    ticket.updated_at = now = utcnow()
+    # A new category may mean a new coverage source, so a new policy: the history says so.
+    sla.refresh(ticket, now, actor=actor.user, via=actor.via, reason="category")
     db.session.commit()
     return ticket
 

@@ -30,6 +30,20 @@ POST_DATA = {
 }
 
 
+def staff_ids(world: Any) -> dict[str, int]:
+    """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
+    from helpdesk.business_calendars import ensure_builtin_calendars
+    from helpdesk.sla_policies import default_policy
+
+    plan, subscription = acme_plan_and_subscription(world)
+    return {
+        "plan_id": plan.id,
+        "subscription_id": subscription.id,
+        "calendar_id": ensure_builtin_calendars()["default"].id,
+        "policy_id": default_policy().id,
+    }
+
+
 def acme_plan_and_subscription(world: Any) -> tuple[Any, Any]:
     """A support plan and company A's subscription to it, from today."""
     from plans import services
@@ -74,7 +88,7 @@ class CompanyA:
         self.attachment, self.internal_attachment = attachments
         self.user = world.acme_user
         self.client = world.acme
-        self.plan, self.subscription = acme_plan_and_subscription(world)
+        self.staff_ids = staff_ids(world)
         self.secrets = (
             "ACME-SECRET-SUBJECT", "ACME-SECRET-DESCRIPTION", "ACME-SECRET-REPLY", "ACME-SECRET-NOTE",
             "acme-secret-file.png", "acme-internal-file.txt",
@@ -86,8 +100,7 @@ class CompanyA:
             "attachment_id": (attachment or self.attachment).id,
             "user_id": self.user.id,
             "client_id": self.client.id,
-            "plan_id": self.plan.id,
-            "subscription_id": self.subscription.id,
+            **self.staff_ids,
         }
 
     def snapshot(self) -> tuple[Any, ...]:
