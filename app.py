@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 import helpdesk.accounts  # noqa: F401  (registers the user loader)
+import plans
 import tickets
 from helpdesk import config
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -61,6 +62,7 @@ def register_domains(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     init_cli(app)
     tickets.init_app(app)
+    plans.init_app(app)
 
 
 def register_templates(app: Flask) -> None:
