@@ -453,7 +453,7 @@ def get_item(onboarding: Onboarding, item_id: Any) -> ChecklistItem:
 def missing_start_data(onboarding: Onboarding) -> list[str]:
     """What the client still has to send before configuration may start, in plain words."""
     items = checklist(onboarding, "start_data")
-    return rules.missing_items((i.title, i.required, i.complete) for i in items)
+    return [i.title for i in rules.missing_items((i, i.required, i.complete) for i in items)]
 
 
 def plan_versions(onboarding: Onboarding) -> list[SuccessPlanVersion]:
@@ -512,6 +512,14 @@ def next_meeting(onboarding: Onboarding, now: datetime) -> OnboardingMeeting | N
         .order_by(OnboardingMeeting.starts_at)
         .limit(1)
     )
+
+
+def item_titles(onboarding: Onboarding) -> dict[int, str]:
+    """Every checklist item's name by id (the history refers to items by id)."""
+    return {
+        item.id: item.title
+        for item in db.session.scalars(select(ChecklistItem).where(ChecklistItem.onboarding_id == onboarding.id))
+    }
 
 
 def history(onboarding: Onboarding) -> list[OnboardingEvent]:
@@ -904,7 +912,7 @@ def set_item_state(
         return item
     old, item.state = item.state, state
     item.updated_at, item.updated_by_id = now, user.id
-    _record(onboarding, user, "item_changed", now, item=item.id, item_kind=item.kind, title=item.title,
+    _record(onboarding, user, "item_changed", now, item=item.id, item_kind=item.kind,
             **{"from": old, "to": state})
     db.session.commit()
     return item
@@ -930,7 +938,7 @@ def add_start_data_item(
     )
     db.session.add(item)
     db.session.flush()
-    _record(onboarding, user, "item_added", now, item=item.id, title=label, required=bool(required))
+    _record(onboarding, user, "item_added", now, item=item.id, required=bool(required))
     db.session.commit()
     return item
 
@@ -1156,7 +1164,7 @@ def schedule_meeting(
     db.session.add(meeting)
     db.session.flush()
     _plan_stage_from_meeting(onboarding, meeting)
-    _record(onboarding, user, "meeting_scheduled", now, meeting=meeting.id, kind=kind,
+    _record(onboarding, user, "meeting_scheduled", now, meeting=meeting.id, meeting_kind=kind,
             starts_at=starts_at.isoformat())
     db.session.commit()
     return meeting

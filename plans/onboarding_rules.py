@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 import holidays
+
+T = TypeVar("T")
 
 # The six stages of the seed, in the order they are normally worked.
 STAGES = ("kickoff", "configuration", "training", "protocol", "follow_up", "recurring")
@@ -228,6 +231,6 @@ def is_stalled(last_progress_at: datetime, now: datetime, days: int) -> bool:
     return now - last_progress_at >= timedelta(days=days)
 
 
-def missing_items(items: Iterable[tuple[str, bool, bool]]) -> list[str]:
-    """Labels of required items not complete, from (label, required, complete) triples."""
-    return [label for label, required, complete in items if required and not complete]
+def missing_items(items: Iterable[tuple[T, bool, bool]]) -> list[T]:
+    """The required items not complete, from (item, required, complete) triples, in order."""
+    return [item for item, required, complete in items if required and not complete]

@@ -204,6 +204,7 @@ def _detail(onboarding: Onboarding, *, guardian_form=None, item_form=None, statu
         plan_version=svc.latest_plan_version(onboarding),
         upcoming=[m for m in svc.meetings(onboarding, include_cancelled=False) if m.starts_at > now],
         history=history,
+        item_titles=svc.item_titles(onboarding),
         people={u.id: u.display_name for u in svc.people_for(onboarding)},
         guardian_form=guardian_form,
         item_form=item_form or StartDataItemForm(),

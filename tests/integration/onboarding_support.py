@@ -48,6 +48,13 @@ def complete_start_data(world: Any, onboarding: Any, now: datetime = NOW) -> Non
 
 def walk_to(world: Any, stage: str, client: Any = None, now: datetime = NOW) -> Any:
     """An onboarding with every stage before `stage` done (through the services)."""
+    from flask import current_app
+
+    with current_app.test_request_context():  # services word their messages in the user's language
+        return _walk_to(world, stage, client, now)
+
+
+def _walk_to(world: Any, stage: str, client: Any, now: datetime) -> Any:
     from plans import onboarding as svc
 
     onboarding = start(world, client, now=now)
