@@ -29,8 +29,8 @@ STAGE_STATE_LABELS = {
     "done": _l("Done"),
 }
 ITEM_STATE_LABELS = {
-    "open": _l("Open"),
-    "done": _l("Done"),
+    "open": _l("To do"),
+    "done": _l("Complete"),
     "not_applicable": _l("Not applicable"),
 }
 

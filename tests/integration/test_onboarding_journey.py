@@ -171,3 +171,14 @@ def test_a_client_without_guardian_or_in_production_gets_the_normal_queue(world)
     world.globex.phase = "onboarding"
     db.session.commit()
     assert file_ticket(world.globex_user, "Guarded").assignee_id == world.agent2.id
+
+
+def test_demo_data_opens_the_onboarding_of_the_demo_client(app, web, login):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0  # idempotent
+    globex = db.session.scalar(select(Client).where(Client.slug == "globex"))
+    (onboarding,) = db.session.scalars(select(Onboarding)).all()
+    assert onboarding.client_id == globex.id and onboarding.current_stage == "configuration"
+    guarded = db.session.scalar(select(Ticket).where(Ticket.client_id == globex.id))
+    assert guarded.assignee_id == globex.guardian_id
