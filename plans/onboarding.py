@@ -360,6 +360,16 @@ def _require_edit(user: User, onboarding: Onboarding) -> None:
         raise Forbidden(_("Only the client's guardian or a manager can change this onboarding."))
 
 
+def _lock(onboarding: Onboarding) -> None:
+    """Serialise changes to one onboarding (PostgreSQL row lock; SQLite serialises writes anyway).
+
+    Two guardians submitting the same step at once then see each other's result instead of
+    both passing the checks: one protocol, one version number, one completion.
+    """
+    db.session.execute(select(Onboarding.id).where(Onboarding.id == onboarding.id).with_for_update())
+    db.session.refresh(onboarding)  # what the previous holder of the lock committed
+
+
 def _require_manager(user: User) -> None:
     if user.role not in EDITOR_ROLES:
         raise Forbidden(_("Only managers can do this."))
@@ -817,6 +827,7 @@ def change_stage_state(
 ) -> OnboardingStage:
     """Start or complete a stage. Out of order needs a reason; the seed's gates always hold."""
     _require_edit(user, onboarding)
+    _lock(onboarding)
     stage = _stage(onboarding, key)
     fields: dict[str, str] = {}
     reason = _check_text(fields, "reason", reason, limit=500)
@@ -839,6 +850,7 @@ def add_plan_version(
     An integration agreed at start adds its access data to the start-data checklist.
     """
     _require_edit(user, onboarding)
+    _lock(onboarding)
     fields: dict[str, str] = {}
     note = _check_text(fields, "note", note, limit=500)
     kickoff_done = onboarding.stage("kickoff").state == "done"
@@ -953,6 +965,7 @@ def record_training(
     their own reminders); the follow-up and recurring stages get them as their planned dates.
     """
     _require_edit(user, onboarding)
+    _lock(onboarding)
     fields: dict[str, str] = {}
     notes = _check_text(fields, "notes", notes, limit=5000)
     reason = _check_text(fields, "reason", reason, limit=500)
@@ -1043,6 +1056,7 @@ def record_protocol(
     its tickets go to the normal queue and the post-onboarding package runs from that date.
     """
     _require_edit(user, onboarding)
+    _lock(onboarding)
     if onboarding.protocol_signed_on is not None:
         raise Conflict(_("The acceptance protocol is already recorded."))
     fields: dict[str, str] = {}
@@ -1242,6 +1256,7 @@ def cancel_meeting(user: User, onboarding: Onboarding, meeting: OnboardingMeetin
 def add_recurring_meeting(user: User, onboarding: Onboarding, now: datetime) -> OnboardingMeeting:
     """One more meeting on the two-week rhythm, after the last one planned; commits."""
     _require_edit(user, onboarding)
+    _lock(onboarding)
     training = onboarding.stage("training")
     if training.state != "done" or training.done_on is None:
         raise Conflict(_("Recurring meetings follow the training; record the training first."))

@@ -123,7 +123,7 @@ class MeetingForm(FlaskForm):
     start_time = TimeField(_l("Time"), validators=[Optional()])
     duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[Optional()], default=60)
     location = StringField(_l("Where (room or link)"))
-    notes = TextAreaField(_l("Agenda and notes"))
+    notes = TextAreaField(_l("Notes (staff only)"))
     participants = CheckboxesField(_l("Participants"), choices=[], validate_choice=False)
 
 

@@ -325,3 +325,44 @@ def test_csrf_is_required(app, web, world, login):
             app.config["WTF_CSRF_ENABLED"] = False
     assert response.status_code == 400
     assert reload(onboarding).stage("kickoff").planned_on is None
+
+
+@pytest.mark.postgres_only
+def test_two_guardians_recording_the_protocol_at_once_make_one_record(app, world, is_postgres):
+    """The onboarding row lock: the second request waits, then sees the first one's protocol."""
+    import threading
+
+    from helpdesk.accounts import User
+
+    if not is_postgres:
+        pytest.skip("row locks need PostgreSQL")
+    onboarding_id = walk_to(world, "protocol").id
+    user_ids = (world.agent.id, world.manager.id)
+    db.session.remove()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def record(user_id: int) -> None:
+        with app.app_context(), app.test_request_context():
+            user = db.session.get(User, user_id)
+            onboarding = svc.get_onboarding(user, onboarding_id)
+            barrier.wait()
+            try:
+                svc.record_protocol(user, onboarding, signed_on=date(2026, 3, 2), functions=[],
+                                    scan=svc.ScanUpload("p.pdf", PDF), now=NOW)
+                outcomes.append("recorded")
+            except svc.Conflict:
+                db.session.rollback()
+                outcomes.append("conflict")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=record, args=(uid,)) for uid in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["conflict", "recorded"]
+    assert len(stored_files(app)) == 1
+    events = db.session.scalars(select(OnboardingEvent).where(OnboardingEvent.kind == "protocol_recorded")).all()
+    assert len(events) == 1
