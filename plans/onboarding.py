@@ -375,14 +375,11 @@ def _require_manager(user: User) -> None:
         raise Forbidden(_("Only managers can do this."))
 
 
-def get_onboarding(user: User, onboarding_id: int, *, for_update: bool = False) -> Onboarding:
+def get_onboarding(user: User, onboarding_id: int) -> Onboarding:
     """An onboarding for staff; anyone else gets NotFound, whatever the id."""
     if not user.is_staff:
         raise NotFound(_("There is no such onboarding."))
-    query = select(Onboarding).where(Onboarding.id == onboarding_id)
-    if for_update:
-        query = query.with_for_update(of=Onboarding)
-    found = db.session.scalar(query)
+    found = db.session.scalar(select(Onboarding).where(Onboarding.id == onboarding_id))
     if found is None:
         raise NotFound(_("There is no such onboarding."))
     return found
