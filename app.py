@@ -64,8 +64,8 @@ def register_domains(app: Flask) -> None:
     app.register_blueprint(calendars_admin.bp)
     app.register_blueprint(sla_admin.bp)
     init_cli(app)
-    plans.init_app(app)
     jobs.init_app(app)
+    plans.init_app(app)
     tickets.init_app(app)
 
 

@@ -17,6 +17,7 @@ from helpdesk.accounts import User, create_user, user_by_email
 from helpdesk.clock import utcnow
 from helpdesk.companies import client_by_slug, create_client
 from helpdesk.extensions import db
+from plans.onboarding_demo import seed_demo_onboarding
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
 from tickets.services import Actor, add_message, file_ticket
 
@@ -139,6 +140,7 @@ def seed(tickets: int) -> None:
     """Create demo companies, users of every role and tickets; safe to run again."""
     users = seed_base()
     seed_plan(users)
+    seed_demo_onboarding(client_by_slug("globex"), users["manager@opiekun.example"])
     seed_samples(users)
     added = seed_bulk(tickets, users) if tickets else 0
     click.echo(f"Demo data ready ({added} tickets added).")

@@ -439,11 +439,23 @@ def file_ticket(
     db.session.add(ticket)
     db.session.flush()
     _event(ticket, actor, "created", category=category, priority=priority)
+    _route_to_guardian(ticket, user.client)
     _store_files(ticket, actor, None, files or [], internal=False)
     _decide_coverage(actor, ticket, "filed")
     sla.refresh(ticket, now)
     db.session.commit()
     return ticket
+
+
+def _route_to_guardian(ticket: Ticket, client: Client | None) -> None:
+    """While a client is onboarding, its tickets go to its guardian (a system 'assigned' event)."""
+    if client is None or client.phase != "onboarding" or client.guardian_id is None:
+        return
+    guardian = db.session.get(User, client.guardian_id)
+    if guardian is None or not guardian.active or not guardian.is_staff:
+        return
+    ticket.assignee_id = guardian.id
+    _event(ticket, None, "assigned", **{"from": None, "to": guardian.id})
 
 
 def add_message(
