@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
-from helpdesk.companies import Client
+from helpdesk.companies import SLUG_RE, Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
@@ -34,6 +34,10 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
+UNSET: Any = object()  # update_ticket: leave this attribute as it is
 
 # Which status an agent may move a ticket to, from each status.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -85,6 +89,7 @@ class QueueFilters:
     priority: str | None = None
     client: str | None = None  # slug
     assignee: str | None = None  # user id, "none" for unassigned
+    breaching_within_minutes: int | None = None  # SLA due within this many minutes
     limit: int = 50
     cursor: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -169,7 +174,13 @@ def decode_cursor(cursor: str) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")}) from exc
-    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int):
+    if (
+        not isinstance(values, list)
+        or len(values) != 1
+        or isinstance(values[0], bool)
+        or not isinstance(values[0], int)
+        or not 0 < values[0] <= MAX_ID
+    ):
         raise TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")})
     return values
 
@@ -193,12 +204,24 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
             filters.errors[name] = _("Unknown %(name)s: %(value)s", name=name, value=value)
         elif value:
             setattr(filters, name, value)
-    filters.client = (args.get("client") or "").strip() or None
+    client = (args.get("client") or "").strip()
+    if client and not SLUG_RE.fullmatch(client):
+        filters.errors["client"] = _("Unknown client: %(value)s", value=client[:40])
+    elif client:
+        filters.client = client
     assignee = (args.get("assignee") or "").strip()
-    if assignee and assignee != "none" and not assignee.isdigit():
-        filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee)
+    if assignee and assignee != "none" and not (assignee.isdigit() and int(assignee) <= MAX_ID):
+        filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee[:20])
     elif assignee:
         filters.assignee = assignee
+    within = (args.get("breaching_within_minutes") or "").strip()
+    if within:
+        if not within.isdigit() or not 1 <= int(within) <= BREACHING_WITHIN_MAX:
+            filters.errors["breaching_within_minutes"] = _(
+                "A whole number of minutes from 1 to %(limit)s.", limit=BREACHING_WITHIN_MAX
+            )
+        else:
+            filters.breaching_within_minutes = int(within)
     limit = (args.get("limit") or "").strip()
     if limit:
         if not limit.isdigit() or not 1 <= int(limit) <= 200:
@@ -215,6 +238,12 @@ def queue_page(
     """One page of tickets, newest first, by keyset on id: one query whatever the page size."""
     if filters.errors:
         raise TicketError(_("Some filters are not valid."), filters.errors)
+    if filters.breaching_within_minutes is not None:
+        # Placeholder until the SLA engine stores due instants: then filter on them here.
+        raise TicketError(
+            _("SLA data not available: tickets have no due times yet."),
+            {"breaching_within_minutes": _("SLA data not available.")},
+        )
     query = visible_tickets(user).where(Ticket.status.in_(filters.statuses))
     if requester_only:
         query = query.where(Ticket.requester_id == user.id)
@@ -252,6 +281,9 @@ def queue_page(
 def _check_text(fields: dict[str, str], name: str, value: Any, *, required: bool, limit: int) -> str:
     if value is not None and not isinstance(value, str):
         fields[name] = _("Must be text.")
+        return ""
+    if value and "\x00" in value:  # PostgreSQL cannot store NUL in text
+        fields[name] = _("Must not contain NUL characters.")
         return ""
     value = (value or "").strip()
     if required and not value:
@@ -414,7 +446,7 @@ def _require_staff(actor: Actor) -> None:
         raise Forbidden(_("Only staff can do this."))
 
 
-def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
+def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = True) -> Ticket:
     _require_staff(actor)
     if status not in STATUSES:
         raise TicketError(_("Unknown status."), {"status": _("Choose one of: %(values)s.", values=", ".join(STATUSES))})
@@ -428,11 +460,12 @@ def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
     now = utcnow()
     _set_status(actor, ticket, status, now)
     ticket.updated_at = now
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def change_priority(actor: Actor, ticket: Ticket, priority: Any) -> Ticket:
+def change_priority(actor: Actor, ticket: Ticket, priority: Any, *, commit: bool = True) -> Ticket:
     _require_staff(actor)
     fields: dict[str, str] = {}
     _check_choice(fields, "priority", priority, PRIORITIES)
@@ -442,11 +475,12 @@ def change_priority(actor: Actor, ticket: Ticket, priority: Any) -> Ticket:
     _event(ticket, actor, "priority_changed", **{"from": ticket.priority, "to": priority})
     ticket.priority = priority
     ticket.updated_at = utcnow()
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") -> Ticket:
+def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "", *, commit: bool = True) -> Ticket:
     """An agent changes the category; the history records who, when and why."""
     _require_staff(actor)
     fields: dict[str, str] = {}
@@ -458,19 +492,21 @@ def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") ->
     _event(ticket, actor, "category_changed", reason=reason, **{"from": ticket.category, "to": category})
     ticket.category = category
     ticket.updated_at = utcnow()
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def assign(actor: Actor, ticket: Ticket, assignee_id: Any) -> Ticket:
+def assign(actor: Actor, ticket: Ticket, assignee_id: Any, *, commit: bool = True) -> Ticket:
     """Give the ticket to an agent (or to nobody with None)."""
     _require_staff(actor)
     assignee = None
     if assignee_id not in (None, ""):
         try:
-            assignee = db.session.get(User, int(assignee_id))
+            wanted = int(assignee_id)
         except (TypeError, ValueError):
-            assignee = None
+            wanted = 0
+        assignee = db.session.get(User, wanted) if 0 < wanted <= MAX_ID else None
         if assignee is None or not assignee.is_staff or not assignee.active:
             raise TicketError(_("Choose an active staff member."), {"assignee": _("Unknown agent.")})
     new_id = assignee.id if assignee else None
@@ -479,5 +515,33 @@ def assign(actor: Actor, ticket: Ticket, assignee_id: Any) -> Ticket:
     _event(ticket, actor, "assigned", **{"from": ticket.assignee_id, "to": new_id})
     ticket.assignee_id = new_id
     ticket.updated_at = utcnow()
+    if commit:
+        db.session.commit()
+    return ticket
+
+
+def update_ticket(
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    status: Any = UNSET,
+    priority: Any = UNSET,
+    category: Any = UNSET,
+    reason: Any = "",
+    assignee_id: Any = UNSET,
+) -> Ticket:
+    """Several agent changes at once (the API's PATCH), all or none, through the rules above.
+
+    On a refusal nothing is committed; the caller rolls the session back.
+    """
+    _require_staff(actor)
+    if category is not UNSET:
+        reclassify(actor, ticket, category, reason, commit=False)
+    if priority is not UNSET:
+        change_priority(actor, ticket, priority, commit=False)
+    if assignee_id is not UNSET:
+        assign(actor, ticket, assignee_id, commit=False)
+    if status is not UNSET:
+        change_status(actor, ticket, status, commit=False)
     db.session.commit()
     return ticket
