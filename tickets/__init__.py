@@ -1,4 +1,4 @@
-"""Tickets: their workflow, the client portal, the agent queue and the commands around them."""
+"""Tickets: their workflow, the client portal, the agent queue, the API and the commands around them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the tickets blueprints, commands and template names."""
-    from tickets import agent, manager, portal
+    from tickets import agent, api, manager, portal
     from tickets.demo import demo_cli
     from tickets.labels import template_globals
 
@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(portal.files_bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(manager.bp)
+    api.init_app(app)
     app.cli.add_command(demo_cli)
     app.jinja_env.globals.update(template_globals())
     app.config.setdefault("HOME_ENDPOINTS", {}).update(
