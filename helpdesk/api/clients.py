@@ -111,7 +111,7 @@ def list_clients(call: ApiCall):
     roles=MANAGERS,
     body=Body(
         {
-            "slug": String(pattern=SLUG, description="Short lower-case name used in URLs, e.g. acme-logistics."),
+            "slug": String(pattern=SLUG, example="acme-logistics", description="Short lower-case name used in URLs."),
             "name": String(min_length=1, max_length=200, blank=False),
         },
         required=("slug", "name"),
@@ -133,7 +133,7 @@ def add_client(call: ApiCall):
         "protocol was signed) moves the client to production; null returns it to onboarding."
     ),
     roles=MANAGERS,
-    path={"slug": String(pattern=SLUG)},
+    path={"slug": String(pattern=SLUG, example="acme")},
     body=Body(
         {
             "name": String(min_length=1, max_length=200, blank=False),

@@ -243,7 +243,11 @@ def _make_view(spec: Endpoint) -> Callable[..., Response]:
         body: dict[str, Any] = {}
         if spec.body is not None:
             raw = read_json_body()
-            body = _checked(lambda: spec.body.parse({} if raw is _NO_BODY else raw))
+            if raw is _NO_BODY:
+                raw = {}
+            if not isinstance(raw, dict):
+                raise ApiError(400, _("The body must be a JSON object."), code="invalid_body")
+            body = _checked(lambda: spec.body.parse(raw))
         result = spec.handler(ApiCall(token=token, query=query, body=body), **values)
         status, payload = result if isinstance(result, tuple) else (200, result)
         response = jsonify(payload)

@@ -52,10 +52,13 @@ class Field:
 
     json_type = "string"
 
-    def __init__(self, *, description: str = "", nullable: bool = False, default: Any = None) -> None:
+    def __init__(
+        self, *, description: str = "", nullable: bool = False, default: Any = None, example: Any = None
+    ) -> None:
         self.description = description
         self.nullable = nullable
         self.default = default
+        self.example = example
 
     def schema(self) -> dict[str, Any]:
         schema = self._schema()
@@ -68,6 +71,8 @@ class Field:
             schema["description"] = self.description
         if self.default is not None:
             schema["default"] = self.default
+        if self.example is not None:
+            schema["examples"] = [self.example]
         return schema
 
     def parse(self, value: Any) -> Any:
