@@ -122,7 +122,7 @@ MESSAGE = bp.component(
             "body": {"type": "string", "description": "Markdown."},
             "internal": {"type": "boolean", "description": "An internal note (only staff see these)."},
             "author": ref("UserRef"),
-            "via": {"type": "string", "enum": ["web", "api"]},
+            "via": {"type": "string", "description": "The channel it came through: web, api, ..."},
             "created_at": {"type": "string", "format": "date-time"},
         },
     },
