@@ -28,6 +28,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REPLY_MAX_CHARS": 20_000,
         "REOPEN_WINDOW_DAYS": 7,
         "QUEUE_PAGE_SIZE": 50,
+        "API_RATE_LIMIT": "300 per minute",  # per token, shared by every API endpoint
+        "API_TOKENS_PER_USER": 20,  # active tokens one user may hold
         "PASSWORD_HASH": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
         "LOGIN_LIMIT_PER_ADDRESS": "20 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
@@ -58,6 +60,7 @@ ENVIRONMENT = {
     "UPLOAD_FOLDER": "UPLOAD_FOLDER",
     "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "BASE_URL": "BASE_URL",
+    "API_RATE_LIMIT": "API_RATE_LIMIT",
 }
 
 

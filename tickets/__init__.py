@@ -1,4 +1,4 @@
-"""Tickets: their workflow, the client portal, the agent queue and the commands around them."""
+"""Tickets: their workflow, the client portal, the agent queue, the API and the commands around them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the tickets blueprints, commands and template names."""
     from helpdesk.jobs import on_worker_start
-    from tickets import agent, manager, portal, sla_report
+    from tickets import agent, api, manager, portal, sla_report
     from tickets.demo import demo_cli
     from tickets.labels import template_globals
     from tickets.sla_cli import sla_cli
@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(agent.bp)
     app.register_blueprint(manager.bp)
     app.register_blueprint(sla_report.bp)
+    api.init_app(app)
     app.cli.add_command(demo_cli)
     app.cli.add_command(sla_cli)
     app.config.setdefault("SLA_INLINE_SWEEP", True)

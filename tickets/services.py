@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
-from helpdesk.companies import Client
+from helpdesk.companies import SLUG_RE, Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
@@ -36,6 +36,10 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
+UNSET: Any = object()  # update_ticket: leave this attribute as it is
 
 # Which status an agent may move a ticket to, from each status.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -91,6 +95,7 @@ class QueueFilters:
     priority: str | None = None
     client: str | None = None  # slug
     assignee: str | None = None  # user id, "none" for unassigned
+    breaching_within_minutes: int | None = None  # SLA due within this many minutes
     limit: int = 50
     cursor: str | None = None
     # "newest": by id, newest first; "due": nearest due instant first, tickets without one last.
@@ -185,7 +190,8 @@ def decode_cursor(cursor: str, sort: str = "newest") -> list[Any]:
         raise invalid() from exc
     if sort == "due":
         if not isinstance(values, list) or len(values) != 2 or not isinstance(values[1], int) \
-                or isinstance(values[1], bool) or not (values[0] is None or isinstance(values[0], str)):
+                or isinstance(values[1], bool) or not 0 < values[1] <= MAX_ID \
+                or not (values[0] is None or isinstance(values[0], str)):
             raise invalid()
         if values[0] is not None:
             try:
@@ -197,7 +203,7 @@ def decode_cursor(cursor: str, sort: str = "newest") -> list[Any]:
             values[0] = due.astimezone(UTC)
         return values
     if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int) \
-            or isinstance(values[0], bool):
+            or isinstance(values[0], bool) or not 0 < values[0] <= MAX_ID:
         raise invalid()
     return values
 
@@ -221,12 +227,24 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
             filters.errors[name] = _("Unknown %(name)s: %(value)s", name=name, value=value)
         elif value:
             setattr(filters, name, value)
-    filters.client = (args.get("client") or "").strip() or None
+    client = (args.get("client") or "").strip()
+    if client and not SLUG_RE.fullmatch(client):
+        filters.errors["client"] = _("Unknown client: %(value)s", value=client[:40])
+    elif client:
+        filters.client = client
     assignee = (args.get("assignee") or "").strip()
-    if assignee and assignee != "none" and not assignee.isdigit():
-        filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee)
+    if assignee and assignee != "none" and not (assignee.isdigit() and int(assignee) <= MAX_ID):
+        filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee[:20])
     elif assignee:
         filters.assignee = assignee
+    within = (args.get("breaching_within_minutes") or "").strip()
+    if within:
+        if not within.isdigit() or not 1 <= int(within) <= BREACHING_WITHIN_MAX:
+            filters.errors["breaching_within_minutes"] = _(
+                "A whole number of minutes from 1 to %(limit)s.", limit=BREACHING_WITHIN_MAX
+            )
+        else:
+            filters.breaching_within_minutes = int(within)
     limit = (args.get("limit") or "").strip()
     if limit:
         if not limit.isdigit() or not 1 <= int(limit) <= 200:
@@ -280,11 +298,13 @@ def queue_page(
         query = query.where(Ticket.assignee_id == int(filters.assignee))
     if filters.breached:
         query = query.where(Ticket.sla_state == "breached")
+    within = None
     if filters.breaching_within is not None:
-        query = query.where(
-            Ticket.next_deadline_at > now,
-            Ticket.next_deadline_at <= now + timedelta(hours=filters.breaching_within),
-        )
+        within = timedelta(hours=filters.breaching_within)
+    if filters.breaching_within_minutes is not None:  # the API's finer filter
+        within = timedelta(minutes=filters.breaching_within_minutes)
+    if within is not None:
+        query = query.where(Ticket.next_deadline_at > now, Ticket.next_deadline_at <= now + within)
     options = (
         joinedload(Ticket.client),
         joinedload(Ticket.requester),
@@ -347,6 +367,9 @@ def _due_order(query: Select[tuple[Ticket]], filters: QueueFilters) -> Select[tu
 def _check_text(fields: dict[str, str], name: str, value: Any, *, required: bool, limit: int) -> str:
     if value is not None and not isinstance(value, str):
         fields[name] = _("Must be text.")
+        return ""
+    if value and "\x00" in value:  # PostgreSQL cannot store NUL in text
+        fields[name] = _("Must not contain NUL characters.")
         return ""
     value = (value or "").strip()
     if required and not value:
@@ -562,7 +585,7 @@ def _require_staff(actor: Actor) -> None:
         raise Forbidden(_("Only staff can do this."))
 
 
-def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
+def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = True) -> Ticket:
     _require_staff(actor)
     if status not in STATUSES:
         raise TicketError(_("Unknown status."), {"status": _("Choose one of: %(values)s.", values=", ".join(STATUSES))})
@@ -577,11 +600,12 @@ def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
     _set_status(actor, ticket, status, now)
     ticket.updated_at = now
     sla.refresh(ticket, now)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def change_priority(actor: Actor, ticket: Ticket, priority: Any) -> Ticket:
+def change_priority(actor: Actor, ticket: Ticket, priority: Any, *, commit: bool = True) -> Ticket:
     _require_staff(actor)
     fields: dict[str, str] = {}
     _check_choice(fields, "priority", priority, PRIORITIES)
@@ -592,11 +616,12 @@ def change_priority(actor: Actor, ticket: Ticket, priority: Any) -> Ticket:
     ticket.priority = priority
     ticket.updated_at = now = utcnow()
     sla.refresh(ticket, now, actor=actor.user, via=actor.via, reason="priority")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") -> Ticket:
+def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "", *, commit: bool = True) -> Ticket:
     """An agent changes the category; the history records who, when and why."""
     _require_staff(actor)
     fields: dict[str, str] = {}
@@ -611,19 +636,21 @@ def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") ->
     ticket.updated_at = now = utcnow()
     # A new category may mean a new coverage source, so a new policy: the history says so.
     sla.refresh(ticket, now, actor=actor.user, via=actor.via, reason="category")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def assign(actor: Actor, ticket: Ticket, assignee_id: Any) -> Ticket:
+def assign(actor: Actor, ticket: Ticket, assignee_id: Any, *, commit: bool = True) -> Ticket:
     """Give the ticket to an agent (or to nobody with None)."""
     _require_staff(actor)
     assignee = None
     if assignee_id not in (None, ""):
         try:
-            assignee = db.session.get(User, int(assignee_id))
+            wanted = int(assignee_id)
         except (TypeError, ValueError):
-            assignee = None
+            wanted = 0
+        assignee = db.session.get(User, wanted) if 0 < wanted <= MAX_ID else None
         if assignee is None or not assignee.is_staff or not assignee.active:
             raise TicketError(_("Choose an active staff member."), {"assignee": _("Unknown agent.")})
     new_id = assignee.id if assignee else None
@@ -632,5 +659,33 @@ def assign(actor: Actor, ticket: Ticket, assignee_id: Any) -> Ticket:
     _event(ticket, actor, "assigned", **{"from": ticket.assignee_id, "to": new_id})
     ticket.assignee_id = new_id
     ticket.updated_at = utcnow()
+    if commit:
+        db.session.commit()
+    return ticket
+
+
+def update_ticket(
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    status: Any = UNSET,
+    priority: Any = UNSET,
+    category: Any = UNSET,
+    reason: Any = "",
+    assignee_id: Any = UNSET,
+) -> Ticket:
+    """Several agent changes at once (the API's PATCH), all or none, through the rules above.
+
+    On a refusal nothing is committed; the caller rolls the session back.
+    """
+    _require_staff(actor)
+    if category is not UNSET:
+        reclassify(actor, ticket, category, reason, commit=False)
+    if priority is not UNSET:
+        change_priority(actor, ticket, priority, commit=False)
+    if assignee_id is not UNSET:
+        assign(actor, ticket, assignee_id, commit=False)
+    if status is not UNSET:
+        change_status(actor, ticket, status, commit=False)
     db.session.commit()
     return ticket

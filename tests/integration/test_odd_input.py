@@ -99,7 +99,8 @@ def test_every_form_needs_its_csrf_token(csrf_on, app, world, make_ticket, who):
     user = getattr(world, who)
     response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302
-    posts = [url for method, url in _urls(app, ids) if method == "POST"]
+    # (the API takes no cookies and so needs no CSRF token: it answers 401 to a session)
+    posts = [url for method, url in _urls(app, ids) if method == "POST" and not url.startswith("/api/")]
     assert len(posts) >= 12
     for url in posts:
         response = client.post(url, data={name: "x" for name in FIELDS} | {"category": "bug", "priority": "low"})
