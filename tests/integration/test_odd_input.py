@@ -135,11 +135,13 @@ def test_uploads_go_through_the_storage_interface(app_config, monkeypatch, world
     monkeypatch.setitem(storage.BACKENDS, "memory", lambda app: store)
     app_config["STORAGE_BACKEND"] = "memory"
     from app import create_app
+    from helpdesk.extensions import db
 
+    email = world.acme_user.email  # read here: inside the other app, the world's session would use its engine
     other = create_app(app_config)
     with other.app_context():
         web = other.test_client()
-        web.post("/login", data={"email": world.acme_user.email, "password": PASSWORD})
+        web.post("/login", data={"email": email, "password": PASSWORD})
         response = web.post(
             "/portal/tickets/new",
             data={"subject": "s", "description": "d", "category": "bug", "priority": "low",
@@ -150,6 +152,8 @@ def test_uploads_go_through_the_storage_interface(app_config, monkeypatch, world
         attachment_id = count_rows(Attachment)
         download = web.get(f"/attachments/{attachment_id}")
         assert download.status_code == 200 and download.data == png_bytes()
+        db.session.remove()
+        db.engine.dispose()  # this app's own engine: its connections must not outlive the test
     from pathlib import Path
 
     assert not Path(app_config["UPLOAD_FOLDER"]).exists()
