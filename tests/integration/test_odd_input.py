@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
@@ -149,7 +150,8 @@ def test_uploads_go_through_the_storage_interface(app_config, monkeypatch, world
         )
         assert response.status_code == 302
         assert list(store.blobs.values()) == [png_bytes()]
-        attachment_id = count_rows(Attachment)
+        assert count_rows(Attachment) == 1
+        attachment_id = db.session.scalar(select(Attachment.id))
         download = web.get(f"/attachments/{attachment_id}")
         assert download.status_code == 200 and download.data == png_bytes()
         db.session.remove()
