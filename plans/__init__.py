@@ -19,8 +19,9 @@ ONBOARDING_DEFAULTS = {
 
 
 def init_app(app: Flask) -> None:
-    """Register the plans blueprints, the `coverage` and `onboarding` commands and template names."""
+    """Register the plans blueprints and API endpoints, the `coverage` and `onboarding` commands and template names."""
     from plans import (
+        api,
         models,  # noqa: F401  (the tables belong to the app's metadata)
         onboarding_views,
     )
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(onboarding_views.bp)
     app.register_blueprint(onboarding_views.manager_bp)
     app.register_blueprint(onboarding_views.portal_bp)
+    api.init_app(app)
     app.cli.add_command(coverage_cli)
     app.cli.add_command(onboarding_cli)
     app.jinja_env.globals.update(coverage_globals())

@@ -650,6 +650,13 @@ def current_decisions(ticket_ids: list[int]) -> dict[int, CoverageDecision]:
     return {d.ticket_id: d for d in db.session.scalars(select(CoverageDecision).where(CoverageDecision.id.in_(latest)))}
 
 
+def time_entry_decision(time_entry_id: int) -> CoverageDecision:
+    """The decision a time entry's minutes got (each entry has exactly one)."""
+    return db.session.scalars(
+        select(CoverageDecision).where(CoverageDecision.time_entry_id == time_entry_id)
+    ).one()
+
+
 def decisions_for_ticket(ticket_id: int) -> list[CoverageDecision]:
     """The ticket's decision history, oldest first."""
     return list(

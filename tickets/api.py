@@ -1,7 +1,8 @@
 """Tickets over the API: file, list, read, change, reply, log time.
 
-Every endpoint calls the same services as the web pages (`tickets.services`), so permissions and
-rules exist once; the actor's channel is `api: <token name>`, which the history shows.
+Every endpoint calls the same services as the web pages (`tickets.services`, `tickets.coverage`),
+so permissions and rules exist once; the actor's channel is `api: <token name>`, which the
+history shows. Coverage reasons are rendered by `plans.labels`, as on the ticket pages.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ from helpdesk.api import (
 from helpdesk.api.errors import api_error_response
 from helpdesk.api.schemas import instant, user_id_for, user_json
 from helpdesk.companies import SLUG_RE
-from helpdesk.i18n import _
+from plans import services as coverage_services
+from plans.coverage import MAX_ENTRY_MINUTES, SOURCES
+from plans.labels import render_reason
+from plans.models import APPROVALS, CHARGES, CoverageDecision
+from tickets import coverage as ticket_coverage
 from tickets import services
-from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Message, Ticket
+from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Message, Ticket, TimeEntry
 from tickets.services import BREACHING_WITHIN_MAX, Actor, TicketError
 
 STAFF = ("agent", "manager", "admin")
@@ -47,13 +52,32 @@ COVERAGE = bp.component(
     "Coverage",
     {
         "type": "object",
-        "description": "Whether and by what the ticket is covered. All null until coverage is evaluated.",
-        "required": ["source", "covered", "reason"],
+        "description": (
+            "What covers the ticket now: its latest coverage decision. `source`, `covered` and "
+            "`reason` are null only while coverage is undecided (its evaluation failed when the "
+            "ticket was filed; the ticket then waits for a manager, `approval` pending)."
+        ),
+        "required": ["source", "covered", "reason", "approval"],
         "additionalProperties": False,
         "properties": {
-            "source": _nullable("string", description="e.g. bug_guarantee, onboarding, package, plan, none."),
-            "covered": _nullable("boolean"),
-            "reason": _nullable("string", description="Human-readable reason of the decision."),
+            "source": {
+                "type": ["string", "null"],
+                "enum": [*SOURCES, None],
+                "description": "bug_fix, onboarding, post_onboarding_package, support_plan, or none (not covered).",
+            },
+            "covered": {"type": ["boolean", "null"]},
+            "reason": {
+                "type": ["string", "null"],
+                "description": "Why, in the token user's language (as the ticket page says it).",
+            },
+            "approval": {
+                "type": ["string", "null"],
+                "enum": [*APPROVALS, None],
+                "description": (
+                    "pending: waiting for a manager's approval; billable, goodwill or declined: a "
+                    "manager's settlement; null: nothing to approve."
+                ),
+            },
         },
     },
 )
@@ -61,14 +85,18 @@ SLA = bp.component(
     "Sla",
     {
         "type": "object",
-        "description": "Due instants and state of the SLA clock. All null until SLA data exists.",
+        "description": (
+            "The ticket's SLA clocks. A due instant is null when no SLA policy applies to the "
+            "ticket, and while its clock is paused short of its target (it is known again when "
+            "the clock resumes); a stopped clock keeps the instant it was due."
+        ),
         "required": ["first_response_due", "resolution_due", "paused", "breached"],
         "additionalProperties": False,
         "properties": {
-            "first_response_due": _nullable("string", format="date-time"),
-            "resolution_due": _nullable("string", format="date-time"),
-            "paused": _nullable("boolean", description="The clock is paused (waiting on the client)."),
-            "breached": _nullable("boolean"),
+            "first_response_due": {"type": ["string", "null"], "format": "date-time"},
+            "resolution_due": {"type": ["string", "null"], "format": "date-time"},
+            "paused": {"type": "boolean", "description": "The clocks are paused: the ticket waits on the client."},
+            "breached": {"type": "boolean", "description": "A breach is recorded on a clock still running."},
         },
     },
 )
@@ -136,28 +164,81 @@ MESSAGE_LIST = bp.component(
         "properties": {"items": {"type": "array", "items": MESSAGE}},
     },
 )
+ENTRY_COVERAGE = bp.component(
+    "TimeEntryCoverage",
+    {
+        "type": "object",
+        "description": "The coverage decision of this entry's minutes, and how they were charged.",
+        "required": ["source", "covered", "reason", "approval", "covered_minutes", "overage_minutes", "charges"],
+        "additionalProperties": False,
+        "properties": {
+            "source": {"type": "string", "enum": list(SOURCES)},
+            "covered": {"type": "boolean"},
+            "reason": {"type": "string", "description": "Why, in the token user's language."},
+            "approval": {"type": ["string", "null"], "enum": [*APPROVALS, None]},
+            "covered_minutes": {"type": "integer", "minimum": 0, "description": "Billed minutes within coverage."},
+            "overage_minutes": {"type": "integer", "minimum": 0, "description": "Billed minutes beyond coverage."},
+            "charges": {
+                "type": "array",
+                "description": "Minutes by who pays for them: the allowance, nobody (free), or for overage "
+                "billable, pending (a manager's approval), goodwill, unbilled.",
+                "items": {
+                    "type": "object",
+                    "required": ["charge", "minutes"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "charge": {"type": "string", "enum": list(CHARGES)},
+                        "minutes": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+)
 TIME_ENTRY = bp.component(
     "TimeEntry",
     {
         "type": "object",
-        "description": "Not served yet: the endpoint answers 501 until time entries exist.",
-        "required": ["id", "ticket_id", "minutes", "date"],
+        "required": [
+            "id", "ticket_id", "minutes", "billed_minutes", "date", "note", "author", "coverage", "created_at",
+            "ticket",
+        ],
+        "additionalProperties": False,
         "properties": {
             "id": {"type": "integer"},
             "ticket_id": {"type": "integer"},
-            "minutes": {"type": "integer"},
-            "date": {"type": "string", "format": "date"},
+            "minutes": {"type": "integer", "minimum": 1, "maximum": MAX_ENTRY_MINUTES, "description": "As logged."},
+            "billed_minutes": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Rounded up to the plan's billing increment (free work: as logged).",
+            },
+            "date": {"type": "string", "format": "date", "description": "The day the work was done."},
             "note": {"type": "string"},
+            "author": ref("UserRef"),
+            "coverage": ENTRY_COVERAGE,
+            "created_at": {"type": "string", "format": "date-time"},
+            "ticket": {**TICKET, "description": "The ticket after the entry: its coverage may have changed."},
         },
     },
 )
 
 
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    """The one serializer of a ticket. Coverage and SLA are read from optional attributes
-    (`ticket.coverage`, `ticket.sla`) and stay null until those engines provide them."""
-    coverage = getattr(ticket, "coverage", None)
-    sla = getattr(ticket, "sla", None)
+def coverage_json(ticket: Ticket, decision: CoverageDecision | None) -> dict[str, Any]:
+    """The ticket's coverage from its denormalised columns; the reason from its latest decision
+    (``plans.services.current_decision(s)``), rendered as the ticket pages render it."""
+    decided = ticket.coverage_source is not None and decision is not None
+    return {
+        "source": ticket.coverage_source,
+        "covered": ticket.coverage_covered,
+        "reason": render_reason(decision) if decided else None,
+        "approval": ticket.coverage_approval,
+    }
+
+
+def ticket_json(ticket: Ticket, decision: CoverageDecision | None) -> dict[str, Any]:
+    """The one serializer of a ticket; `decision` is its latest coverage decision (lists load
+    them for the whole page in one query)."""
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -171,16 +252,12 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "assignee": user_json(ticket.assignee),
         "created_at": instant(ticket.created_at),
         "updated_at": instant(ticket.updated_at),
-        "coverage": {
-            "source": getattr(coverage, "source", None),
-            "covered": getattr(coverage, "covered", None),
-            "reason": getattr(coverage, "reason", None),
-        },
+        "coverage": coverage_json(ticket, decision),
         "sla": {
-            "first_response_due": instant(getattr(sla, "first_response_due", None)),
-            "resolution_due": instant(getattr(sla, "resolution_due", None)),
-            "paused": getattr(sla, "paused", None),
-            "breached": getattr(sla, "breached", None),
+            "first_response_due": instant(ticket.first_response_due_at),
+            "resolution_due": instant(ticket.resolution_due_at),
+            "paused": ticket.status == "waiting_on_client",
+            "breached": ticket.sla_state == "breached",
         },
     }
 
@@ -202,7 +279,7 @@ def _actor(call: ApiCall) -> Actor:
 
 def _fresh(call: ApiCall, ticket_id: int) -> dict[str, Any]:
     """The ticket as it is now (after a service committed), with its people loaded."""
-    return ticket_json(services.get_ticket(call.user, ticket_id))
+    return ticket_json(services.get_ticket(call.user, ticket_id), coverage_services.current_decision(ticket_id))
 
 
 @bp.errorhandler(TicketError)
@@ -265,8 +342,8 @@ def create_ticket(call: ApiCall):
                 minimum=1,
                 maximum=BREACHING_WITHIN_MAX,
                 description=(
-                    "Tickets whose SLA is due within this many minutes. Until the SLA engine "
-                    "stores due instants this answers 422 (SLA data not available)."
+                    "Tickets with a running SLA clock due within this many minutes (not those "
+                    "already past due)."
                 ),
             ),
             "limit": Integer(minimum=1, maximum=PAGE_SIZE_MAX, default=50),
@@ -282,7 +359,8 @@ def list_tickets(call: ApiCall):
         args["assignee"] = str(call.user.id)
     filters = services.parse_queue_filters(args, default_limit=50)
     rows, next_cursor = services.queue_page(call.user, filters)
-    return {"items": [ticket_json(t) for t in rows], "next_cursor": next_cursor}
+    decisions = coverage_services.current_decisions([t.id for t in rows])
+    return {"items": [ticket_json(t, decisions.get(t.id)) for t in rows], "next_cursor": next_cursor}
 
 
 @bp.endpoint("GET", "/tickets/<int:ticket_id>", summary="Read a ticket", response=(200, TICKET))
@@ -359,27 +437,71 @@ def add_reply(call: ApiCall, ticket_id: int):
     return 201, _fresh(call, ticket_id)
 
 
+# The service names the day `work_date` (the web form's field); the API calls it `date`.
+_ENTRY_FIELDS = {"work_date": "date"}
+
+
+def time_entry_json(call: ApiCall, entry: TimeEntry) -> dict[str, Any]:
+    """The entry with the decision its minutes got and how they were charged, then the ticket."""
+    decision = coverage_services.time_entry_decision(entry.id)
+    charge = decision.charge or {}
+    charges = coverage_services.time_entry_charges(entry.ticket_id).get(entry.id, [])
+    return {
+        "id": entry.id,
+        "ticket_id": entry.ticket_id,
+        "minutes": entry.minutes,
+        "billed_minutes": charge.get("billed_minutes", entry.minutes),
+        "date": entry.work_date.isoformat(),
+        "note": entry.note,
+        "author": user_json(call.user),
+        "coverage": {
+            "source": decision.source,
+            "covered": decision.covered,
+            "reason": render_reason(decision),
+            "approval": decision.approval,
+            "covered_minutes": charge.get("covered_minutes", 0),
+            "overage_minutes": charge.get("overage_minutes", 0),
+            "charges": [{"charge": name, "minutes": minutes} for name, minutes in charges],
+        },
+        "created_at": instant(entry.created_at),
+        "ticket": _fresh(call, entry.ticket_id),
+    }
+
+
 @bp.endpoint(
     "POST",
     "/tickets/<int:ticket_id>/time-entries",
-    summary="Log time on a ticket (staff) — not implemented yet",
-    description="Declared so the contract is fixed; answers 501 until time entries exist.",
+    summary="Log time on a ticket (staff)",
+    description=(
+        "Minutes worked on a day, as on the agent's ticket page: the entry gets its own coverage "
+        "decision, its minutes are rounded up to the plan's billing increment and charged to the "
+        "allowance, as free work, or as overage. The day is today or earlier, not before the day "
+        "the ticket was filed (less one) and at most `TIME_ENTRY_MAX_AGE_DAYS` (31) back. Answers "
+        "the entry and the ticket after it, whose coverage may have changed."
+    ),
     roles=STAFF,
     body=Body(
         {
-            "minutes": Integer(minimum=1, maximum=24 * 60),
+            "minutes": Integer(minimum=1, maximum=MAX_ENTRY_MINUTES, description="Minutes worked (one day at most)."),
             "date": Date(description="The day the work was done."),
-            "note": String(max_length=2000),
+            "note": String(max_length=500),
         },
         required=("minutes", "date"),
     ),
     response=(201, TIME_ENTRY),
-    response_description="The time entry, with the coverage it was charged to.",
-    errors=(501,),
+    response_description="The time entry, with the coverage it was charged to, and the ticket after it.",
 )
 def log_time(call: ApiCall, ticket_id: int):
-    services.get_ticket(call.user, ticket_id)  # another company's ticket is a 404, as everywhere
-    raise ApiError(501, _("Time entries are not available yet."), code="not_implemented")
+    ticket = services.get_ticket(call.user, ticket_id)  # another company's ticket is a 404, as everywhere
+    try:
+        entry = ticket_coverage.log_time(
+            _actor(call), ticket, minutes=call.body["minutes"], work_date=call.body["date"],
+            note=call.body.get("note", ""),
+        )
+    except TicketError as exc:
+        exc.fields = {_ENTRY_FIELDS.get(name, name): message for name, message in exc.fields.items()}
+        raise
+    return 201, time_entry_json(call, entry)
 
 
 def init_app(app: Any) -> None:

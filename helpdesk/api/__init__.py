@@ -27,6 +27,7 @@ from helpdesk.api.errors import ApiError, error_response, http_error_response, i
 from helpdesk.api.fields import (
     MAX_ID,
     AnyOf,
+    Array,
     Body,
     Boolean,
     Choice,
@@ -41,6 +42,7 @@ from helpdesk.api.fields import (
 __all__ = [
     "MAX_ID",
     "AnyOf",
+    "Array",
     "ApiBlueprint",
     "ApiCall",
     "ApiError",

@@ -143,14 +143,23 @@ class String(Field):
 
 
 class Integer(Field):
-    """A whole number within [minimum, maximum]; in a JSON body 5.0 counts, true does not."""
+    """A whole number within [minimum, maximum] (and one of `values`, when given); in a JSON body
+    5.0 counts, true does not."""
 
     json_type = "integer"
 
-    def __init__(self, *, minimum: int | None = None, maximum: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        values: tuple[int, ...] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.minimum = minimum
         self.maximum = maximum
+        self.values = values
 
     def _schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "integer"}
@@ -158,6 +167,8 @@ class Integer(Field):
             schema["minimum"] = self.minimum
         if self.maximum is not None:
             schema["maximum"] = self.maximum
+        if self.values is not None:
+            schema["enum"] = list(self.values)
         return schema
 
     def _parse(self, value: Any) -> int:
@@ -179,6 +190,8 @@ class Integer(Field):
             raise Invalid(
                 _("Must be from %(low)s to %(high)s.", low=self.minimum, high=self.maximum)
             )
+        if self.values is not None and value not in self.values:
+            raise Invalid(_("Choose one of: %(values)s.", values=", ".join(map(str, self.values))))
         return value
 
 
@@ -220,6 +233,42 @@ class Date(Field):
             return date.fromisoformat(value)
         except ValueError as exc:
             raise Invalid(_("Must be a date written YYYY-MM-DD.")) from exc
+
+
+class Array(Field):
+    """A JSON array of values of one field, each different, within [min_items, max_items].
+    Only in bodies: a query string has no arrays."""
+
+    json_type = "array"
+
+    def __init__(self, item: Field, *, min_items: int = 0, max_items: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.item = item
+        self.min_items = min_items
+        self.max_items = max_items
+
+    def _schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "array", "items": self.item.schema(), "uniqueItems": True}
+        if self.min_items:
+            schema["minItems"] = self.min_items
+        if self.max_items is not None:
+            schema["maxItems"] = self.max_items
+        return schema
+
+    def parse_text(self, text: str) -> Any:
+        raise Invalid(_("Must be a list."))
+
+    def _parse(self, value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise Invalid(_("Must be a list."))
+        if len(value) < self.min_items:
+            raise Invalid(_("At least %(limit)s items.", limit=self.min_items))
+        if self.max_items is not None and len(value) > self.max_items:
+            raise Invalid(_("At most %(limit)s items.", limit=self.max_items))
+        items = [self.item.parse(item) for item in value]
+        if len({repr(item) for item in items}) != len(items):
+            raise Invalid(_("Each item at most once."))
+        return items
 
 
 class AnyOf(Field):

@@ -13,7 +13,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate as validate_openapi
-from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.integration.api_support import *  # noqa: F403  (fixtures)
@@ -56,15 +55,20 @@ def test_the_contract_fields_are_documented(app, api):
     ticket = schemas["Ticket"]["properties"]
     for name in ("id", "number", "subject", "status", "category", "priority", "client", "created_at", "coverage", "sla"):
         assert name in ticket and name in schemas["Ticket"]["required"]
-    assert set(schemas["Coverage"]["properties"]) == {"source", "covered", "reason"}
+    assert set(schemas["Coverage"]["properties"]) == {"source", "covered", "reason", "approval"}
     assert set(schemas["Sla"]["properties"]) == {"first_response_due", "resolution_due", "paused", "breached"}
     assert schemas["Sla"]["properties"]["resolution_due"]["type"] == ["string", "null"]
+    assert schemas["Sla"]["properties"]["paused"]["type"] == "boolean"  # never null
+    assert schemas["TimeEntry"]["additionalProperties"] is False
     paths = api.document.raw["paths"]
     assert set(paths) >= {
         "/api/v1/tickets", "/api/v1/tickets/{ticket_id}", "/api/v1/tickets/{ticket_id}/replies",
         "/api/v1/tickets/{ticket_id}/time-entries", "/api/v1/clients", "/api/v1/clients/{slug}",
+        "/api/v1/plans", "/api/v1/clients/{slug}/subscriptions", "/api/v1/clients/{slug}/usage",
         "/api/v1/openapi.json",
     }
+    assert set(paths["/api/v1/plans"]) == {"get", "post"}
+    assert "501" not in paths["/api/v1/tickets/{ticket_id}/time-entries"]["post"]["responses"]
     listing = {p["name"] for p in paths["/api/v1/tickets"]["get"]["parameters"]}
     assert listing == {"status", "category", "priority", "client", "assignee", "breaching_within_minutes", "limit", "cursor"}
 
@@ -96,15 +100,25 @@ schema = _served_document_loader()
 @pytest.fixture
 def fuzz_tokens(app: Any, world: Any, tokens: Any, file_ticket: Any) -> dict[Any, str]:
     """A little data of each kind, and the token each operation is tried with."""
+    from plans.services import coverage_today, create_plan, subscribe
+    from tickets.coverage import log_time
     from tickets.services import Actor, add_message
 
+    plan = create_plan(actor_id=world.manager.id, name="Seeded", period="month", values={
+        "covered_categories": ["question"], "allowance_minutes": 60, "billing_increment": 15,
+        "overage_policy": "approval",
+    })
+    subscribe(actor_id=world.manager.id, client_id=world.acme.id, plan_id=plan.id, starts_on=coverage_today(),
+              ends_on=None)
     for user in (world.acme_user, world.acme_admin, world.globex_user):
         ticket = file_ticket(user, f"Seeded by {user.email}")
         add_message(Actor(world.agent), ticket, body="Seeded reply")
+        log_time(Actor(world.agent), ticket, minutes=20, work_date=coverage_today())
     return {
         ("POST", "/api/v1/tickets"): tokens.acme_admin,  # clients file tickets
-        "/api/v1/clients": tokens.manager,  # managers keep client companies
-        None: tokens.agent,  # staff work tickets
+        "/api/v1/clients": tokens.manager,  # managers keep client companies, their plans and usage
+        "/api/v1/plans": tokens.manager,
+        None: tokens.agent,  # staff work tickets and log time
     }
 
 
@@ -133,12 +147,11 @@ def test_generated_requests_find_no_500_and_no_undocumented_response(case: Any, 
     )
     excluded = [
         # Schema-valid values may still break a business rule (an unknown agent id, a
-        # whitespace-only subject, a taken slug, the SLA filter before SLA data): those answer
-        # a documented 422/409, which this check would count as "valid data rejected".
+        # whitespace-only subject, a taken slug, a day outside the time-entry window, a plan
+        # that does not exist, overlapping subscriptions): those answer a documented 422/409,
+        # which this check would count as "valid data rejected".
         positive_data_acceptance,
     ]
-    if case.path.endswith("/time-entries"):
-        excluded.append(not_a_server_error)  # a documented 501 until time entries exist
     response = case.call_and_validate(
         app=_own_context(app), headers={"Authorization": f"Bearer {token}"}, excluded_checks=excluded
     )

@@ -31,9 +31,22 @@ def test_a_client_files_a_ticket_and_gets_it_back_whole(app, world, api, tokens)
     assert ticket["requester"] == {"id": world.acme_user.id, "name": "Anna", "email": "anna@acme.example"}
     assert ticket["assignee"] is None
     assert datetime.fromisoformat(ticket["created_at"]).utcoffset() == timedelta(0)
-    # Coverage and SLA are there, null until those engines are wired in.
-    assert ticket["coverage"] == {"source": None, "covered": None, "reason": None}
-    assert ticket["sla"] == {"first_response_due": None, "resolution_due": None, "paused": None, "breached": None}
+    # A bug is covered by the bug-fix guarantee, and its clocks run on the default policy.
+    assert ticket["coverage"] == {
+        "source": "bug_fix", "covered": True, "approval": None, "reason": "Bug fixes are always free",
+    }
+    from helpdesk.extensions import db
+    from tickets.models import Ticket
+
+    stored = db.session.get(Ticket, ticket["id"])
+    assert stored.first_response_due_at is not None
+    assert ticket["sla"] == {
+        "first_response_due": stored.first_response_due_at.isoformat(),
+        "resolution_due": stored.resolution_due_at.isoformat(),
+        "paused": False,
+        "breached": False,
+    }
+    assert datetime.fromisoformat(ticket["sla"]["resolution_due"]).utcoffset() == timedelta(0)
     assert api.get(f"/api/v1/tickets/{ticket['id']}", tokens.acme_user).get_json() == ticket
 
 
@@ -227,14 +240,3 @@ def test_a_client_reply_to_a_closed_ticket_is_a_conflict(app, world, api, tokens
     api.patch(f"/api/v1/tickets/{ticket.id}", tokens.agent, json={"status": "closed"})
     response = api.post(f"/api/v1/tickets/{ticket.id}/replies", tokens.acme_user, json={"body": "Again?"})
     assert response.status_code == 409 and "body" in error_of(response)["fields"]
-
-
-def test_time_entries_are_declared_but_not_implemented_yet(app, world, api, tokens, file_ticket):
-    ticket = file_ticket(world.acme_user)
-    entry = {"minutes": 30, "date": "2026-11-27", "note": "Remote session"}
-    response = api.post(f"/api/v1/tickets/{ticket.id}/time-entries", tokens.agent, json=entry)
-    assert response.status_code == 501 and error_of(response)["code"] == "not_implemented"
-    assert api.post(f"/api/v1/tickets/{ticket.id}/time-entries", tokens.acme_user, json=entry).status_code == 403
-    assert api.post("/api/v1/tickets/999999/time-entries", tokens.agent, json=entry).status_code == 404
-    response = api.post(f"/api/v1/tickets/{ticket.id}/time-entries", tokens.agent, json={"minutes": 0, "date": "x"})
-    assert response.status_code == 422 and set(error_of(response)["fields"]) == {"minutes", "date"}

@@ -21,8 +21,10 @@ SAMPLE_DATE = "2026-11-27"
 
 def sample(field: Any) -> Any:
     """A value the field accepts."""
-    from helpdesk.api import AnyOf, Boolean, Choice, Date, Integer, String
+    from helpdesk.api import AnyOf, Array, Boolean, Choice, Date, Integer, String
 
+    if isinstance(field, Array):
+        return [sample(field.item)]
     if isinstance(field, AnyOf):
         return sample(field.options[0])
     if isinstance(field, Choice):
@@ -32,6 +34,8 @@ def sample(field: Any) -> Any:
     if isinstance(field, Date):
         return SAMPLE_DATE
     if isinstance(field, Integer):
+        if field.values:
+            return field.values[-1]
         return max(field.minimum or 1, 1) if field.minimum is not None else 1
     if isinstance(field, String):
         return "walked" if field.pattern else "Walked in"
@@ -46,10 +50,20 @@ def valid_body(spec: Any) -> dict[str, Any] | None:
 
 
 class CompanyB:
-    """Company B (globex): a ticket with a public reply and an internal note, its client row."""
+    """Company B (globex): a plan of its own, a ticket with a public reply, an internal note and
+    time logged, its client row."""
 
     def __init__(self, world: Any) -> None:
+        from plans.services import coverage_today, create_plan, subscribe
+        from tickets.coverage import log_time
         from tickets.services import Actor, add_message, file_ticket
+
+        plan = create_plan(actor_id=world.manager.id, name="GLOBEX-SECRET-PLAN", period="month", values={
+            "covered_categories": ["question"], "allowance_minutes": 600, "billing_increment": 15,
+            "overage_policy": "approval",
+        })
+        subscribe(actor_id=world.manager.id, client_id=world.globex.id, plan_id=plan.id,
+                  starts_on=coverage_today(), ends_on=None)
 
         self.ticket = file_ticket(
             Actor(world.globex_user), subject="GLOBEX-SECRET-SUBJECT", description="GLOBEX-SECRET-DESCRIPTION",
@@ -57,8 +71,10 @@ class CompanyB:
         )
         add_message(Actor(world.agent), self.ticket, body="GLOBEX-SECRET-REPLY")
         add_message(Actor(world.agent), self.ticket, body="GLOBEX-SECRET-NOTE", internal=True)
+        log_time(Actor(world.agent), self.ticket, minutes=30, work_date=coverage_today(), note="GLOBEX-SECRET-TIME")
         self.client = world.globex
-        self.secrets = ("GLOBEX-SECRET-SUBJECT", "GLOBEX-SECRET-DESCRIPTION", "GLOBEX-SECRET-REPLY", "GLOBEX-SECRET-NOTE")
+        self.secrets = ("GLOBEX-SECRET-SUBJECT", "GLOBEX-SECRET-DESCRIPTION", "GLOBEX-SECRET-REPLY", "GLOBEX-SECRET-NOTE",
+                        "GLOBEX-SECRET-PLAN", "GLOBEX-SECRET-TIME")
 
     def arguments(self) -> dict[str, Any]:
         """Company B's value for every path argument an API route may take."""
@@ -67,7 +83,8 @@ class CompanyB:
     def snapshot(self) -> tuple[Any, ...]:
         from helpdesk.companies import Client
         from helpdesk.extensions import db
-        from tickets.models import Message, Ticket, TicketEvent
+        from plans.models import CoverageDecision, Subscription, SupportPlan, UsageEntry
+        from tickets.models import Message, Ticket, TicketEvent, TimeEntry
 
         db.session.rollback()
         ticket = db.session.get(Ticket, self.ticket.id, populate_existing=True)
@@ -76,7 +93,10 @@ class CompanyB:
             ticket.subject, ticket.status, ticket.category, ticket.priority, ticket.assignee_id,
             client.name, client.active, client.phase, client.guardian_id, client.package_months,
             db.session.scalar(select(func.count(Ticket.id)).where(Ticket.client_id == self.client.id)),
-            *(db.session.scalar(select(func.count(m.id)).where(m.ticket_id == self.ticket.id)) for m in (Message, TicketEvent)),
+            *(db.session.scalar(select(func.count(m.id)).where(m.ticket_id == self.ticket.id))
+              for m in (Message, TicketEvent, TimeEntry, CoverageDecision, UsageEntry)),
+            db.session.scalar(select(func.count(Subscription.id)).where(Subscription.client_id == self.client.id)),
+            db.session.scalar(select(func.count(SupportPlan.id))),
         )
 
 
@@ -120,7 +140,8 @@ def test_no_api_route_shows_or_changes_another_company_s_data(app, world, api, t
         body = valid_body(spec)
         response = api.call(method, url, token, **({"json": body} if body is not None else {}))
         if rule.arguments:
-            expected = {403} if spec.roles else {404}
+            # A role the endpoint refuses is a 403 whatever the ids; one it admits sees B's ids as unknown.
+            expected = {403} if spec.roles and "client" not in spec.roles else {404}
             assert response.status_code in expected, (viewer, method, url, response.status_code, response.get_json())
             walked_with_ids += 1
         else:
@@ -129,7 +150,7 @@ def test_no_api_route_shows_or_changes_another_company_s_data(app, world, api, t
         for secret in company_b.secrets:
             assert secret not in text, (viewer, method, url, secret)
         assert "globex" not in text.lower() or rule.rule.endswith("openapi.json"), (viewer, method, url)
-    assert walked_with_ids >= 6
+    assert walked_with_ids >= 9
     assert company_b.snapshot() == before
 
 
@@ -147,18 +168,32 @@ def test_a_colleague_s_ticket_is_not_found_by_a_plain_client_user(app, world, ap
         assert "Bob's" not in response.get_data(as_text=True)
 
 
+# Who may read each GET route that takes ids, for the control below; a new one must be added here.
+READERS = {
+    "tickets_api.read_ticket": ("globex_user", "globex_admin", "agent"),
+    "tickets_api.list_replies": ("globex_user", "globex_admin", "agent"),
+    "plans_api.list_subscriptions": ("manager",),
+    "plans_api.client_usage": ("globex_admin", "manager"),
+}
+
+
 def test_the_walk_reaches_real_data_for_those_who_may_see_it(app, world, api, tokens, company_b):
     """The control: B's own people (and staff) get 200 from the same URLs, so a 404 above means refused."""
     seen = set()
-    for who in ("globex_user", "globex_admin", "agent"):
-        for rule, method, _spec in api_routes(app):
-            if method != "GET" or not rule.arguments or rule.endpoint.startswith("clients_api"):
-                continue
+    for rule, method, _spec in api_routes(app):
+        if method != "GET" or not rule.arguments:
+            continue
+        assert rule.endpoint in READERS, f"say in READERS who may read {rule.rule}"
+        for who in READERS[rule.endpoint]:
             response = api.get(url_for_rule(rule, company_b.arguments()), getattr(tokens, who))
             assert response.status_code == 200, (who, rule.rule, response.status_code)
-            assert "GLOBEX-SECRET-SUBJECT" in response.get_data(as_text=True) or rule.rule.endswith("/replies")
+            text = response.get_data(as_text=True)
+            if rule.endpoint.startswith("tickets_api"):
+                assert "GLOBEX-SECRET-SUBJECT" in text or rule.rule.endswith("/replies")
+            else:
+                assert "globex" in text
             seen.add(rule.endpoint)
-    assert {"tickets_api.read_ticket", "tickets_api.list_replies"} <= seen
+    assert seen == set(READERS)
     response = api.patch(url_for_rule(_rule(app, "clients_api.change_client_terms"), company_b.arguments()),
                          tokens.manager, json={"name": "Globex Trading"})
     assert response.status_code == 200

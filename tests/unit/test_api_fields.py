@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from helpdesk.api.fields import (
     MAX_ID,
+    Array,
     Body,
     Boolean,
     Choice,
@@ -57,6 +58,17 @@ CASES = [
     (Integer(minimum=1, maximum=10), 5.5, False),
     (Integer(minimum=1, maximum=10), True, False),
     (Integer(minimum=1, maximum=10), "5", False),
+    (Integer(values=(1, 15, 30)), 15, True),
+    (Integer(values=(1, 15, 30)), 15.0, True),
+    (Integer(values=(1, 15, 30)), 20, False),
+    (Array(Choice(("a", "b")), min_items=1, max_items=2), ["a"], True),
+    (Array(Choice(("a", "b")), min_items=1, max_items=2), ["b", "a"], True),
+    (Array(Choice(("a", "b")), min_items=1, max_items=2), [], False),
+    (Array(Choice(("a", "b")), min_items=1, max_items=2), ["a", "a"], False),  # each item once
+    (Array(Choice(("a", "b")), min_items=1, max_items=2), ["c"], False),
+    (Array(Choice(("a", "b")), min_items=1, max_items=2), "a", False),
+    (Array(Choice(("a", "b")), min_items=1, max_items=2), None, False),
+    (Array(Integer(minimum=0)), [1, 1.0], False),  # equal in JSON, so not unique
     (Boolean(), True, True),
     (Boolean(), 1, False),
     (Boolean(), "true", False),
