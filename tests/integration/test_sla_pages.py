@@ -101,7 +101,11 @@ def test_admin_adds_a_calendar_with_a_lunch_break_and_the_cli_uses_it(app, web, 
     assert result.output.splitlines() == [
         "2026-01-12T13:30:00+01:00", "2026-01-05T12:00:00+01:00", "2026-01-10T12:30:00+01:00",
     ]
-    edit = text_of(web.get("/admin/calendars/3"))
+    from helpdesk.extensions import db
+
+    # By name: on PostgreSQL ids keep counting across tests (tables are emptied, not reset).
+    lunch = db.session.scalar(select(Calendar.id).where(Calendar.name == "Lunch office"))
+    edit = text_of(web.get(f"/admin/calendars/{lunch}"))
     assert "08:00-12:00, 12:30-16:30" in edit and "2026-01-10 10:00-14:00" in edit
 
 
