@@ -43,11 +43,13 @@ class TermsFields(FlaskForm):
     )
     hourly_rate = StringField(_l("Hourly rate"))
     currency = StringField(_l("Currency"), default="PLN")
+    # Choices (the SLA policies, "" for the default) are set by the view; the service checks them.
+    sla_policy_id = SelectField(_l("SLA policy"), choices=[], validate_choice=False)
 
     def values(self) -> dict:
         return {name: getattr(self, name).data for name in (
             "covered_categories", "allowance_minutes", "allowance_tickets", "billing_increment",
-            "rollover_cap_minutes", "overage_policy", "hourly_rate", "currency",
+            "rollover_cap_minutes", "overage_policy", "hourly_rate", "currency", "sla_policy_id",
         )}
 
 

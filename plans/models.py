@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
+from helpdesk.sla_policies import SlaPolicy  # noqa: F401  (the table sla_policy_id refers to)
 from plans.coverage import CATEGORIES, OVERAGE_POLICIES, SOURCES, PlanTerms
 from plans.periods import PERIOD_KINDS
 
@@ -79,7 +80,13 @@ class SupportPlan(db.Model):
 
 class PlanVersion(db.Model):
     """The terms of a plan from ``effective_from`` on. A subscription's period uses the version
-    in force on the period's first day, so a change never rewrites a period already begun."""
+    in force on the period's first day, so a change never rewrites a period already begun.
+
+    The SLA policy (which brings its business calendar) is one of the terms: a better or worse
+    response time is part of what a client buys, so it changes from a date like the allowance,
+    and a ticket decided in a period keeps the policy of that period's terms. None: the policy
+    every support plan gets by default (``helpdesk.sla_policies.policy_for_source``).
+    """
 
     __tablename__ = "plan_versions"
     __table_args__ = (
@@ -107,6 +114,9 @@ class PlanVersion(db.Model):
     overage_policy: Mapped[str] = mapped_column(String(10))
     hourly_rate: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     currency: Mapped[str] = mapped_column(String(3), default="PLN")
+    sla_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sla_policies.id", ondelete="SET NULL"), index=True
+    )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -32,6 +32,7 @@ from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
+from helpdesk.sla_policies import SlaPolicy
 from plans.coverage import (
     CATEGORIES,
     FREE_SOURCES,
@@ -167,6 +168,20 @@ def parse_currency(fields: dict[str, str], name: str, raw: Any) -> str:
     return value
 
 
+def parse_sla_policy(fields: dict[str, str], name: str, raw: Any) -> int | None:
+    """An SLA policy's id, or None when blank (the policy support plans get by default)."""
+    if _blank(raw):
+        return None
+    text_value = str(raw).strip()
+    policy = None
+    if text_value.isascii() and text_value.isdigit() and len(text_value) < 10:
+        policy = db.session.get(SlaPolicy, int(text_value))
+    if policy is None:
+        fields[name] = _("Choose an SLA policy from the list.")
+        return None
+    return policy.id
+
+
 def _raise_if(fields: dict[str, str]) -> None:
     if fields:
         raise CoverageError(_("Please correct the marked fields."), fields)
@@ -176,7 +191,11 @@ def _raise_if(fields: dict[str, str]) -> None:
 
 
 def parse_terms(values: Mapping[str, Any], period: str) -> dict[str, Any]:
-    """Plan terms from form values, checked field by field; raises CoverageError."""
+    """Plan terms from form values, checked field by field; raises CoverageError.
+
+    ``sla_policy_id`` (blank: the default for support plans) names the SLA policy, and with it
+    the business calendar, of the tickets the plan covers.
+    """
     fields: dict[str, str] = {}
     raw_categories = values.get("covered_categories") or []
     if isinstance(raw_categories, str):
@@ -211,6 +230,7 @@ def parse_terms(values: Mapping[str, Any], period: str) -> dict[str, Any]:
     if policy == "bill" and rate is None and "hourly_rate" not in fields:
         fields["hourly_rate"] = _("Billing extra time needs an hourly rate.")
     currency = parse_currency(fields, "currency", values.get("currency"))
+    sla_policy_id = parse_sla_policy(fields, "sla_policy_id", values.get("sla_policy_id"))
     if period not in PERIOD_KINDS:
         fields["period"] = _("Choose a month or a quarter.")
     _raise_if(fields)
@@ -228,6 +248,7 @@ def parse_terms(values: Mapping[str, Any], period: str) -> dict[str, Any]:
         PlanTerms(name="check", period=period, **{**terms, "covered_categories": frozenset(categories)})
     except ValueError as exc:  # every rule is checked above; this is the pure rules' last word
         raise CoverageError(str(exc)) from exc
+    terms["sla_policy_id"] = sla_policy_id  # no coverage rule reads it: the SLA engine does
     return terms
 
 

@@ -17,6 +17,7 @@ from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
+from helpdesk.sla_policies import SlaPolicy
 from plans import reports, services
 from plans.forms import (
     EndSubscriptionForm,
@@ -60,16 +61,30 @@ def _error_page(error: CoverageError, *details: str) -> tuple[str, int]:
 # -- plans -----------------------------------------------------------------------------------
 
 
+def _policy_names() -> dict[int, str]:
+    """SLA policies by id, in name order (without creating the default policy)."""
+    return dict(db.session.execute(select(SlaPolicy.id, SlaPolicy.name).order_by(SlaPolicy.name)).all())
+
+
+def _with_policies(form: Any, names: dict[int, str] | None = None) -> Any:
+    """The plan form's SLA policy choices: "—" (the default policy) and every policy."""
+    names = _policy_names() if names is None else names
+    form.sla_policy_id.choices = [("", "—")] + [(str(i), name) for i, name in names.items()]
+    return form
+
+
 @bp.route("/plans")
 @manager_required
 def plans():
-    return render_template("manager/plans.html", plans=services.list_plans(), today=services.coverage_today())
+    return render_template(
+        "manager/plans.html", plans=services.list_plans(), today=services.coverage_today(), policies=_policy_names()
+    )
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])
 @manager_required
 def new_plan():
-    form = NewPlanForm()
+    form = _with_policies(NewPlanForm())
     status = 200
     if request.method == "POST":
         if not form.validate():
@@ -108,7 +123,10 @@ def _plan_page(plan_id: int, terms_form=None, settings_form=None, status: int = 
             overage_policy=current.overage_policy,
             hourly_rate="" if current.hourly_rate is None else str(current.hourly_rate),
             currency=current.currency,
+            sla_policy_id="" if current.sla_policy_id is None else str(current.sla_policy_id),
         )
+    policies = _policy_names()
+    _with_policies(terms_form, policies)
     settings_form = settings_form or PlanSettingsForm(name=plan.name, active=plan.active)
     subscriptions = db.session.execute(
         select(Subscription, Client.name).join(Client, Client.id == Subscription.client_id)
@@ -116,7 +134,7 @@ def _plan_page(plan_id: int, terms_form=None, settings_form=None, status: int = 
     ).all()
     return render_template(
         "manager/plan.html", plan=plan, current=current, today=today, terms_form=terms_form,
-        settings_form=settings_form, subscriptions=subscriptions,
+        settings_form=settings_form, subscriptions=subscriptions, policies=policies,
     ), status
 
 

@@ -15,10 +15,12 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from helpdesk.clock import utcnow
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans import services as coverage
 from plans.coverage import MAX_ENTRY_MINUTES
+from tickets import sla
 from tickets.models import Ticket, TimeEntry
 from tickets.services import (
     Actor,
@@ -87,6 +89,9 @@ def log_time(actor: Actor, ticket: Ticket, *, minutes: Any, work_date: Any, note
     copy_coverage(ticket, outcome.record)
     _event(ticket, actor, "time_logged", internal=True, time_entry_id=entry.id, minutes=value,
            work_date=day.isoformat(), source=outcome.record.source)
+    # Every entry is a new decision: its source, approval, or plan period (whose terms name the
+    # SLA policy) may differ from the last one. The history records it only if the clocks moved.
+    sla.coverage_changed(ticket, utcnow(), actor=actor.user, via=actor.via)
     db.session.commit()
     return entry
 
@@ -141,7 +146,9 @@ def settle(actor: Actor, ticket: Ticket, *, outcome: Any, message: Any, rate: An
         raise _coverage_error(exc) from exc
     copy_coverage(ticket, result.record)
     _event(ticket, actor, "coverage_settled", outcome=outcome, decision_id=result.record.id)
-    add_message(actor, ticket, body=body)  # commits the reply and the settlement together
+    # Approved uncovered work is work taken on: it may get an SLA it did not have (tickets.sla).
+    sla.coverage_changed(ticket, utcnow(), actor=actor.user, via=actor.via)
+    add_message(actor, ticket, body=body)  # commits the reply, the settlement and the clocks together
 
 
 def retry_coverage(actor: Actor, ticket: Ticket) -> None:
@@ -154,4 +161,6 @@ def retry_coverage(actor: Actor, ticket: Ticket) -> None:
         actor_id=actor.user.id, today=coverage.coverage_today(),
     )
     copy_coverage(ticket, outcome.record)
+    # Until now the clocks ran on a guess of the source (tickets.sla.policy_for_ticket).
+    sla.coverage_changed(ticket, utcnow(), actor=actor.user, via=actor.via)
     db.session.commit()

@@ -28,7 +28,7 @@ from flask import current_app, has_app_context
 from rq import get_current_job
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import event, select
+from sqlalchemy import case, event, select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.accounts import User
@@ -38,7 +38,8 @@ from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.jobs import get_queue
-from helpdesk.sla_policies import SlaPolicy, policy_for_source
+from helpdesk.sla_policies import SlaPolicy, default_policy, policy_for_source
+from plans.models import CoverageDecision, PlanVersion, Subscription
 from tickets.models import CLOCKS, OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent
 from tickets.sla_clock import ClockHistory, ClockReading, Pause, read_clock
 
@@ -56,18 +57,63 @@ TIMER_FAILURE_TTL = 7 * 24 * 3600
 def policy_for_ticket(ticket: Ticket) -> tuple[str, SlaPolicy | None]:
     """The ticket's coverage source and the SLA policy that applies to it (None: no SLA).
 
-    The one place that decides it. PLACEHOLDER until the coverage branch is merged: the source
-    is derived here simply (a bug is the bug-fix guarantee; a client in onboarding, onboarding;
-    anything else, not covered). At merge, the lead replaces the derivation with the ticket's
-    denormalised coverage source, and for `support_plan` returns the plan's `sla_policy_id`
-    policy; the other sources keep going through `policy_for_source`.
+    The one place that decides it. The source is the ticket's copy of its current coverage
+    decision (`coverage_source`); a ticket whose coverage is still undecided (the decision failed
+    when it was filed) is treated as what it would most likely be: a bug is the bug-fix
+    guarantee, a client in onboarding gets onboarding, anything else is not covered.
+
+    - `support_plan`: the policy of the plan's terms in force for the decision's period (see
+      `plan_policy`), else what `policy_for_source` gives support plans (the default policy).
+    - `none`: the manager's choice for uncovered tickets (the default policy or none), until a
+      manager approves the work as billable or goodwill: then it is work the vendor took on, and
+      it runs on the default policy. A decline leaves it uncovered.
+    - every other source: `policy_for_source`.
     """
-    if ticket.category == "bug":
-        source = "bug_fix"
-    else:
-        client = db.session.get(Client, ticket.client_id)
-        source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
+    source = ticket.coverage_source
+    if source is None:
+        if ticket.category == "bug":
+            source = "bug_fix"
+        else:
+            client = db.session.get(Client, ticket.client_id)
+            source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
+    if source == "support_plan":
+        policy = plan_policy(ticket.id)
+        if policy is not None:
+            return source, policy
+    elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):
+        return source, default_policy()
     return source, policy_for_source(source)
+
+
+def plan_policy(ticket_id: int) -> SlaPolicy | None:
+    """The SLA policy named by the plan that covers the ticket now, in one query (None: the plan
+    names none, or the ticket is not on a plan).
+
+    The plan is the one of the subscription in the ticket's latest coverage decision; its terms
+    are the version in force on the first day of the decision's period (the latest version
+    effective by then, else the first), exactly as the coverage engine chose them.
+    """
+    latest = (
+        select(CoverageDecision.id)
+        .where(CoverageDecision.ticket_id == ticket_id)
+        .order_by(CoverageDecision.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    in_force = PlanVersion.effective_from <= CoverageDecision.period_start
+    query = (
+        select(SlaPolicy)
+        .select_from(CoverageDecision)
+        .join(Subscription, Subscription.id == CoverageDecision.subscription_id)
+        .join(PlanVersion, PlanVersion.plan_id == Subscription.plan_id)
+        .outerjoin(SlaPolicy, SlaPolicy.id == PlanVersion.sla_policy_id)
+        .where(CoverageDecision.id == latest)
+        # Versions in force first, the latest of them first; failing those, the first version.
+        .order_by(case((in_force, 0), else_=1), case((in_force, PlanVersion.effective_from)).desc(),
+                  PlanVersion.effective_from)
+        .limit(1)
+    )
+    return db.session.scalars(query).first()
 
 
 # -- the history -----------------------------------------------------------------------------
@@ -127,10 +173,12 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
     """Recompute the ticket's clocks from their history at `now`; returns facts recorded.
 
     With a `reason` ("priority", "category", "coverage"), a change of policy or due instants is
-    written to the ticket's history. Flushes; the caller commits.
+    written to the ticket's history, with the coverage source it came from and went to (a new
+    category usually means a new source). Flushes; the caller commits.
     """
     source, policy = policy_for_ticket(ticket)
     before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
+    source_before = ticket.sla_source
     ticket.sla_source = source
     clocks = {c.kind: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
     facts = {tuple(row) for row in db.session.execute(
@@ -191,6 +239,7 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
             created_at=now,
             data={
                 "reason": reason,
+                "source": {"from": source_before, "to": source},
                 "policy": {"from": before[0], "to": ticket.sla_policy_id},
                 "first_response_due": {"from": _iso(before[1]), "to": _iso(ticket.first_response_due_at)},
                 "resolution_due": {"from": _iso(before[2]), "to": _iso(ticket.resolution_due_at)},
@@ -255,7 +304,9 @@ def _derive_ticket_state(ticket: Ticket, readings: dict[str, ClockReading], fact
 
 
 def coverage_changed(ticket: Ticket, now: datetime, *, actor: User | None = None, via: str = "system") -> int:
-    """The ticket's coverage changed (the coverage engine calls this): recompute, say so."""
+    """The ticket's coverage was decided again (a time entry, a manager's approval, a retry of
+    an undecided filing): recompute in the same transaction, and say so if the clocks moved.
+    Filing and reclassifying refresh on their own (the latter with the reason "category")."""
     return refresh(ticket, now, actor=actor, via=via, reason="coverage")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -229,7 +229,8 @@ def test_uncovered_tickets_get_no_sla_when_the_manager_says_so(app, world, make_
     from helpdesk.sla_policies import save_source_mapping
     from tickets.models import SlaClock
 
-    world.acme.phase = "production"
+    world.acme.phase = "production"  # since 2020: the package is long over, and there is no plan
+    world.acme.protocol_signed_on = date(2020, 1, 6)
     db.session.commit()
     save_source_mapping({"bug_fix": "default", "onboarding": "default", "post_onboarding_package": "default",
                          "none": ""})
