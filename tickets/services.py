@@ -26,6 +26,7 @@ from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
 from tickets import sla
+from tickets.labels import STATUS_LABELS
 from tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -597,7 +598,7 @@ def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = T
         return ticket
     if status not in TRANSITIONS[ticket.status]:
         raise Conflict(
-            _("A ticket cannot go from %(old)s to %(new)s.", old=ticket.status, new=status),
+            _("A ticket cannot go from %(old)s to %(new)s.", old=STATUS_LABELS[ticket.status], new=STATUS_LABELS[status]),
             {"status": _("Not allowed from the current status.")},
         )
     now = utcnow()
