@@ -34,7 +34,7 @@ ROLE_LABELS = {
 
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    name = StringField(_l("Name"), validators=[Length(max=200)])
+    name = StringField(_l("Full name"), validators=[Length(max=200)])
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
     role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
     client = SelectField(_l("Client company"), choices=[])

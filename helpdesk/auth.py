@@ -33,7 +33,7 @@ class LoginForm(FlaskForm):
 
 
 class PreferencesForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[Length(max=200)])
+    name = StringField(_l("Full name"), validators=[Length(max=200)])
     language = SelectField(_l("Language"))
     timezone = StringField(_l("Timezone"), validators=[DataRequired(), Length(max=64)])
 

@@ -120,7 +120,7 @@ class MeetingForm(FlaskForm):
     kind = SelectField(_l("Meeting"), choices=choices((k, MEETING_KIND_LABELS[k]) for k in MEETING_KINDS),
                        validate_choice=False)
     day = _date(_l("Date"))
-    start_time = TimeField(_l("Time"), validators=[Optional()])
+    start_time = TimeField(_l("Start time"), validators=[Optional()])
     duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[Optional()], default=60)
     location = StringField(_l("Where (room or link)"))
     notes = TextAreaField(_l("Notes (staff only)"))

@@ -50,8 +50,8 @@ def queue():
         rows, next_cursor = services.queue_page(current_user, filters, now=now)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
-        for name, message in exc.fields.items():
-            flash(f"{name}: {message}", "error")
+        for message in exc.fields.values():  # each names its filter; the parameter name is no word
+            flash(message, "error")
     clients = db.session.execute(select(Client.slug, Client.name).order_by(Client.name)).all()
     return render_template(
         "agent/queue.html",

@@ -26,6 +26,7 @@ from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
 from tickets import sla
+from tickets.labels import STATUS_LABELS
 from tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -221,12 +222,16 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
             filters.errors["status"] = _("Unknown status: %(value)s", value=", ".join(bad))
         else:
             filters.statuses = wanted
-    for name, allowed in (("category", CATEGORIES), ("priority", PRIORITIES)):
-        value = (args.get(name) or "").strip()
-        if value and value not in allowed:
-            filters.errors[name] = _("Unknown %(name)s: %(value)s", name=name, value=value)
-        elif value:
-            setattr(filters, name, value)
+    category = (args.get("category") or "").strip()
+    if category and category not in CATEGORIES:
+        filters.errors["category"] = _("Unknown category: %(value)s", value=category)
+    elif category:
+        filters.category = category
+    priority = (args.get("priority") or "").strip()
+    if priority and priority not in PRIORITIES:
+        filters.errors["priority"] = _("Unknown priority: %(value)s", value=priority)
+    elif priority:
+        filters.priority = priority
     client = (args.get("client") or "").strip()
     if client and not SLUG_RE.fullmatch(client):
         filters.errors["client"] = _("Unknown client: %(value)s", value=client[:40])
@@ -593,7 +598,7 @@ def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = T
         return ticket
     if status not in TRANSITIONS[ticket.status]:
         raise Conflict(
-            _("A ticket cannot go from %(old)s to %(new)s.", old=ticket.status, new=status),
+            _("A ticket cannot go from %(old)s to %(new)s.", old=STATUS_LABELS[ticket.status], new=STATUS_LABELS[status]),
             {"status": _("Not allowed from the current status.")},
         )
     now = utcnow()
