@@ -123,7 +123,7 @@ def seed(tickets: int) -> None:
     seed_samples(users)
     added = seed_bulk(tickets, users) if tickets else 0
     click.echo(f"Demo data ready ({added} tickets added).")
-    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, role, client_slug, client_admin, _name in DEMO_USERS:
         what = role + (" admin" if client_admin else "") + (f" of {client_slug}" if client_slug else "")
         click.echo(f"  {what:<22} {email}")
