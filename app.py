@@ -54,12 +54,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_domains(app: Flask) -> None:
-    from helpdesk import admin, auth
+    from helpdesk import admin, auth, jobs, notifications
     from helpdesk.cli import init_cli
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     init_cli(app)
+    jobs.init_app(app)
+    notifications.init_app(app)
     tickets.init_app(app)
 
 

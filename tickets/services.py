@@ -24,6 +24,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile
+from tickets import notices
 from tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -345,6 +346,7 @@ def file_ticket(
     db.session.flush()
     _event(ticket, actor, "created", category=category, priority=priority)
     _store_files(ticket, actor, None, files or [], internal=False)
+    notices.ticket_filed(ticket, user)
     db.session.commit()
     return ticket
 
@@ -374,6 +376,7 @@ def add_message(
         if user.is_staff and ticket.status == "new":
             _set_status(actor, ticket, "open", now)
     ticket.updated_at = now
+    notices.reply_added(ticket, message, user)
     db.session.commit()
     return message
 
@@ -428,6 +431,8 @@ def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
     now = utcnow()
     _set_status(actor, ticket, status, now)
     ticket.updated_at = now
+    if status == "resolved":
+        notices.resolved(ticket)
     db.session.commit()
     return ticket
 
@@ -479,5 +484,6 @@ def assign(actor: Actor, ticket: Ticket, assignee_id: Any) -> Ticket:
     _event(ticket, actor, "assigned", **{"from": ticket.assignee_id, "to": new_id})
     ticket.assignee_id = new_id
     ticket.updated_at = utcnow()
+    notices.assigned(ticket, actor.user)
     db.session.commit()
     return ticket

@@ -1,0 +1,150 @@
+"""Background jobs on RQ: the Redis connection, queues, and the `flask worker` command.
+
+A job takes ids, not objects, and runs in a fresh app context. `flask worker` is an RQ worker with
+the scheduler (for retries with backoff and timers) plus periodic tasks that parts of the app
+register with `every(...)`, such as the notification sweep; they run in the worker's main process
+between jobs, so no thread ever sits beside a fork. Any number of workers, on any number of hosts,
+may serve one Redis and one database: every job and every periodic task is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import redis
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from rq import Queue, SimpleWorker, Worker
+
+from helpdesk.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PeriodicTask:
+    name: str
+    func: Callable[[], Any]
+    seconds_key: str  # config key holding the interval in seconds
+
+
+_PERIODIC: list[PeriodicTask] = []
+
+
+def every(seconds_key: str, name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Register `func` to run in every worker every `config[seconds_key]` seconds (and at start)."""
+
+    def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
+        if not any(task.name == name for task in _PERIODIC):
+            _PERIODIC.append(PeriodicTask(name, func, seconds_key))
+        return func
+
+    return decorator
+
+
+def redis_connection(url: str | None = None) -> redis.Redis:
+    """A Redis client for REDIS_URL that gives up quickly when Redis is unreachable."""
+    url = url or current_app.config["REDIS_URL"]
+    timeout = float(current_app.config.get("REDIS_CONNECT_TIMEOUT", 1.0))
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=max(timeout, 5.0))
+
+
+def get_queue(name: str, connection: redis.Redis | None = None) -> Queue:
+    return Queue(name, connection=connection or redis_connection())
+
+
+class _AppWorkerMixin:
+    """Runs each job in a fresh app context and the registered periodic tasks between jobs."""
+
+    app: Flask
+    _main_pid: int
+    _next_run: dict[str, float]
+
+    def setup_app(self, app: Flask) -> None:
+        self.app = app
+        self._main_pid = os.getpid()
+        self._next_run = {}
+        # Reconnect to a Redis that came back within seconds, not RQ's default minute.
+        self.max_connection_wait_time = 5.0  # type: ignore[misc]
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake up often enough to run the periodic tasks even when no job arrives.
+        shortest = min((self._interval(task) for task in _PERIODIC), default=60.0)
+        return max(1, min(int(shortest), int(self.worker_ttl) - 15))  # type: ignore[attr-defined]
+
+    def _interval(self, task: PeriodicTask) -> float:
+        app = getattr(self, "app", None)  # RQ asks for dequeue_timeout before setup_app
+        return float(app.config[task.seconds_key]) if app is not None else 60.0
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().heartbeat(*args, **kwargs)  # type: ignore[misc]
+        if os.getpid() == self._main_pid:
+            self.run_periodic_tasks()
+        return result
+
+    def run_periodic_tasks(self) -> None:
+        now = time.monotonic()
+        for task in _PERIODIC:
+            if self._next_run.get(task.name, 0.0) > now:
+                continue
+            self._next_run[task.name] = now + self._interval(task)
+            with self.app.app_context():
+                try:
+                    task.func()
+                except Exception:  # a periodic task must never stop the worker
+                    log.exception("periodic task %s failed", task.name)
+                    db.session.rollback()
+
+    def perform_job(self, job: Any, queue: Queue) -> bool:
+        with self.app.app_context():
+            if os.getpid() != self._main_pid:
+                # A forked work horse must not use the connections its parent opened.
+                for engine in db.engines.values():
+                    engine.dispose(close=False)
+            return super().perform_job(job, queue)  # type: ignore[misc]
+
+
+class AppWorker(_AppWorkerMixin, Worker):
+    """RQ's forking worker: each job in its own work horse process."""
+
+
+class AppSimpleWorker(_AppWorkerMixin, SimpleWorker):
+    """The same without forking: jobs run in the worker process itself."""
+
+
+def make_worker(app: Flask, queues: list[str] | None = None, connection: redis.Redis | None = None,
+                fork: bool | None = None) -> _AppWorkerMixin:
+    with app.app_context():
+        connection = connection or redis_connection(app.config["REDIS_URL"])
+        names = queues or list(app.config["RQ_QUEUES"])
+    fork = app.config["WORKER_FORK"] if fork is None else fork
+    cls = AppWorker if fork else AppSimpleWorker
+    worker = cls([Queue(name, connection=connection) for name in names], connection=connection)
+    worker.setup_app(app)
+    return worker
+
+
+@click.command("worker")
+@click.option("--queue", "queues", multiple=True, help="Queue to serve (repeatable); default: all.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--fork/--no-fork", default=None, help="Run each job in a forked process (default: WORKER_FORK).")
+@with_appcontext
+def worker_command(queues: tuple[str, ...], burst: bool, fork: bool | None) -> None:
+    """Run an RQ worker with the scheduler; start as many as you like, on any hosts."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("REDIS_URL"):
+        raise click.ClickException("Set REDIS_URL to run a worker (without it, jobs run inline).")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = make_worker(app, list(queues) or None, fork=fork)
+    worker.work(burst=burst, with_scheduler=True)  # type: ignore[attr-defined]
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(worker_command)

@@ -1,0 +1,279 @@
+"""E-mail: rendering a notice in the recipient's language, and handing it to SMTP or to a file.
+
+Messages have a plain-text and an HTML part, both from templates/email/. The Message-ID comes
+from the outbox and delivery ids, so a message sent again is recognisably the same message; all
+the messages of a ticket carry In-Reply-To and References to the ticket's thread id.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime as babel_datetime
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from helpdesk.clock import utcnow
+from helpdesk.i18n import _l
+from helpdesk.notifications import events as ev
+
+# Subjects per (event, audience); audience is "client" or "staff".
+SUBJECTS: dict[tuple[str, str], Any] = {
+    (ev.TICKET_FILED, "client"): _l("[%(number)s] We have received your ticket: %(subject)s"),
+    (ev.TICKET_FILED, "staff"): _l("[%(number)s] New ticket from %(client)s: %(subject)s"),
+    (ev.TICKET_AGENT_REPLIED, "client"): _l("[%(number)s] New reply to your ticket: %(subject)s"),
+    (ev.TICKET_CLIENT_REPLIED, "staff"): _l("[%(number)s] The client replied: %(subject)s"),
+    (ev.TICKET_ASSIGNED, "staff"): _l("[%(number)s] Assigned to you: %(subject)s"),
+    (ev.TICKET_RESOLVED, "client"): _l("[%(number)s] Your ticket is resolved: %(subject)s"),
+    (ev.SLA_WARNING, "staff"): _l("[%(number)s] SLA target close: %(subject)s"),
+    (ev.SLA_BREACHED, "staff"): _l("[%(number)s] SLA target breached: %(subject)s"),
+    (ev.APPROVAL_NEEDED, "staff"): _l("[%(number)s] Approval needed: %(subject)s"),
+    (ev.ALLOWANCE_WARNING, "client"): _l("%(client)s has used 80 %% of its support allowance"),
+    (ev.ALLOWANCE_EXHAUSTED, "client"): _l("%(client)s has used up its support allowance"),
+    (ev.ONBOARDING_MEETING_REMINDER, "client"): _l("Reminder: %(meeting)s with %(client)s"),
+}
+
+# Codes that callers pass as values, shown as words in the recipient's language.
+WORDS: dict[str, Any] = {
+    "question": _l("Question"),
+    "configuration_change": _l("Configuration change"),
+    "bug": _l("Bug"),
+    "low": _l("Low"),
+    "normal": _l("Normal"),
+    "high": _l("High"),
+    "urgent": _l("Urgent"),
+}
+
+
+class _Defaults(dict):
+    """Format values that tolerate a missing key (a caller that knows less still gets a subject)."""
+
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    text: str
+    html: str
+
+
+def audience(role: str | None) -> str:
+    return "client" if role in (None, "client") else "staff"
+
+
+def _subject(event: str, role: str | None, values: dict[str, Any]) -> str:
+    template = SUBJECTS.get((event, audience(role))) or SUBJECTS.get((event, "client")) or SUBJECTS.get(
+        (event, "staff")
+    )
+    return str(template) % _Defaults(values)
+
+
+def _instant(value: Any, timezone: str, locale: str) -> str:
+    """An ISO instant from the outbox shown on the recipient's wall clock, in their language."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    try:
+        zone = ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("Europe/Warsaw")
+    return babel_datetime(moment, "medium", tzinfo=zone, locale=locale)
+
+
+def render(event: str, recipient: dict[str, Any], values: dict[str, Any], ticket_id: int | None) -> Mail:
+    """The notice for one recipient, in their language (English when unknown)."""
+    languages = current_app.config["LANGUAGES"]
+    language = recipient.get("language") if recipient.get("language") in languages else "en"
+    timezone = recipient.get("timezone") or "Europe/Warsaw"
+    role = recipient.get("role")
+    links = values.get("links") or {}
+    link = links.get(audience(role)) or values.get("link")
+    context = {
+        "event": event,
+        "recipient": recipient,
+        "audience": audience(role),
+        "v": _Defaults(values),
+        "ticket_id": ticket_id,
+        "link": current_app.config["BASE_URL"].rstrip("/") + link if link else None,
+        "instant": lambda value: _instant(value, timezone, language),
+        "word": lambda code: str(WORDS.get(code, code)),
+    }
+    name = ev.EVENT_TYPES[event].template
+    with force_locale(language):
+        return Mail(
+            subject=_subject(event, role, values),
+            text=render_template(f"email/{name}.txt", **context),
+            html=render_template(f"email/{name}.html", **context),
+        )
+
+
+def mail_domain() -> str:
+    address = parseaddr(current_app.config["MAIL_FROM"])[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def message_id(outbox_id: int, delivery_id: int) -> str:
+    return f"<opiekun.{outbox_id}.{delivery_id}@{mail_domain()}>"
+
+
+def thread_id(thread: str) -> str:
+    return f"<opiekun.{thread}@{mail_domain()}>"
+
+
+def build_message(
+    mail: Mail, *, to: str, name: str, msg_id: str, thread: str | None, event: str, ticket_id: int | None
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = formataddr((name, to)) if name and name != to else to
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = msg_id
+    if thread:
+        root = thread_id(thread)
+        message["In-Reply-To"] = root
+        message["References"] = root
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Opiekun-Event"] = event
+    if ticket_id is not None:
+        message["X-Opiekun-Ticket"] = str(ticket_id)
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+class SendError(Exception):
+    """A message was not accepted. `permanent` means trying again will not help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class FileTransport:
+    """No SMTP_URL: each message becomes an .eml file named after its delivery (so idempotent)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def send(self, message: EmailMessage, to: str, name: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bytes(message))
+        os.replace(tmp, self.folder / name)
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """SMTP from SMTP_URL: smtp:// (plain), smtp+starttls:// or smtps://, user:password@ optional.
+
+    One connection is kept per process and checked with NOOP before it is used again.
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.parts = urlsplit(url)
+        self.timeout = timeout
+        self.conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        parts = self.parts
+        host = parts.hostname or "localhost"
+        if parts.scheme == "smtps":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=self.timeout,
+                                                  context=ssl.create_default_context())
+        else:
+            conn = smtplib.SMTP(host, parts.port or 25, timeout=self.timeout)
+            if parts.scheme == "smtp+starttls":
+                conn.starttls(context=ssl.create_default_context())
+        if parts.username:
+            conn.login(unquote(parts.username), unquote(parts.password or ""))
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        if self.conn is not None:
+            try:
+                if self.conn.noop()[0] == 250:
+                    return self.conn
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop()
+        self.conn = self._connect()
+        return self.conn
+
+    def _drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def send(self, message: EmailMessage, to: str, name: str) -> None:
+        sender = parseaddr(current_app.config["MAIL_FROM"])[1]
+        try:
+            conn = self._connection()
+            conn.send_message(message, from_addr=sender, to_addrs=[to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()), (450, b""))
+            raise SendError(_reply("recipient refused", code, reply), permanent=code >= 500) from exc
+        except smtplib.SMTPDataError as exc:
+            raise SendError(_reply("message refused", exc.smtp_code, exc.smtp_error),
+                            permanent=exc.smtp_code >= 500) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            self._drop()  # our own configuration is wrong: retry, and let an admin see it
+            raise SendError(_reply("sender refused", exc.smtp_code, exc.smtp_error), permanent=False) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise SendError(f"SMTP error: {exc}", permanent=False) from exc
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+        self._drop()
+
+
+def _reply(what: str, code: int, reply: bytes | str) -> str:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return f"{what}: {code} {text}".strip()
+
+
+_transport: dict[str, Any] = {}
+
+
+def transport() -> FileTransport | SmtpTransport:
+    """The transport for this process (an SMTP connection is reused between jobs)."""
+    url = current_app.config.get("SMTP_URL")
+    if not url:
+        return FileTransport(current_app.config["MAIL_OUTBOX_DIR"])
+    key = f"{os.getpid()}:{url}"
+    found = _transport.get(key)
+    if found is None:
+        _transport.clear()  # after a fork, never touch the parent's connection
+        found = _transport[key] = SmtpTransport(url, float(current_app.config["SMTP_TIMEOUT"]))
+    return found
