@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
-from flask import current_app, g, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import (
     format_date,
     format_datetime,
@@ -28,8 +28,10 @@ DEFAULT_TIMEZONE = "Europe/Warsaw"
 
 
 def select_locale() -> str:
-    """The user's chosen language, else the browser's, else English."""
+    """The user's chosen language, else the browser's, else English; English outside requests (CLI)."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     user = current_user if current_user and current_user.is_authenticated else None
     if user is not None and user.language in languages:
         return user.language
@@ -40,6 +42,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_TIMEZONE"]
     user = current_user if current_user and current_user.is_authenticated else None
     if user is not None and user.timezone:
         return user.timezone

@@ -15,7 +15,7 @@ logger = logging.getLogger('alembic.env')
 
 
 def get_engine():
-    # Flask-SQLAlchemy 3: `engine` (get_engine() is deprecated and warns, which tests treat as errors)
+    # Flask-SQLAlchemy 3: `db.engine`; the older `get_engine()` warns of its removal.
     return current_app.extensions['migrate'].db.engine
 
 

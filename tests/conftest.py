@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -106,6 +108,33 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
+@pytest.fixture(scope="session")
+def translations() -> None:
+    """Compile the catalogues once per run, so no test reads a stale or missing .mo file."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("pybabel")), "-q", "compile", "-d", str(ROOT / "translations")],
+        check=True,
+    )
+
+
+class RequestClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The `app` fixture keeps an app context open for the test's own database work; without this,
+    requests would share its `g` (Flask-Login's current user, the CSRF token, the session) with
+    each other and with other clients, and prove nothing about who sees what.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        from helpdesk.extensions import db
+
+        kwargs.setdefault("buffered", True)  # read and close the body, as a WSGI server does
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test's own objects show what the request changed
+        return response
+
+
 @pytest.fixture
 def app_config(migrated: str, tmp_path: Path) -> dict[str, Any]:
     """Tests may change this dict before asking for `app`."""
@@ -113,11 +142,12 @@ def app_config(migrated: str, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(app_config: dict[str, Any]) -> Iterator[Any]:
+def app(app_config: dict[str, Any], translations: None) -> Iterator[Any]:
     from app import create_app
     from helpdesk.extensions import db
 
     application = create_app(app_config)
+    application.test_client_class = RequestClient
     with application.app_context():
         _empty_tables()
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -35,7 +35,9 @@ def _ticket_or_404(ticket_id: int):
 @bp.route("/queue")
 @staff_required
 def queue():
-    filters = services.parse_queue_filters(dict(request.args), default_limit=50)
+    filters = services.parse_queue_filters(
+        dict(request.args), default_limit=current_app.config["QUEUE_PAGE_SIZE"]
+    )
     status = 200
     try:
         rows, next_cursor = services.queue_page(current_user, filters)
@@ -125,6 +127,8 @@ def _change(ticket_id: int, form_class, apply):
     except TicketError as exc:
         db.session.rollback()
         flash(exc.message, "error")
+        for message in exc.fields.values():  # the forms here are small: say what was wrong
+            flash(message, "error")
         return _detail(_ticket_or_404(ticket_id), status=exc.status)
     flash(_("Saved."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))

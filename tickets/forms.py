@@ -12,6 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 
 from helpdesk.i18n import _, _l
 from helpdesk.uploads import CheckedFile, UploadError, check_file
@@ -23,11 +24,11 @@ class NewTicketForm(FlaskForm):
     subject = StringField(_l("Subject"))
     description = TextAreaField(_l("Description"))
     category = RadioField(
-        _l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False
+        _l("Category"), choices=[SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False
     )
     priority = SelectField(
         _l("Priority"),
-        choices=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES],
+        choices=[SelectChoice(p, PRIORITY_LABELS[p]) for p in PRIORITIES],
         default="normal",
         validate_choice=False,
     )
@@ -41,15 +42,15 @@ class ReplyForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in STATUSES], validate_choice=False)
+    status = SelectField(_l("Status"), choices=[SelectChoice(s, STATUS_LABELS[s]) for s in STATUSES], validate_choice=False)
 
 
 class PriorityForm(FlaskForm):
-    priority = SelectField(_l("Priority"), choices=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES], validate_choice=False)
+    priority = SelectField(_l("Priority"), choices=[SelectChoice(p, PRIORITY_LABELS[p]) for p in PRIORITIES], validate_choice=False)
 
 
 class CategoryForm(FlaskForm):
-    category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False)
+    category = SelectField(_l("Category"), choices=[SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False)
     reason = StringField(_l("Why"))
 
 

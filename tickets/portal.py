@@ -83,7 +83,7 @@ def new_ticket():
             else:
                 flash(_("Thank you. Your ticket %(number)s is filed.", number=ticket.number), "success")
                 return redirect(url_for("portal.ticket", ticket_id=ticket.id))
-        if status != 200 and request.files.getlist("attachments"):
+        if status != 200 and any(f.filename for f in request.files.getlist("attachments")):
             form.attachments.errors = list(form.attachments.errors) + [
                 _("Please attach your files again.")
             ]
