@@ -54,7 +54,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(SLA_WARNING, _l("A ticket is close to its SLA target"), frozenset(), STAFF),
         EventType(SLA_BREACHED, _l("A ticket breached its SLA target"), EVERYONE, STAFF),
         EventType(APPROVAL_NEEDED, _l("Uncovered work waits for approval"), EVERYONE, MANAGERS),
-        EventType(ALLOWANCE_WARNING, _l("A support allowance is 80 % used"), frozenset(), EVERYONE),
+        EventType(ALLOWANCE_WARNING, _l("A support allowance reaches 80 percent"), frozenset(), EVERYONE),
         EventType(ALLOWANCE_EXHAUSTED, _l("A support allowance is used up"), EVERYONE, EVERYONE),
         EventType(ONBOARDING_MEETING_REMINDER, _l("Onboarding meeting reminders"), frozenset(), EVERYONE),
     )

@@ -263,7 +263,7 @@ def _reply(what: str, code: int, reply: bytes | str) -> str:
     return f"{what}: {code} {text}".strip()
 
 
-_transport: dict[str, Any] = {}
+_cached: dict[str, Any] = {}  # {"pid": ..., "url": ..., "transport": SmtpTransport}
 
 
 def transport() -> FileTransport | SmtpTransport:
@@ -271,9 +271,19 @@ def transport() -> FileTransport | SmtpTransport:
     url = current_app.config.get("SMTP_URL")
     if not url:
         return FileTransport(current_app.config["MAIL_OUTBOX_DIR"])
-    key = f"{os.getpid()}:{url}"
-    found = _transport.get(key)
-    if found is None:
-        _transport.clear()  # after a fork, never touch the parent's connection
-        found = _transport[key] = SmtpTransport(url, float(current_app.config["SMTP_TIMEOUT"]))
-    return found
+    if _cached.get("pid") != os.getpid() or _cached.get("url") != url:
+        close_transport()
+        _cached.update(pid=os.getpid(), url=url,
+                       transport=SmtpTransport(url, float(current_app.config["SMTP_TIMEOUT"])))
+    return _cached["transport"]
+
+
+def close_transport() -> None:
+    """Close this process's SMTP connection; after a fork, only let go of the parent's copy."""
+    found = _cached.pop("transport", None)
+    if found is not None:
+        if _cached.get("pid") == os.getpid():
+            found.close()
+        else:
+            found._drop()  # closes our copy of the socket without a QUIT to the parent's session
+    _cached.clear()

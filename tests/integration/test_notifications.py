@@ -36,8 +36,13 @@ def deliveries() -> list[Delivery]:
 
 @pytest.fixture
 def sink():
+    from helpdesk.notifications.mail import close_transport
+
     with SmtpSink() as server:
-        yield server
+        try:
+            yield server
+        finally:
+            close_transport()
 
 
 def test_by_default_notices_are_written_as_eml_files_right_after_the_commit(app, world, login, web):
