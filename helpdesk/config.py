@@ -48,7 +48,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Jobs and notifications (helpdesk/jobs.py, helpdesk/notifications/)
         "RQ_QUEUES": ("notifications", "default"),
         "REDIS_CONNECT_TIMEOUT": 1.0,  # seconds; a web request never waits longer on Redis
-        "WORKER_FORK": True,  # each job in a forked work horse (RQ's default Worker)
+        # Jobs run in the worker process, reusing its database and SMTP connections and compiled
+        # templates; True forks a work horse per job (RQ's default Worker), several times slower.
+        "WORKER_FORK": False,
         "NOTIFY_RETRY_INTERVALS": (15, 60, 240, 960, 3840),  # seconds between attempts
         "NOTIFY_LEASE_SECONDS": 120,  # a "sending" delivery older than this is taken over
         "NOTIFY_RELAY_GRACE_SECONDS": 120,  # a pending row this old is relayed again by the sweep

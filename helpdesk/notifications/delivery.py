@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from rq import get_current_job
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
@@ -49,38 +50,50 @@ def _interval_after(attempts: int) -> float:
     return float(intervals[min(max(attempts - 1, 0), len(intervals) - 1)])
 
 
-def _claim(entry_id: int, now: datetime) -> list[int]:
-    lease = now + timedelta(seconds=current_app.config["NOTIFY_LEASE_SECONDS"])
-    claimed = db.session.scalars(
-        update(Delivery)
-        .where(
-            Delivery.outbox_id == entry_id,
-            or_(Delivery.state == "pending", and_(Delivery.state == "sending", Delivery.lease_until < now)),
-        )
-        .values(state="sending", lease_until=lease, attempts=Delivery.attempts + 1, updated_at=now)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    db.session.commit()
-    return list(claimed)
+def _claimable(now: datetime) -> Any:
+    return or_(Delivery.state == "pending", and_(Delivery.state == "sending", Delivery.lease_until < now))
 
 
 def deliver(entry_id: int) -> str:
-    """Send every delivery of the entry that is due; returns what is left to do."""
-    entry = db.session.get(OutboxEntry, entry_id)
-    if entry is None or entry.state != "pending":
-        db.session.rollback()
+    """Send every delivery of the entry that is due; returns what is left to do.
+
+    Six database round trips for a one-recipient entry: claim and commit, read the entry, then
+    per delivery its result, the entry's state and a commit.
+    """
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False  # no reloads after commits
+    try:
+        return _deliver(entry_id)
+    finally:
+        session.expire_on_commit = previous
+
+
+def _deliver(entry_id: int) -> str:
+    now = utcnow()
+    lease = now + timedelta(seconds=current_app.config["NOTIFY_LEASE_SECONDS"])
+    claimed = sorted(db.session.scalars(
+        update(Delivery)
+        .where(Delivery.outbox_id == entry_id, _claimable(now))
+        .values(state="sending", lease_until=lease, attempts=Delivery.attempts + 1, updated_at=now)
+        .returning(Delivery),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ), key=lambda d: d.id)
+    db.session.commit()  # the lease is visible to every other worker before anything is sent
+    if not claimed:
+        return _settle_unclaimed(entry_id)
+    entry = db.session.get(OutboxEntry, entry_id, populate_existing=True)
+    if entry is None:  # cannot happen with the foreign key; say so rather than send blind
         return NOTHING
-    claimed = set(_claim(entry_id, utcnow()))
-    deliveries = list(db.session.scalars(select(Delivery).where(Delivery.outbox_id == entry_id).order_by(Delivery.id)))
-    entry = db.session.get(OutboxEntry, entry_id)
-    mine = [d for d in deliveries if d.id in claimed]
-    for number, delivery in enumerate(mine, start=1):
+    retrying: list[Delivery] = []
+    outcome = BUSY
+    for number, delivery in enumerate(claimed, start=1):
         _attempt(entry, delivery)
-        if number < len(mine):
-            db.session.commit()  # each result is kept as soon as it is known
-    outcome = _settle(entry, deliveries, claimed)
-    db.session.commit()
+        if delivery.state == "pending":
+            retrying.append(delivery)
+        if number == len(claimed):
+            db.session.flush()
+            outcome = _settle(entry_id, retrying)
+        db.session.commit()  # each result is kept as soon as it is known
     return outcome
 
 
@@ -129,21 +142,42 @@ def _send_mail(entry: OutboxEntry, delivery: Delivery) -> str:
     return msg_id
 
 
-def _settle(entry: OutboxEntry, deliveries: list[Delivery], claimed: set[int]) -> str:
-    """Close the entry when every delivery is final; else say when to look again."""
-    now = utcnow()
-    still_open = [d for d in deliveries if d.state in OPEN_STATES]
-    if not still_open:
-        entry.state = "dead" if any(d.state == "dead" for d in deliveries) else "done"
-        entry.finished_at = now
-        return DONE
-    retrying = [d for d in still_open if d.state == "pending" and d.id in claimed]
+def _close_if_final(entry_id: int) -> bool:
+    """One statement: the entry becomes done (or dead) if none of its deliveries is still open."""
+    still_open = exists().where(Delivery.outbox_id == entry_id, Delivery.state.in_(OPEN_STATES))
+    any_dead = exists().where(Delivery.outbox_id == entry_id, Delivery.state == "dead")
+    result = db.session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id == entry_id, OutboxEntry.state == "pending", ~still_open)
+        .values(state=case((any_dead, "dead"), else_="done"), finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def _settle(entry_id: int, retrying: list[Delivery]) -> str:
+    """Close the entry when every delivery is final; else say when the sweep should look again."""
     if retrying:
         wait = _interval_after(max(d.attempts for d in retrying))
         grace = current_app.config["NOTIFY_RELAY_GRACE_SECONDS"] if current_app.config.get("REDIS_URL") else 0
-        entry.due_at = now + timedelta(seconds=wait + grace)
+        db.session.execute(
+            update(OutboxEntry).where(OutboxEntry.id == entry_id)
+            .values(due_at=utcnow() + timedelta(seconds=wait + grace))
+            .execution_options(synchronize_session=False)
+        )
         return RETRY
-    return BUSY  # another job holds a lease; the sweep comes back if that job dies
+    return DONE if _close_if_final(entry_id) else BUSY  # BUSY: another job holds a lease
+
+
+def _settle_unclaimed(entry_id: int) -> str:
+    """Nothing to claim: the entry is finished, or someone else holds its deliveries."""
+    state = db.session.scalar(select(OutboxEntry.state).where(OutboxEntry.id == entry_id))
+    if state != "pending":
+        db.session.rollback()
+        return NOTHING
+    closed = _close_if_final(entry_id)  # e.g. a job died between its last send and this step
+    db.session.commit()
+    return DONE if closed else BUSY
 
 
 def deliver_job(entry_id: int) -> str:

@@ -11,6 +11,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -153,8 +154,9 @@ def build_message(
     message["X-Opiekun-Event"] = event
     if ticket_id is not None:
         message["X-Opiekun-Ticket"] = str(ticket_id)
-    message.set_content(mail.text)
-    message.add_alternative(mail.html, subtype="html")
+    # quoted-printable keeps every line 7-bit, so any SMTP server takes it without 8BITMIME
+    message.set_content(mail.text, cte="quoted-printable")
+    message.add_alternative(mail.html, subtype="html", cte="quoted-printable")
     return message
 
 
@@ -189,14 +191,19 @@ class FileTransport:
 class SmtpTransport:
     """SMTP from SMTP_URL: smtp:// (plain), smtp+starttls:// or smtps://, user:password@ optional.
 
-    One connection is kept per process and checked with NOOP before it is used again.
+    One connection is kept per process. A connection idle for a while is checked with NOOP first;
+    one that turns out closed when the next MAIL FROM is sent (nothing of the message has gone
+    yet) is replaced and the command sent again.
     """
+
+    IDLE_CHECK_SECONDS = 5.0
 
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
         self.parts = urlsplit(url)
         self.timeout = timeout
         self.conn: smtplib.SMTP | None = None
+        self.used_at = 0.0
 
     def _connect(self) -> smtplib.SMTP:
         parts = self.parts
@@ -210,17 +217,18 @@ class SmtpTransport:
                 conn.starttls(context=ssl.create_default_context())
         if parts.username:
             conn.login(unquote(parts.username), unquote(parts.password or ""))
+        conn.ehlo_or_helo_if_needed()
         return conn
 
     def _connection(self) -> smtplib.SMTP:
-        if self.conn is not None:
+        if self.conn is not None and time.monotonic() - self.used_at > self.IDLE_CHECK_SECONDS:
             try:
-                if self.conn.noop()[0] == 250:
-                    return self.conn
+                if self.conn.noop()[0] != 250:
+                    self._drop()
             except (smtplib.SMTPException, OSError):
-                pass
-            self._drop()
-        self.conn = self._connect()
+                self._drop()
+        if self.conn is None:
+            self.conn = self._connect()
         return self.conn
 
     def _drop(self) -> None:
@@ -231,20 +239,47 @@ class SmtpTransport:
             except OSError:
                 pass
 
+    def _mail_from(self, sender: str) -> smtplib.SMTP:
+        conn = self._connection()
+        try:
+            code, reply = conn.mail(sender)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self._drop()  # closed while idle: nothing was sent, so starting over is safe
+            conn = self._connection()
+            code, reply = conn.mail(sender)
+        if code != 250:
+            self._reset(conn)
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        return conn
+
+    def _reset(self, conn: smtplib.SMTP) -> None:
+        try:
+            conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
     def send(self, message: EmailMessage, to: str, name: str) -> None:
         sender = parseaddr(current_app.config["MAIL_FROM"])[1]
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         try:
-            conn = self._connection()
-            conn.send_message(message, from_addr=sender, to_addrs=[to])
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()), (450, b""))
-            raise SendError(_reply("recipient refused", code, reply), permanent=code >= 500) from exc
-        except smtplib.SMTPDataError as exc:
-            raise SendError(_reply("message refused", exc.smtp_code, exc.smtp_error),
-                            permanent=exc.smtp_code >= 500) from exc
+            conn = self._mail_from(sender)
+            code, reply = conn.rcpt(to)
+            if code not in (250, 251):
+                self._reset(conn)
+                raise SendError(_reply("recipient refused", code, reply), permanent=code >= 500)
+            code, reply = conn.data(data)
+            if code != 250:
+                self._reset(conn)
+                raise SendError(_reply("message refused", code, reply), permanent=code >= 500)
+            self.used_at = time.monotonic()
         except smtplib.SMTPSenderRefused as exc:
             self._drop()  # our own configuration is wrong: retry, and let an admin see it
             raise SendError(_reply("sender refused", exc.smtp_code, exc.smtp_error), permanent=False) from exc
+        except smtplib.SMTPDataError as exc:  # smtplib's own check of the DATA command's reply
+            if self.conn is not None:
+                self._reset(self.conn)
+            raise SendError(_reply("message refused", exc.smtp_code, exc.smtp_error),
+                            permanent=exc.smtp_code >= 500) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise SendError(f"SMTP error: {exc}", permanent=False) from exc

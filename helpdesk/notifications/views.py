@@ -66,12 +66,20 @@ def dashboard():
     )
 
 
-@admin_bp.route("/<int:entry_id>/retry", methods=["POST"])
+def _posted_id(name: str) -> int:
+    value = request.form.get(name, "")
+    if not value.isdigit():
+        abort(404)
+    return int(value)
+
+
+@admin_bp.route("/retry", methods=["POST"])
 @admin_required
-def retry(entry_id: int):
-    entry = db.session.get(OutboxEntry, entry_id) or abort(404)
+def retry():
+    """Send a dead (or partly refused) notification again; the id comes in the form."""
+    entry = db.session.get(OutboxEntry, _posted_id("entry_id")) or abort(404)
     retry_entry(entry)
-    flash(_("Notification %(id)s will be sent again.", id=entry_id), "success")
+    flash(_("Notification %(id)s will be sent again.", id=entry.id), "success")
     return redirect(url_for("notifications.dashboard"))
 
 
@@ -104,10 +112,10 @@ def webhooks():
     ), status
 
 
-@admin_bp.route("/webhooks/<int:endpoint_id>/deactivate", methods=["POST"])
+@admin_bp.route("/webhooks/deactivate", methods=["POST"])
 @admin_required
-def deactivate_webhook(endpoint_id: int):
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id) or abort(404)
+def deactivate_webhook():
+    endpoint = db.session.get(WebhookEndpoint, _posted_id("endpoint_id")) or abort(404)
     deactivate_endpoint(endpoint)
     flash(_("Webhook endpoint deactivated."), "success")
     return redirect(url_for("notifications.webhooks"))

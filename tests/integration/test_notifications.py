@@ -275,10 +275,10 @@ def test_a_dead_notification_is_shown_to_admins_and_retried_with_a_csrf_protecte
                              "csrf_token": token.group(1)})
     page = web.get("/admin/notifications/").get_data(as_text=True)
     assert f'id="dead-{entry.id}"' in page and "SMTP error" in page and "Retry" in page
-    assert web.post(f"/admin/notifications/{entry.id}/retry").status_code == 400  # no CSRF token
+    assert web.post("/admin/notifications/retry", data={"entry_id": entry.id}).status_code == 400  # no CSRF token
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     app.config["SMTP_URL"] = sink.url
-    response = web.post(f"/admin/notifications/{entry.id}/retry", data={"csrf_token": token})
+    response = web.post("/admin/notifications/retry", data={"entry_id": entry.id, "csrf_token": token})
     assert response.status_code == 302
     db.session.expire_all()
     assert entries()[0].state == "done" and len(sink.to("anna@acme.example")) == 1

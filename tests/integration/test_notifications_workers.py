@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 
 from helpdesk.extensions import db
 from helpdesk.notifications.models import Delivery, OutboxEntry
-from helpdesk.notifications.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, create_endpoint, verify
+from helpdesk.notifications.webhooks import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    create_endpoint,
+    verify,
+)
 from tests.integration.notification_support import (
     RedisServer,
     SmtpSink,
@@ -178,6 +184,6 @@ def test_after_the_last_attempt_the_notification_is_dead_and_shown_to_admins(app
     page = web.get("/admin/notifications/").get_data(as_text=True)
     assert f'id="dead-{entry.id}"' in page and "451" in page
     sink.refuse_data = 0
-    assert web.post(f"/admin/notifications/{entry.id}/retry").status_code == 302
+    assert web.post("/admin/notifications/retry", data={"entry_id": entry.id}).status_code == 302
     make_worker(app, fork=False).work(burst=True, with_scheduler=True)
     assert_each_received_once(sink, 1)
