@@ -87,7 +87,8 @@ def _deliver(entry_id: int) -> str:
     retrying: list[Delivery] = []
     outcome = BUSY
     for number, delivery in enumerate(claimed, start=1):
-        _attempt(entry, delivery)
+        if _lease_kept(delivery):
+            _attempt(entry, delivery)
         if delivery.state == "pending":
             retrying.append(delivery)
         if number == len(claimed):
@@ -95,6 +96,32 @@ def _deliver(entry_id: int) -> str:
             outcome = _settle(entry_id, retrying)
         db.session.commit()  # each result is kept as soon as it is known
     return outcome
+
+
+def _lease_kept(delivery: Delivery) -> bool:
+    """Before a send, make sure the lease outlasts it; False if another job has taken it over.
+
+    A job with many recipients may reach its last ones late: their lease is renewed first (one
+    conditional UPDATE, only when less than the time one send may take is left).
+    """
+    config = current_app.config
+    margin = timedelta(seconds=2 * max(float(config["SMTP_TIMEOUT"]), float(config["WEBHOOK_TIMEOUT"])))
+    now = utcnow()
+    if delivery.lease_until is not None and delivery.lease_until - now > margin:
+        return True
+    lease = now + timedelta(seconds=config["NOTIFY_LEASE_SECONDS"])
+    renewed = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.state == "sending", Delivery.lease_until == delivery.lease_until)
+        .values(lease_until=lease)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if renewed:
+        delivery.lease_until = lease
+        return True
+    db.session.expire(delivery)  # someone else holds it now: leave it alone
+    return False
 
 
 def _attempt(entry: OutboxEntry, delivery: Delivery) -> None:
