@@ -1,9 +1,10 @@
 """The delivery job: take an outbox id, send what is not yet sent, record every attempt.
 
 Idempotence comes from the delivery log. A job claims its deliveries with one conditional UPDATE
-(pending, or sending with an expired lease) and commits before it talks to SMTP or a webhook, so
+(pending, or sending with an expired lease) that commits before it talks to SMTP or a webhook, so
 two jobs for the same entry never send the same delivery at the same time, and a job run again
-after success finds nothing to claim. Each result is committed as soon as it is known.
+after success finds nothing to claim. Each result is committed as soon as it is known, and only
+while the job still holds the lease.
 
 The guarantee: every delivery is attempted until it is sent, refused for good or out of attempts.
 A worker that dies mid-delivery leaves a "sending" row whose lease runs out; the sweep relays the
@@ -16,12 +17,13 @@ receivers drop duplicates.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from rq import get_current_job
-from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy import Connection, Row, and_, case, exists, or_, select, update
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
@@ -50,55 +52,78 @@ def _interval_after(attempts: int) -> float:
     return float(intervals[min(max(attempts - 1, 0), len(intervals) - 1)])
 
 
-def _claimable(now: datetime) -> Any:
-    return or_(Delivery.state == "pending", and_(Delivery.state == "sending", Delivery.lease_until < now))
+DELIVERIES = Delivery.__table__
+ENTRIES = OutboxEntry.__table__
+ENDPOINTS = WebhookEndpoint.__table__
+
+
+@dataclass
+class Claim:
+    """A delivery this job holds, as read back from its claim."""
+
+    id: int
+    outbox_id: int
+    channel: str
+    target: str
+    recipient_index: int | None
+    endpoint_id: int | None
+    attempts: int
+    lease_until: datetime
+    state: str = "sending"
+    last_error: str | None = None
+    message_id: str | None = None
 
 
 def deliver(entry_id: int) -> str:
     """Send every delivery of the entry that is due; returns what is left to do.
 
-    Six database round trips for a one-recipient entry: claim and commit, read the entry, then
-    per delivery its result, the entry's state and a commit.
+    Two short transactions for a one-recipient entry: claim and read the entry; then the result
+    and, with the last result, the entry's closing. Core statements on one connection, no ORM.
     """
-    session = db.session()
-    previous, session.expire_on_commit = session.expire_on_commit, False  # no reloads after commits
-    try:
-        return _deliver(entry_id)
-    finally:
-        session.expire_on_commit = previous
+    with db.engine.connect() as conn:
+        return _deliver(conn, entry_id)
 
 
-def _deliver(entry_id: int) -> str:
+def _deliver(conn: Connection, entry_id: int) -> str:
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["NOTIFY_LEASE_SECONDS"])
-    claimed = sorted(db.session.scalars(
-        update(Delivery)
-        .where(Delivery.outbox_id == entry_id, _claimable(now))
-        .values(state="sending", lease_until=lease, attempts=Delivery.attempts + 1, updated_at=now)
-        .returning(Delivery),
-        execution_options={"populate_existing": True, "synchronize_session": False},
-    ), key=lambda d: d.id)
-    db.session.commit()  # the lease is visible to every other worker before anything is sent
-    if not claimed:
-        return _settle_unclaimed(entry_id)
-    entry = db.session.get(OutboxEntry, entry_id, populate_existing=True)
-    if entry is None:  # cannot happen with the foreign key; say so rather than send blind
-        return NOTHING
-    retrying: list[Delivery] = []
-    outcome = BUSY
-    for number, delivery in enumerate(claimed, start=1):
-        if _lease_kept(delivery):
-            _attempt(entry, delivery)
-        if delivery.state == "pending":
-            retrying.append(delivery)
-        if number == len(claimed):
-            db.session.flush()
-            outcome = _settle(entry_id, retrying)
-        db.session.commit()  # each result is kept as soon as it is known
+    claimable = or_(DELIVERIES.c.state == "pending",
+                    and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now))
+    rows = conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.outbox_id == entry_id, claimable)
+        .values(state="sending", lease_until=lease, attempts=DELIVERIES.c.attempts + 1, updated_at=now)
+        .returning(DELIVERIES.c.id, DELIVERIES.c.outbox_id, DELIVERIES.c.channel, DELIVERIES.c.target,
+                   DELIVERIES.c.recipient_index, DELIVERIES.c.endpoint_id, DELIVERIES.c.attempts,
+                   DELIVERIES.c.lease_until)
+    ).all()
+    if not rows:
+        return _settle_unclaimed(conn, entry_id)
+    entry = conn.execute(select(ENTRIES).where(ENTRIES.c.id == entry_id)).one()
+    conn.commit()  # the lease is visible to every other worker before anything is sent
+    claims = sorted((Claim(*row) for row in rows), key=lambda c: c.id)
+    retrying = []
+    for number, claim in enumerate(claims, start=1):
+        if _lease_kept(conn, claim):  # else another job has taken it over and records the result
+            _attempt(conn, entry, claim)
+            if _record(conn, claim) and claim.state == "pending":
+                retrying.append(claim)
+        if number < len(claims):
+            conn.commit()  # each result is kept as soon as it is known
+    outcome = BUSY  # unless closed below: another job holds a lease
+    if retrying:
+        wait = _interval_after(max(c.attempts for c in retrying))
+        grace = current_app.config["NOTIFY_RELAY_GRACE_SECONDS"] if current_app.config.get("REDIS_URL") else 0
+        conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
+                     .values(due_at=utcnow() + timedelta(seconds=wait + grace)))
+        outcome = RETRY
+    elif _close_if_final(conn, entry_id):
+        outcome = DONE
+    conn.commit()  # the last result and the entry's state together
     return outcome
 
 
-def _lease_kept(delivery: Delivery) -> bool:
+def _lease_kept(conn: Connection, claim: Claim) -> bool:
     """Before a send, make sure the lease outlasts it; False if another job has taken it over.
 
     A job with many recipients may reach its last ones late: their lease is renewed first (one
@@ -107,103 +132,98 @@ def _lease_kept(delivery: Delivery) -> bool:
     config = current_app.config
     margin = timedelta(seconds=2 * max(float(config["SMTP_TIMEOUT"]), float(config["WEBHOOK_TIMEOUT"])))
     now = utcnow()
-    if delivery.lease_until is not None and delivery.lease_until - now > margin:
+    if claim.lease_until - now > margin:
         return True
     lease = now + timedelta(seconds=config["NOTIFY_LEASE_SECONDS"])
-    renewed = db.session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.state == "sending", Delivery.lease_until == delivery.lease_until)
+    renewed = conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == claim.id, DELIVERIES.c.state == "sending",
+               DELIVERIES.c.lease_until == claim.lease_until)
         .values(lease_until=lease)
-        .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
+    conn.commit()
     if renewed:
-        delivery.lease_until = lease
-        return True
-    db.session.expire(delivery)  # someone else holds it now: leave it alone
-    return False
+        claim.lease_until = lease
+    return bool(renewed)
 
 
-def _attempt(entry: OutboxEntry, delivery: Delivery) -> None:
+def _record(conn: Connection, claim: Claim) -> bool:
+    """Write the attempt's result, unless the lease was lost meanwhile; True if written."""
     now = utcnow()
+    written = conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == claim.id, DELIVERIES.c.state == "sending",
+               DELIVERIES.c.lease_until == claim.lease_until)
+        .values(state=claim.state, last_error=claim.last_error, message_id=claim.message_id,
+                sent_at=now if claim.state == "sent" else None, lease_until=None, updated_at=now)
+    ).rowcount
+    return bool(written)
+
+
+def _attempt(conn: Connection, entry: Row[Any], claim: Claim) -> None:
     try:
-        if delivery.channel == "email":
-            delivery.message_id = _send_mail(entry, delivery)
+        if claim.channel == "email":
+            claim.message_id = _send_mail(entry, claim)
         else:
-            endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id) if delivery.endpoint_id else None
+            endpoint = None
+            if claim.endpoint_id is not None:
+                endpoint = conn.execute(select(ENDPOINTS).where(ENDPOINTS.c.id == claim.endpoint_id)).one_or_none()
             if endpoint is None:
                 raise webhooks.WebhookFailed("endpoint removed", permanent=True)
             webhooks.post(endpoint, entry)
-            delivery.message_id = webhooks.webhook_id(entry.id)
+            claim.message_id = webhooks.webhook_id(entry.id)
     except (mail.SendError, webhooks.WebhookFailed) as exc:
-        _failed(delivery, str(exc), permanent=exc.permanent, now=now)
+        _failed(claim, str(exc), permanent=exc.permanent)
     except Exception as exc:  # a template or data bug: keep trying, and show it to an admin
-        log.exception("delivery %s of notification %s failed", delivery.id, entry.id)
-        _failed(delivery, f"{type(exc).__name__}: {exc}", permanent=False, now=now)
+        log.exception("delivery %s of notification %s failed", claim.id, entry.id)
+        _failed(claim, f"{type(exc).__name__}: {exc}", permanent=False)
     else:
-        delivery.state, delivery.sent_at, delivery.last_error = "sent", now, None
-        delivery.lease_until, delivery.updated_at = None, now
+        claim.state, claim.last_error = "sent", None
 
 
-def _failed(delivery: Delivery, error: str, *, permanent: bool, now: datetime) -> None:
+def _failed(claim: Claim, error: str, *, permanent: bool) -> None:
     if permanent:
-        delivery.state = "failed"
-    elif delivery.attempts >= max_attempts():
-        delivery.state = "dead"
+        claim.state = "failed"
+    elif claim.attempts >= max_attempts():
+        claim.state = "dead"
     else:
-        delivery.state = "pending"
-    delivery.last_error = error[:2000]
-    delivery.lease_until, delivery.updated_at = None, now
-    log.warning("delivery %s (%s %s) %s: %s", delivery.id, delivery.channel, delivery.target, delivery.state, error)
+        claim.state = "pending"
+    claim.last_error = error[:2000]
+    log.warning("delivery %s (%s %s) %s: %s", claim.id, claim.channel, claim.target, claim.state, error)
 
 
-def _send_mail(entry: OutboxEntry, delivery: Delivery) -> str:
-    recipient = entry.recipients[delivery.recipient_index or 0]
+def _send_mail(entry: Row[Any], claim: Claim) -> str:
+    recipient = entry.recipients[claim.recipient_index or 0]
     rendered = mail.render(entry.event, recipient, entry.values, entry.ticket_id)
-    msg_id = mail.message_id(entry.id, delivery.id)
+    msg_id = mail.message_id(entry.id, claim.id)
     message = mail.build_message(
         rendered, to=recipient["email"], name=recipient.get("name") or "", msg_id=msg_id,
         thread=entry.thread, event=entry.event, ticket_id=entry.ticket_id,
     )
-    mail.transport().send(message, recipient["email"], f"{entry.id}-{delivery.id}.eml")
+    mail.transport().send(message, recipient["email"], f"{entry.id}-{claim.id}.eml")
     return msg_id
 
 
-def _close_if_final(entry_id: int) -> bool:
+def _close_if_final(conn: Connection, entry_id: int) -> bool:
     """One statement: the entry becomes done (or dead) if none of its deliveries is still open."""
-    still_open = exists().where(Delivery.outbox_id == entry_id, Delivery.state.in_(OPEN_STATES))
-    any_dead = exists().where(Delivery.outbox_id == entry_id, Delivery.state == "dead")
-    result = db.session.execute(
-        update(OutboxEntry)
-        .where(OutboxEntry.id == entry_id, OutboxEntry.state == "pending", ~still_open)
+    still_open = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state.in_(OPEN_STATES))
+    any_dead = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state == "dead")
+    result = conn.execute(
+        update(ENTRIES)
+        .where(ENTRIES.c.id == entry_id, ENTRIES.c.state == "pending", ~still_open)
         .values(state=case((any_dead, "dead"), else_="done"), finished_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)
 
 
-def _settle(entry_id: int, retrying: list[Delivery]) -> str:
-    """Close the entry when every delivery is final; else say when the sweep should look again."""
-    if retrying:
-        wait = _interval_after(max(d.attempts for d in retrying))
-        grace = current_app.config["NOTIFY_RELAY_GRACE_SECONDS"] if current_app.config.get("REDIS_URL") else 0
-        db.session.execute(
-            update(OutboxEntry).where(OutboxEntry.id == entry_id)
-            .values(due_at=utcnow() + timedelta(seconds=wait + grace))
-            .execution_options(synchronize_session=False)
-        )
-        return RETRY
-    return DONE if _close_if_final(entry_id) else BUSY  # BUSY: another job holds a lease
-
-
-def _settle_unclaimed(entry_id: int) -> str:
+def _settle_unclaimed(conn: Connection, entry_id: int) -> str:
     """Nothing to claim: the entry is finished, or someone else holds its deliveries."""
-    state = db.session.scalar(select(OutboxEntry.state).where(OutboxEntry.id == entry_id))
+    state = conn.scalar(select(ENTRIES.c.state).where(ENTRIES.c.id == entry_id))
     if state != "pending":
-        db.session.rollback()
+        conn.rollback()
         return NOTHING
-    closed = _close_if_final(entry_id)  # e.g. a job died between its last send and this step
-    db.session.commit()
+    closed = _close_if_final(conn, entry_id)  # e.g. a job died before closing a finished entry
+    conn.commit()
     return DONE if closed else BUSY
 
 

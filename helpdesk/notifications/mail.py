@@ -14,7 +14,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
@@ -137,13 +141,22 @@ def thread_id(thread: str) -> str:
     return f"<opiekun.{thread}@{mail_domain()}>"
 
 
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.header_encoding = QP
+_UTF8_QP.body_encoding = QP  # every line 7-bit: any SMTP server takes it without 8BITMIME
+
+
 def build_message(
     mail: Mail, *, to: str, name: str, msg_id: str, thread: str | None, event: str, ticket_id: int | None
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = current_app.config["MAIL_FROM"]
-    message["To"] = formataddr((name, to)) if name and name != to else to
-    message["Subject"] = mail.subject
+) -> Message:
+    """The MIME message: multipart/alternative with the text and HTML parts.
+
+    Built with the compat32 classes, several times faster than EmailMessage's header objects.
+    """
+    message = MIMEMultipart("alternative")
+    message["From"] = _address(current_app.config["MAIL_FROM"])
+    message["To"] = _address(formataddr((name, to)) if name and name != to else to)
+    message["Subject"] = Header(mail.subject, _UTF8_QP if not mail.subject.isascii() else "us-ascii")
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = msg_id
     if thread:
@@ -154,10 +167,17 @@ def build_message(
     message["X-Opiekun-Event"] = event
     if ticket_id is not None:
         message["X-Opiekun-Ticket"] = str(ticket_id)
-    # quoted-printable keeps every line 7-bit, so any SMTP server takes it without 8BITMIME
-    message.set_content(mail.text, cte="quoted-printable")
-    message.add_alternative(mail.html, subtype="html", cte="quoted-printable")
+    message.attach(MIMEText(mail.text, "plain", _UTF8_QP))
+    message.attach(MIMEText(mail.html, "html", _UTF8_QP))
     return message
+
+
+def _address(value: str) -> str:
+    """An address header with a non-ASCII display name encoded (RFC 2047)."""
+    display, address = parseaddr(value)
+    if not display or display.isascii():
+        return value
+    return formataddr((display, address), charset="utf-8")
 
 
 # -- sending ---------------------------------------------------------------------------------
@@ -177,7 +197,7 @@ class FileTransport:
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
-    def send(self, message: EmailMessage, to: str, name: str) -> None:
+    def send(self, message: Message, to: str, name: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
@@ -258,7 +278,7 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError):
             self._drop()
 
-    def send(self, message: EmailMessage, to: str, name: str) -> None:
+    def send(self, message: Message, to: str, name: str) -> None:
         sender = parseaddr(current_app.config["MAIL_FROM"])[1]
         data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         try:
