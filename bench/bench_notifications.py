@@ -3,7 +3,8 @@
 Starts a Redis of its own, an aiosmtpd server on loopback and two `flask worker` processes on a
 fresh PostgreSQL database (TEST_DATABASE_URL or postgresql://postgres@127.0.0.1:5432/postgres).
 Then, for the default in-process workers (and with BENCH_FORK=1 also for workers that fork a work
-horse per job), ROUNDS times (each pair back to back, since the machine may be shared):
+horse per job), steps 1 and 2 ROUNDS times (each pair back to back, since the machine may be
+shared; the ratio printed is the median of the pairs), then step 3:
 
 1. RQ's yardstick: N no-op jobs enqueued while the workers are suspended, then timed from the
    first job taken to the queue drained.

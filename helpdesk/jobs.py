@@ -48,11 +48,24 @@ def every(seconds_key: str, name: str) -> Callable[[Callable[[], Any]], Callable
     return decorator
 
 
+_clients: dict[tuple[int, str, float], redis.Redis] = {}
+
+
 def redis_connection(url: str | None = None) -> redis.Redis:
-    """A Redis client for REDIS_URL that gives up quickly when Redis is unreachable."""
+    """A Redis client for REDIS_URL that gives up quickly when Redis is unreachable.
+
+    One client (and connection pool) per process and URL, so a web request that relays a
+    notification reuses a connection instead of opening one.
+    """
     url = url or current_app.config["REDIS_URL"]
     timeout = float(current_app.config.get("REDIS_CONNECT_TIMEOUT", 1.0))
-    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=max(timeout, 5.0))
+    key = (os.getpid(), url, timeout)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=max(timeout, 5.0)
+        )
+    return client
 
 
 def get_queue(name: str, connection: redis.Redis | None = None) -> Queue:
