@@ -18,7 +18,7 @@ from helpdesk import config
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
 from helpdesk.i18n import _l, get_locale, select_locale, select_timezone
 from helpdesk.markup import render_markdown
-from helpdesk.security import HttpsAwareSessionInterface
+from helpdesk.security import HttpsAwareSessionInterface, refuse_nul_characters
 from helpdesk.storage import init_storage
 
 
@@ -48,6 +48,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    app.before_request(refuse_nul_characters)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     limiter.init_app(app)
     init_storage(app)

@@ -10,6 +10,8 @@ from flask import Flask, abort, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 
+from helpdesk.i18n import _
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -47,3 +49,15 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 def login_account_key() -> str:
     """Throttle key for the account being tried (the e-mail typed), whatever the address."""
     return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def refuse_nul_characters() -> None:
+    """Refuse a request whose query or form holds a NUL character (400).
+
+    No person types one, and PostgreSQL cannot store or even compare it in text, so left alone it
+    would reach the database and fail there as a 500.
+    """
+    for values in (request.args, request.form):
+        for _name, value in values.items(multi=True):
+            if "\x00" in value:
+                abort(400, description=_("NUL characters are not allowed."))

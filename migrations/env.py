@@ -92,14 +92,27 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        # Batch operations rebuild SQLite tables (create, copy, drop, rename); with foreign keys
+        # on, dropping a table that other rows refer to fails. SQLite's own procedure for such
+        # changes turns them off first; the pragma is ignored inside a transaction, hence commit.
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            connection.exec_driver_sql('PRAGMA foreign_keys = OFF')
+            connection.commit()
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql('PRAGMA foreign_keys = ON')
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from jinja2 import BytecodeCache
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -26,6 +28,30 @@ if str(ROOT) not in sys.path:
 
 FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 PASSWORD = "correct horse battery"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection: Any, _record: Any) -> None:
+    """Tests need no durability: SQLite skips the fsync on every commit (most of a test's time)."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once per run, not once per test's new app (keyed by name and source)."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Any) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Any) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
 
 
 def _postgres_database(url: str) -> Iterator[str]:
@@ -148,6 +174,7 @@ def app(app_config: dict[str, Any], translations: None) -> Iterator[Any]:
 
     application = create_app(app_config)
     application.test_client_class = RequestClient
+    application.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     with application.app_context():
         _empty_tables()
         try:
