@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as babel_datetime
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
 
 from helpdesk.clock import utcnow
@@ -120,11 +120,14 @@ def render(event: str, recipient: dict[str, Any], values: dict[str, Any], ticket
         "word": lambda code: str(WORDS.get(code, code)),
     }
     name = ev.EVENT_TYPES[event].template
+    env = current_app.jinja_env
+    # Straight from the environment, not render_template: a message depends on its outbox row
+    # alone, never on a request's context processors (who is logged in, the session).
     with force_locale(language):
         return Mail(
             subject=_subject(event, role, values),
-            text=render_template(f"email/{name}.txt", **context),
-            html=render_template(f"email/{name}.html", **context),
+            text=env.get_template(f"email/{name}.txt").render(context),
+            html=env.get_template(f"email/{name}.html").render(context),
         )
 
 
