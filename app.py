@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 import helpdesk.accounts  # noqa: F401  (registers the user loader)
+import plans
 import tickets
 from helpdesk import config
+from helpdesk.api import http_error_response, is_api_request
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
 from helpdesk.i18n import _l, get_locale, select_locale, select_timezone
 from helpdesk.markup import render_markdown
@@ -55,14 +57,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_domains(app: Flask) -> None:
-    from helpdesk import admin, auth, jobs, notifications
+    from helpdesk import admin, api, auth, calendars_admin, jobs, notifications, sla_admin
     from helpdesk.cli import init_cli
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(calendars_admin.bp)
+    app.register_blueprint(sla_admin.bp)
+    api.init_app(app)
     init_cli(app)
     jobs.init_app(app)
     notifications.init_app(app)
+    plans.init_app(app)
     tickets.init_app(app)
 
 
@@ -72,9 +78,8 @@ def register_templates(app: Flask) -> None:
 
 def register_error_handlers(app: Flask) -> None:
     def handle_http(error: HTTPException):
-        if request.path.startswith("/api/"):
-            code = (error.name or "error").lower().replace(" ", "_")
-            return {"error": {"code": code, "message": error.description, "fields": {}}}, error.code
+        if is_api_request():  # also paths under /api that match no route: JSON, never HTML
+            return http_error_response(error)
         return render_template("error.html", error=error), error.code
 
     def handle_csrf(error: CSRFError):

@@ -42,6 +42,7 @@ __all__ = [
     "BusinessCalendar",
     "CalendarError",
     "add_business_minutes",
+    "add_business_seconds",
     "always_open",
     "business_minutes_between",
     "business_seconds_between",
@@ -75,7 +76,16 @@ _Span = tuple[int, int]
 
 
 class CalendarError(ValueError):
-    """A calendar, or a question put to it, is invalid; the message is for the user."""
+    """A calendar, or a question put to it, is invalid; the message is for the user.
+
+    `code` names the kind of problem and `params` its details, so a user interface can show
+    the message in the user's language (the message itself is English).
+    """
+
+    def __init__(self, message: str, code: str = "invalid", **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -142,17 +152,31 @@ def add_business_minutes(cal: BusinessCalendar, start: datetime, minutes: int) -
     A target that ends exactly at closing time is due at closing time. Zero
     minutes gives the first business instant at or after `start`.
     """
+    _check_count(minutes, "minutes", MAX_MINUTES)
+    return _advance(cal, start, minutes * _US_PER_MINUTE)
+
+
+def add_business_seconds(cal: BusinessCalendar, start: datetime, seconds: int) -> datetime:
+    """Like `add_business_minutes`, in whole seconds: for clocks that resume mid-minute."""
+    _check_count(seconds, "seconds", MAX_MINUTES * 60)
+    return _advance(cal, start, seconds * 1_000_000)
+
+
+def _check_count(value: object, unit: str, limit: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CalendarError(f"The number of business {unit} must be a whole number.", "not_whole")
+    if value < 0:
+        raise CalendarError(f"The number of business {unit} cannot be negative.", "negative")
+    if value > limit:
+        raise CalendarError(
+            f"A target longer than {MAX_MINUTES:,} business minutes is not supported.", "too_long"
+        )
+
+
+def _advance(cal: BusinessCalendar, start: datetime, us: int) -> datetime:
     compiled = _compile(cal)
     _check_aware(start, "start")
-    if isinstance(minutes, bool) or not isinstance(minutes, int):
-        raise CalendarError("The number of business minutes must be a whole number.")
-    if minutes < 0:
-        raise CalendarError("The number of business minutes cannot be negative.")
-    if minutes > MAX_MINUTES:
-        raise CalendarError(f"A target longer than {MAX_MINUTES:,} business minutes is not supported.")
-    due = compiled.advance(
-        (start - _EPOCH) // _ONE_US, start.astimezone(compiled.tz).date(), minutes * _US_PER_MINUTE
-    )
+    due = compiled.advance((start - _EPOCH) // _ONE_US, start.astimezone(compiled.tz).date(), us)
     return compiled.to_local(due)
 
 
@@ -205,7 +229,9 @@ def _check_year(year: int) -> None:
 
 def _check_country(country: str) -> None:
     if country not in _supported_countries():
-        raise CalendarError(f"There is no public holiday list for the country code {country!r}.")
+        raise CalendarError(
+            f"There is no public holiday list for the country code {country!r}.", "unknown_country", country=country
+        )
 
 
 @lru_cache(maxsize=1)
@@ -233,7 +259,7 @@ def _minute_of(value: object, where: str) -> int:
     if value.tzinfo is not None:
         raise CalendarError(f"Working hours on {where} must be local wall-clock times, without a time zone.")
     if value.second or value.microsecond:
-        raise CalendarError(f"Working hours on {where} must be whole minutes.")
+        raise CalendarError(f"Working hours on {where} must be whole minutes.", "whole_minutes", where=where)
     return value.hour * 60 + value.minute
 
 
@@ -250,17 +276,30 @@ def _parse_intervals(intervals: object, where: str) -> tuple[_Span, ...]:
         if end == 0:
             end = _DAY_MINUTES  # 00:00 as an end means midnight at the end of the day
         if end <= start:
-            raise CalendarError(f"Working hours on {where}: {_fmt_span((start, end))} ends before it starts.")
+            raise CalendarError(
+                f"Working hours on {where}: {_fmt_span((start, end))} ends before it starts.",
+                "ends_before_start",
+                where=where,
+                span=_fmt_span((start, end)),
+            )
         spans.append((start, end))
     for previous, current in zip(spans, spans[1:], strict=False):
         if current[0] < previous[1] and current[1] > previous[0]:
             raise CalendarError(
-                f"Working hours on {where} overlap: {_fmt_span(previous)} and {_fmt_span(current)}."
+                f"Working hours on {where} overlap: {_fmt_span(previous)} and {_fmt_span(current)}.",
+                "overlap",
+                where=where,
+                first=_fmt_span(previous),
+                second=_fmt_span(current),
             )
         if current[0] < previous[0]:
             raise CalendarError(
                 f"Working hours on {where} must be listed in order: "
-                f"{_fmt_span(current)} comes before {_fmt_span(previous)}."
+                f"{_fmt_span(current)} comes before {_fmt_span(previous)}.",
+                "order",
+                where=where,
+                first=_fmt_span(previous),
+                second=_fmt_span(current),
             )
     merged: list[_Span] = []
     for span in spans:
@@ -273,12 +312,14 @@ def _parse_intervals(intervals: object, where: str) -> tuple[_Span, ...]:
 
 def _zone(key: object) -> ZoneInfo:
     if not isinstance(key, str) or not key or key in _NOT_PLACES:
-        raise CalendarError(f"The time zone {key!r} is unknown; use a name such as 'Europe/Warsaw'.")
+        raise CalendarError(
+            f"The time zone {key!r} is unknown; use a name such as 'Europe/Warsaw'.", "unknown_timezone", zone=key
+        )
     try:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise CalendarError(
-            f"The time zone {key!r} is unknown; use a name such as 'Europe/Warsaw'."
+            f"The time zone {key!r} is unknown; use a name such as 'Europe/Warsaw'.", "unknown_timezone", zone=key
         ) from None
 
 
@@ -298,7 +339,7 @@ def _compile_cached(cal: BusinessCalendar) -> _Compiled:
 
 def _build(cal: BusinessCalendar) -> _Compiled:
     if not isinstance(cal.name, str) or not cal.name.strip():
-        raise CalendarError("A business calendar needs a name.")
+        raise CalendarError("A business calendar needs a name.", "no_name")
     tz = _zone(cal.timezone)
     if not isinstance(cal.weekly, tuple | list) or len(cal.weekly) != 7:
         raise CalendarError(
@@ -318,13 +359,17 @@ def _build(cal: BusinessCalendar) -> _Compiled:
         if not isinstance(day, date) or isinstance(day, datetime):
             raise CalendarError("Extra open dates must be dates, without a time of day.")
         if day in open_days:
-            raise CalendarError(f"The extra open date {day.isoformat()} is listed twice.")
+            raise CalendarError(
+                f"The extra open date {day.isoformat()} is listed twice.", "open_date_twice", day=day.isoformat()
+            )
         spans = _parse_intervals(intervals, day.isoformat())
         if not spans:
-            raise CalendarError(f"The extra open date {day.isoformat()} has no working hours.")
+            raise CalendarError(
+                f"The extra open date {day.isoformat()} has no working hours.", "open_date_no_hours", day=day.isoformat()
+            )
         open_days[day] = spans
     if not any(weekly) and not open_days:
-        raise CalendarError("This calendar has no working time.")
+        raise CalendarError("This calendar has no working time.", "no_working_time")
     return _Compiled(tz, weekly, frozenset(cal.closed_dates), open_days, cal.country)
 
 

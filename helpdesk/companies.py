@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,6 +15,8 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 
 PHASES = ("onboarding", "production")
+PACKAGE_MONTHS_MAX = 24
+UNCHANGED: Any = object()  # change_client: leave this attribute as it is
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
@@ -48,6 +51,10 @@ class ClientError(ValueError):
         self.field = field
 
 
+class DuplicateClient(ClientError):
+    """The slug is taken: a conflict with an existing client, not a malformed value."""
+
+
 def client_by_slug(slug: str) -> Client | None:
     return db.session.scalar(select(Client).where(Client.slug == slug))
 
@@ -63,7 +70,7 @@ def create_client(slug: str, name: str) -> Client:
     if not name or len(name) > 200:
         raise ClientError(_("A name of 1 to 200 characters is required."), "name")
     if client_by_slug(slug) is not None:
-        raise ClientError(_("A client with this slug already exists."), "slug")
+        raise DuplicateClient(_("A client with this slug already exists."), "slug")
     client = Client(slug=slug, name=name)
     db.session.add(client)
     db.session.commit()
@@ -72,9 +79,53 @@ def create_client(slug: str, name: str) -> Client:
 
 def update_client(client: Client, *, name: str, active: bool, guardian_id: int | None) -> Client:
     """Change a client company's name, active flag or guardian; commits."""
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise ClientError(_("A name of 1 to 200 characters is required."), "name")
-    client.name, client.active, client.guardian_id = name, active, guardian_id
+    return change_client(client, name=name, active=active, guardian_id=guardian_id)
+
+
+def change_client(
+    client: Client,
+    *,
+    name: Any = UNCHANGED,
+    active: Any = UNCHANGED,
+    guardian_id: Any = UNCHANGED,
+    protocol_signed_on: Any = UNCHANGED,
+    package_months: Any = UNCHANGED,
+) -> Client:
+    """Change the given attributes, all or none, after checking each; commits.
+
+    Signing the acceptance protocol (a date) moves the client to production; clearing the date
+    returns it to onboarding. The guardian is an active agent, or nobody (None).
+    """
+    from helpdesk.accounts import User  # accounts stands on companies, not the other way round
+
+    changes: dict[str, Any] = {}
+    if name is not UNCHANGED:
+        name = (name or "").strip()
+        if not name or len(name) > 200:
+            raise ClientError(_("A name of 1 to 200 characters is required."), "name")
+        changes["name"] = name
+    if active is not UNCHANGED:
+        changes["active"] = bool(active)
+    if guardian_id is not UNCHANGED:
+        if guardian_id is not None:
+            guardian = db.session.get(User, guardian_id)
+            if guardian is None or guardian.role != "agent" or not guardian.active:
+                raise ClientError(_("The guardian must be an active agent."), "guardian")
+        changes["guardian_id"] = guardian_id
+    if protocol_signed_on is not UNCHANGED:
+        if protocol_signed_on is not None and not isinstance(protocol_signed_on, date):
+            raise ClientError(_("Give the date the protocol was signed."), "protocol_signed_on")
+        changes["protocol_signed_on"] = protocol_signed_on
+        changes["phase"] = "onboarding" if protocol_signed_on is None else "production"
+    if package_months is not UNCHANGED:
+        if isinstance(package_months, bool) or not isinstance(package_months, int) or not (
+            1 <= package_months <= PACKAGE_MONTHS_MAX
+        ):
+            raise ClientError(
+                _("The package lasts 1 to %(limit)s months.", limit=PACKAGE_MONTHS_MAX), "package_months"
+            )
+        changes["package_months"] = package_months
+    for attribute, value in changes.items():
+        setattr(client, attribute, value)
     db.session.commit()
     return client

@@ -28,6 +28,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REPLY_MAX_CHARS": 20_000,
         "REOPEN_WINDOW_DAYS": 7,
         "QUEUE_PAGE_SIZE": 50,
+        "API_RATE_LIMIT": "300 per minute",  # per token, shared by every API endpoint
+        "API_TOKENS_PER_USER": 20,  # active tokens one user may hold
         "PASSWORD_HASH": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
         "LOGIN_LIMIT_PER_ADDRESS": "20 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
@@ -46,7 +48,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAIL_OUTBOX_DIR": str(instance / "outbox"),
         "BASE_URL": "http://127.0.0.1:5000",
         # Jobs and notifications (helpdesk/jobs.py, helpdesk/notifications/)
-        "RQ_QUEUES": ("notifications", "default"),
+        "RQ_QUEUES": ("notifications",),  # served besides RQ_QUEUE (helpdesk/jobs.py)
         "REDIS_CONNECT_TIMEOUT": 1.0,  # seconds; a web request never waits longer on Redis
         # Jobs run in the worker process, reusing its database and SMTP connections and compiled
         # templates; True forks a work horse per job (RQ's default Worker), several times slower.
@@ -71,6 +73,7 @@ ENVIRONMENT = {
     "UPLOAD_FOLDER": "UPLOAD_FOLDER",
     "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "BASE_URL": "BASE_URL",
+    "API_RATE_LIMIT": "API_RATE_LIMIT",
     "MAIL_OUTBOX_DIR": "MAIL_OUTBOX_DIR",
 }
 

@@ -27,24 +27,35 @@ LANGUAGE_NAMES = {"en": "English", "pl": "Polski"}
 DEFAULT_TIMEZONE = "Europe/Warsaw"
 
 
+def _is_api_request() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _request_user():
+    """The API token's user (set by helpdesk.api, never from a cookie), else the logged-in one."""
+    if "api_user" in g:
+        return g.api_user
+    if not has_request_context() or _is_api_request():
+        return None  # the API ignores session cookies, even for the language
+    return current_user if current_user and current_user.is_authenticated else None
+
+
 def select_locale() -> str:
-    """The user's chosen language, else the browser's, else English; English outside requests (CLI)."""
+    """The user's chosen language, else the browser's, else English (commands: English)."""
     languages = current_app.config["LANGUAGES"]
-    if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    user = current_user if current_user and current_user.is_authenticated else None
+    user = _request_user()
     if user is not None and user.language in languages:
         return user.language
-    chosen = session.get("language")
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = None if _is_api_request() else session.get("language")
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def select_timezone() -> str:
-    if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_TIMEZONE"]
-    user = current_user if current_user and current_user.is_authenticated else None
+    user = _request_user()
     if user is not None and user.timezone:
         return user.timezone
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]

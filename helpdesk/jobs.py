@@ -1,10 +1,14 @@
 """Background jobs on RQ: the Redis connection, queues, and the `flask worker` command.
 
-A job takes ids, not objects, and runs in a fresh app context. `flask worker` is an RQ worker with
-the scheduler (for retries with backoff and timers) plus periodic tasks that parts of the app
-register with `every(...)`, such as the notification sweep; they run in the worker's main process
-between jobs, so no thread ever sits beside a fork. Any number of workers, on any number of hosts,
-may serve one Redis and one database: every job and every periodic task is safe to run twice.
+A job takes ids, not objects, and runs in a fresh app context (the worker pushes one per job;
+`@app_job` also wraps a job function in one). `get_queue()` is the general queue, None when
+REDIS_URL is not set: then nothing is queued, and timer work runs from the command line or inline.
+`flask worker` is an RQ worker with the scheduler (for timers and retries with backoff) serving the
+general queue and the notifications' queue; packages add what must happen when a worker starts
+with `on_worker_start(app, func)`, and periodic tasks with `every(...)` (such as the notification
+sweep), which run in the worker's main process between jobs, so no thread ever sits beside a
+fork. Any number of workers, on any number of hosts, may serve one Redis and one database: every
+job and every periodic task is safe to run twice.
 """
 
 from __future__ import annotations
@@ -14,17 +18,21 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 import click
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker, Worker
 
 from helpdesk.extensions import db
 
+F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
+
+QUEUE_NAME = "opiekun"
 
 
 @dataclass
@@ -68,8 +76,59 @@ def redis_connection(url: str | None = None) -> redis.Redis:
     return client
 
 
-def get_queue(name: str, connection: redis.Redis | None = None) -> Queue:
+def named_queue(name: str, connection: redis.Redis | None = None) -> Queue:
+    """A queue by name on REDIS_URL (the notifications use their own)."""
     return Queue(name, connection=connection or redis_connection())
+
+
+def _state(app: Flask) -> dict[str, Any]:
+    return app.extensions.setdefault("jobs", {"redis": None, "url": None, "startup": []})
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis | None:
+    """The Redis connection of this app (one per app), or None without REDIS_URL."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    state = _state(app)
+    if state["redis"] is None or state["url"] != url:
+        state["redis"], state["url"] = redis.Redis.from_url(url), url
+    return state["redis"]
+
+
+def get_queue(app: Flask | None = None) -> Queue | None:
+    """The general job queue (RQ_QUEUE), or None when REDIS_URL is unset (nothing is scheduled then)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    connection = get_redis(app)
+    if connection is None:
+        return None
+    return Queue(app.config.get("RQ_QUEUE", QUEUE_NAME), connection=connection)
+
+
+def app_job(func: F) -> F:
+    """Run the job in a fresh app context of the app that runs the worker."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not has_app_context():
+            raise RuntimeError("Jobs run inside an app: start workers with `flask worker`.")
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        with app.app_context():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def on_worker_start(app: Flask, func: Callable[[Queue], None]) -> None:
+    """Call `func(queue)` whenever `flask worker` starts (say, to schedule a recurring job)."""
+    _state(app)["startup"].append(func)
+
+
+def worker_queues(app: Flask) -> list[str]:
+    """The queues a worker serves: the general one, then the notifications'."""
+    names = [app.config.get("RQ_QUEUE", QUEUE_NAME), *app.config["RQ_QUEUES"]]
+    return list(dict.fromkeys(names))
 
 
 class _AppWorkerMixin:
@@ -136,7 +195,7 @@ def make_worker(app: Flask, queues: list[str] | None = None, connection: redis.R
                 fork: bool | None = None) -> _AppWorkerMixin:
     with app.app_context():
         connection = connection or redis_connection(app.config["REDIS_URL"])
-        names = queues or list(app.config["RQ_QUEUES"])
+        names = queues or worker_queues(app)
     fork = app.config["WORKER_FORK"] if fork is None else fork
     cls = AppWorker if fork else AppSimpleWorker
     worker = cls([Queue(name, connection=connection) for name in names], connection=connection)
@@ -146,18 +205,24 @@ def make_worker(app: Flask, queues: list[str] | None = None, connection: redis.R
 
 @click.command("worker")
 @click.option("--queue", "queues", multiple=True, help="Queue to serve (repeatable); default: all.")
-@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--burst", is_flag=True, help="Run the jobs that are due, then stop.")
 @click.option("--fork/--no-fork", default=None, help="Run each job in a forked process (default: WORKER_FORK).")
 @with_appcontext
 def worker_command(queues: tuple[str, ...], burst: bool, fork: bool | None) -> None:
-    """Run an RQ worker with the scheduler; start as many as you like, on any hosts."""
+    """Run an RQ worker with its scheduler (needs REDIS_URL); start as many as you like, on any hosts."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not app.config.get("REDIS_URL"):
-        raise click.ClickException("Set REDIS_URL to run a worker (without it, jobs run inline).")
+    queue = get_queue(app)
+    if queue is None:
+        raise click.ClickException("REDIS_URL is not set: there is no queue to work on.")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db.engine.dispose()  # no connection of the command's own crosses into the jobs
+    for func in _state(app)["startup"]:
+        func(queue)
     worker = make_worker(app, list(queues) or None, fork=fork)
     worker.work(burst=burst, with_scheduler=True)  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:
+    _state(app)
+    app.config.setdefault("RQ_QUEUE", QUEUE_NAME)
     app.cli.add_command(worker_command)

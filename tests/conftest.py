@@ -125,12 +125,10 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
 def _empty_tables() -> None:
     from helpdesk.extensions import db
 
-    tables = [t.name for t in db.metadata.sorted_tables]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for name in reversed(tables):
-            db.session.execute(text(f"DELETE FROM {name}"))
+    # DELETE, children first, on both databases: on the few rows a test makes it is several times
+    # faster than PostgreSQL's TRUNCATE, which rewrites every table. Ids are not reset.
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(text(f"DELETE FROM {table.name}"))
     db.session.commit()
 
 

@@ -7,17 +7,21 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from helpdesk.accounts import User, staff_users
+from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
-from tickets import services
+from helpdesk.sla_policies import SlaPolicy
+from plans import services as plans_services
+from tickets import coverage, services, sla
 from tickets.forms import (
     AssignForm,
     CategoryForm,
     PriorityForm,
     ReplyForm,
     StatusForm,
+    TimeEntryForm,
     uploaded_files,
 )
 from tickets.services import Actor, TicketError
@@ -35,12 +39,15 @@ def _ticket_or_404(ticket_id: int):
 @bp.route("/queue")
 @staff_required
 def queue():
-    filters = services.parse_queue_filters(
-        dict(request.args), default_limit=current_app.config["QUEUE_PAGE_SIZE"]
-    )
+    """Open tickets, nearest due instant first, with the business time left on each."""
+    args = dict(request.args)
+    args.setdefault("sort", "due")
+    filters = services.parse_queue_filters(args, default_limit=current_app.config["QUEUE_PAGE_SIZE"])
+    now = utcnow()
+    sla.inline_sweep(now)
     status = 200
     try:
-        rows, next_cursor = services.queue_page(current_user, filters)
+        rows, next_cursor = services.queue_page(current_user, filters, now=now)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
         for name, message in exc.fields.items():
@@ -49,6 +56,7 @@ def queue():
     return render_template(
         "agent/queue.html",
         tickets=rows,
+        badges=sla.badges(rows, now),
         next_cursor=next_cursor,
         filters=filters,
         args=request.args,
@@ -57,7 +65,7 @@ def queue():
     ), status
 
 
-def _detail(ticket, reply_form=None, status: int = 200):
+def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
     events = services.history(current_user, ticket)
     people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
     people = {}
@@ -66,6 +74,12 @@ def _detail(ticket, reply_form=None, status: int = 200):
             u.id: u.display_name
             for u in db.session.scalars(select(User).where(User.id.in_(people_ids - {None})))
         }
+    policy_ids = {e.data["policy"].get(k) for e in events if e.kind == "sla_recomputed" for k in ("from", "to")}
+    policies = {}
+    if policy_ids - {None}:
+        policies = dict(db.session.execute(
+            select(SlaPolicy.id, SlaPolicy.name).where(SlaPolicy.id.in_(policy_ids - {None}))
+        ).all())
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = [("", _("Nobody"))] + [
         (str(u.id), u.display_name) for u in staff_users()
@@ -77,11 +91,17 @@ def _detail(ticket, reply_form=None, status: int = 200):
         attachments=services.attachments(current_user, ticket),
         events=events,
         people=people,
+        policies=policies,
+        clocks=sla.ticket_clocks(ticket, utcnow()),
         reply_form=reply_form or ReplyForm(),
         status_form=StatusForm(status=ticket.status),
         priority_form=PriorityForm(priority=ticket.priority),
         category_form=CategoryForm(category=ticket.category),
         assign_form=assign_form,
+        time_form=time_form or TimeEntryForm(work_date=plans_services.coverage_today().isoformat()),
+        time_entries=coverage.time_entries(ticket),
+        time_charges=plans_services.time_entry_charges(ticket.id),
+        decisions=plans_services.decisions_for_ticket(ticket.id),
     ), status
 
 
@@ -158,3 +178,25 @@ def category(ticket_id: int):
 @staff_required
 def assign(ticket_id: int):
     return _change(ticket_id, AssignForm, lambda a, t, f: services.assign(a, t, f.assignee.data or None))
+
+
+@bp.route("/tickets/<int:ticket_id>/time", methods=["POST"])
+@staff_required
+def log_time(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    form = TimeEntryForm()
+    if not form.validate():
+        return _detail(ticket, status=400, time_form=form)
+    try:
+        coverage.log_time(
+            Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
+        )
+    except TicketError as exc:
+        db.session.rollback()
+        for name, message in exc.fields.items():
+            if hasattr(form, name):
+                getattr(form, name).errors = [message]
+        flash(exc.message, "error")
+        return _detail(_ticket_or_404(ticket_id), status=exc.status, time_form=form)
+    flash(_("Time logged."), "success")
+    return redirect(url_for("agent.ticket", ticket_id=ticket_id))

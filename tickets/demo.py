@@ -17,6 +17,7 @@ from helpdesk.accounts import User, create_user, user_by_email
 from helpdesk.clock import utcnow
 from helpdesk.companies import client_by_slug, create_client
 from helpdesk.extensions import db
+from plans.onboarding_demo import seed_demo_onboarding
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
 from tickets.services import Actor, add_message, file_ticket
 
@@ -62,6 +63,24 @@ def seed_base() -> dict[str, User]:
         globex.guardian_id = users["agent@opiekun.example"].id
     db.session.commit()
     return users
+
+
+def seed_plan(users: dict[str, User]) -> None:
+    """A Standard support plan, and ACME subscribed to it from today (its package covers first)."""
+    from plans import services as plans
+
+    plan = next((p for p in plans.list_plans() if p.name == "Standard"), None)
+    if plan is None:
+        plan = plans.create_plan(
+            actor_id=users["manager@opiekun.example"].id, name="Standard", period="month",
+            values={"covered_categories": ["question", "configuration_change"], "allowance_minutes": "600",
+                    "allowance_tickets": "", "billing_increment": "15", "rollover_cap_minutes": "120",
+                    "overage_policy": "bill", "hourly_rate": "180", "currency": "PLN"},
+        )
+    acme = client_by_slug("acme")
+    if not plans.client_subscriptions(acme.id):
+        plans.subscribe(actor_id=users["manager@opiekun.example"].id, client_id=acme.id, plan_id=plan.id,
+                        starts_on=plans.coverage_today(), ends_on=None)
 
 
 def seed_samples(users: dict[str, User]) -> None:
@@ -120,6 +139,8 @@ demo_cli = AppGroup("demo", help="Demo data.")
 def seed(tickets: int) -> None:
     """Create demo companies, users of every role and tickets; safe to run again."""
     users = seed_base()
+    seed_plan(users)
+    seed_demo_onboarding(client_by_slug("globex"), users["manager@opiekun.example"])
     seed_samples(users)
     added = seed_bulk(tickets, users) if tickets else 0
     click.echo(f"Demo data ready ({added} tickets added).")

@@ -8,11 +8,11 @@ from wtforms import (
     BooleanField,
     MultipleFileField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 
 from helpdesk.i18n import _, _l
 from helpdesk.uploads import CheckedFile, UploadError, check_file
@@ -56,6 +56,27 @@ class CategoryForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     assignee = SelectField(_l("Assignee"), choices=[], validate_choice=False)
+
+
+class TimeEntryForm(FlaskForm):
+    minutes = StringField(_l("Minutes"))
+    work_date = StringField(_l("Day worked"))
+    note = StringField(_l("Note"))
+
+
+class ApprovalForm(FlaskForm):
+    outcome = RadioField(
+        _l("Decision"),
+        choices=[
+            SelectChoice("billable", _l("Approve as billable work")),
+            SelectChoice("goodwill", _l("Approve as goodwill (free of charge)")),
+            SelectChoice("declined", _l("Decline")),
+        ],
+        validate_choice=False,
+    )
+    message = TextAreaField(_l("Message to the client"))
+    rate = StringField(_l("Hourly rate (empty: the plan's rate)"))
+    currency = StringField(_l("Currency"), default="PLN")
 
 
 def uploaded_files(field_name: str = "attachments") -> tuple[list[CheckedFile], str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from helpdesk.i18n import _l
+from helpdesk.sla_policies import CLOCK_LABELS, SOURCE_LABELS
 
 CATEGORY_LABELS = {
     "question": _l("Question"),
@@ -35,14 +36,38 @@ EVENT_LABELS = {
     "priority_changed": _l("changed the priority"),
     "category_changed": _l("changed the category"),
     "assigned": _l("changed the assignee"),
+    "time_logged": _l("logged time"),
+    "coverage_settled": _l("settled the coverage"),
+    "sla_recomputed": _l("recomputed the SLA due times"),
+    "sla_warning": _l("recorded an SLA warning"),
+    "sla_breached": _l("recorded an SLA breach"),
+}
+SLA_STATE_LABELS = {
+    "breached": _l("Breached"),
+    "paused": _l("Paused"),
+    "warning": _l("Warning"),
+    "running": _l("Within target"),
+    "stopped": _l("Stopped"),
+}
+SLA_REASON_LABELS = {
+    "priority": _l("priority changed"),
+    "category": _l("category changed"),
+    "coverage": _l("coverage changed"),
 }
 
 
 def template_globals() -> dict:
+    from tickets.sla import duration_text
+
     return {
         "CATEGORY_LABELS": CATEGORY_LABELS,
         "CATEGORY_HELP": CATEGORY_HELP,
         "PRIORITY_LABELS": PRIORITY_LABELS,
         "STATUS_LABELS": STATUS_LABELS,
         "EVENT_LABELS": EVENT_LABELS,
+        "SLA_STATE_LABELS": SLA_STATE_LABELS,
+        "SLA_REASON_LABELS": SLA_REASON_LABELS,
+        "CLOCK_LABELS": CLOCK_LABELS,
+        "SOURCE_LABELS": SOURCE_LABELS,
+        "sla_duration": duration_text,
     }

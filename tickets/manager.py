@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from helpdesk.companies import Client
 from helpdesk.extensions import db
+from helpdesk.i18n import _
 from helpdesk.security import manager_required
+from plans import services as plans_services
+from tickets import coverage, services
+from tickets.forms import ApprovalForm
 from tickets.models import STATUSES, Ticket
+from tickets.services import Actor, TicketError
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 
@@ -28,3 +34,71 @@ def home():
         if status:
             entry["counts"][status] = count
     return render_template("manager/home.html", table=table, statuses=STATUSES)
+
+
+# -- the approval queue: uncovered work waits here for a manager --------------------------------
+
+
+def _pending_ticket(ticket_id: int) -> Ticket:
+    try:
+        return services.get_ticket(current_user, ticket_id)
+    except services.NotFound:
+        abort(404)
+
+
+def _approvals_page(form: ApprovalForm | None = None, form_ticket_id: int | None = None, status: int = 200):
+    try:
+        rows, next_cursor = coverage.approval_queue(request.args.get("cursor"))
+    except TicketError as exc:
+        flash(exc.message, "error")
+        rows, next_cursor, status = [], None, 400
+    decisions = plans_services.current_decisions([t.id for t in rows])
+    return render_template(
+        "manager/approvals.html", tickets=rows, next_cursor=next_cursor, decisions=decisions,
+        form=form or ApprovalForm(), form_ticket_id=form_ticket_id,
+    ), status
+
+
+@bp.route("/approvals")
+@manager_required
+def approvals():
+    return _approvals_page()
+
+
+@bp.route("/approvals/<int:ticket_id>", methods=["POST"])
+@manager_required
+def settle(ticket_id: int):
+    ticket = _pending_ticket(ticket_id)
+    form = ApprovalForm()
+    if not form.validate():
+        return _approvals_page(form, ticket_id, 400)
+    try:
+        coverage.settle(
+            Actor(current_user), ticket, outcome=form.outcome.data, message=form.message.data,
+            rate=form.rate.data, currency=form.currency.data,
+        )
+    except TicketError as exc:
+        db.session.rollback()
+        for name, message in exc.fields.items():
+            if hasattr(form, name):
+                getattr(form, name).errors = [message]
+        flash(exc.message, "error")
+        return _approvals_page(form, ticket_id, exc.status)
+    flash(_("%(number)s: decision recorded and the client told.", number=ticket.number), "success")
+    return redirect(url_for("manager.approvals"))
+
+
+@bp.route("/approvals/<int:ticket_id>/retry", methods=["POST"])
+@manager_required
+def retry(ticket_id: int):
+    ticket = _pending_ticket(ticket_id)
+    if not ApprovalForm().validate():
+        return _approvals_page(status=400)
+    try:
+        coverage.retry_coverage(Actor(current_user), ticket)
+    except TicketError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _approvals_page(status=exc.status)
+    flash(_("Saved."), "success")
+    return redirect(url_for("manager.approvals"))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.accounts import User
@@ -13,11 +13,18 @@ from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
+from helpdesk.sla_policies import SlaPolicy
 
 CATEGORIES = ("question", "configuration_change", "bug")
 PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("new", "open", "waiting_on_client", "resolved", "closed")
 OPEN_STATUSES = ("new", "open", "waiting_on_client")
+CLOCKS = ("first_response", "resolution")
+# What the queue shows: a breach recorded on a clock still running, a pause, a warning recorded,
+# running within target, or every clock stopped. NULL: the ticket has no SLA.
+SLA_STATES = ("breached", "paused", "warning", "running", "stopped")
+PAUSE_REASONS = ("waiting_on_client", "resolved")
+SLA_FACTS = ("warning", "breach")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -39,6 +46,12 @@ class Ticket(db.Model):
         Index("ix_tickets_requester_id_id", "requester_id", "id"),
         Index("ix_tickets_category_id", "category", "id"),
         Index("ix_tickets_priority_id", "priority", "id"),
+        # The current coverage, copied from the latest decision (plans.models.CoverageDecision).
+        Index("ix_tickets_coverage_source_id", "coverage_source", "id"),
+        Index("ix_tickets_coverage_approval_id", "coverage_approval", "id"),
+        # The queue sorts by the nearest due instant: keyset on (next_deadline_at, id).
+        Index("ix_tickets_next_deadline_at_id", "next_deadline_at", "id"),
+        CheckConstraint(_in("sla_state", SLA_STATES), name="sla_state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,8 +67,28 @@ class Ticket(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Denormalised from the ticket's latest coverage decision, for lists (no query per row).
+    coverage_source: Mapped[str | None] = mapped_column(String(30))
+    coverage_covered: Mapped[bool | None]
+    coverage_approval: Mapped[str | None] = mapped_column(String(10))
+    # SLA: the history the clocks are computed from is created_at, first_responded_at,
+    # resolved_at/closed_at and the SlaPause rows; the columns below are derived from it
+    # (tickets.sla.refresh) in the transaction of every change, and read by the queue.
+    first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"), index=True)
+    sla_source: Mapped[str | None] = mapped_column(String(30))
+    sla_state: Mapped[str | None] = mapped_column(String(10))
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The nearest due instant of a clock still running (breached ones included), for the queue.
+    next_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The next instant a warning or breach is to be recorded: what the sweep reads.
+    sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Business seconds spent waiting on the client, on the policy's calendar.
+    sla_paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
 
     client: Mapped[Client] = relationship(lazy="raise")
+    sla_policy: Mapped[SlaPolicy | None] = relationship(lazy="raise")
     requester: Mapped[User] = relationship(foreign_keys=[requester_id], lazy="raise")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")
 
@@ -103,6 +136,27 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class TimeEntry(db.Model):
+    """Minutes an agent worked on a ticket on a given day. Each entry gets its own coverage
+    decision and usage ledger rows in plans/, which refer to it by id."""
+
+    __tablename__ = "time_entries"
+    __table_args__ = (
+        CheckConstraint("minutes BETWEEN 1 AND 1440", name="minutes"),
+        Index("ix_time_entries_ticket_id_id", "ticket_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="RESTRICT"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    minutes: Mapped[int]
+    work_date: Mapped[date]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="raise")
+
+
 class TicketEvent(db.Model):
     """Append-only history: who changed what, when, and through which channel."""
 
@@ -119,3 +173,73 @@ class TicketEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actor: Mapped[User | None] = relationship(lazy="raise")
+
+
+class SlaPause(db.Model):
+    """An interval in which a ticket's SLA clocks did not run.
+
+    `waiting_on_client` while the ticket waited for the client; `resolved` from a resolution
+    to the reopening that undid it. An open pause (no end) is the one running now.
+    """
+
+    __tablename__ = "sla_pauses"
+    __table_args__ = (
+        CheckConstraint(_in("reason", PAUSE_REASONS), name="reason"),
+        Index("ix_sla_pauses_ticket_id_id", "ticket_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlaClock(db.Model):
+    """A ticket's first-response or resolution clock as last computed (for pages and reports).
+
+    `outcome` is `met` once the clock stopped within target, `breached` once its due instant
+    passed before it stopped; NULL while undecided.
+    """
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind"),
+        CheckConstraint(_in("kind", CLOCKS), name="kind"),
+        CheckConstraint(_in("state", ("running", "paused", "stopped")), name="state"),
+        CheckConstraint(_in("outcome", ("met", "breached")), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"), index=True)
+    target_minutes: Mapped[int]
+    warning_percent: Mapped[int]
+    state: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    elapsed_seconds: Mapped[int] = mapped_column(default=0)
+    paused_seconds: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaEvent(db.Model):
+    """A fact: a clock reached its warning share or its due instant. Raised once per clock."""
+
+    __tablename__ = "sla_events"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "clock", "kind"),
+        CheckConstraint(_in("clock", CLOCKS), name="clock"),
+        CheckConstraint(_in("kind", SLA_FACTS), name="kind"),
+        Index("ix_sla_events_recorded_at", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    clock: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    instant: Mapped[datetime] = mapped_column(UTCDateTime)  # when it happened
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when we noticed

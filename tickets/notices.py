@@ -49,12 +49,14 @@ def new_ticket_staff(client: Client | None) -> list[User]:
     return staff_users("agent")
 
 
-def ticket_filed(ticket: Ticket, requester: User, **coverage: Any) -> None:
-    """The client's receipt and the staff's new-ticket notice.
-
-    `coverage` may carry `coverage` (a sentence) and `first_response_due` (an aware instant).
-    """
+def ticket_filed(ticket: Ticket, requester: User) -> None:
+    """The client's receipt (with its coverage and expected first response) and the staff's notice."""
     client = db.session.get(Client, ticket.client_id)
+    coverage: dict[str, Any] = {}
+    if ticket.coverage_source:
+        coverage["coverage"] = ticket.coverage_source  # a code the e-mail shows in the reader's language
+    if ticket.first_response_due_at is not None:
+        coverage["first_response_due"] = ticket.first_response_due_at
     n.notify(
         n.TICKET_FILED,
         recipients=n.recipients_for([requester, *new_ticket_staff(client)]),

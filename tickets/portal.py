@@ -18,6 +18,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import client_required
 from helpdesk.storage import storage
+from plans import services as plans_services
 from tickets import services
 from tickets.forms import NewTicketForm, ReplyForm, uploaded_files
 from tickets.services import Actor, TicketError
@@ -87,7 +88,9 @@ def new_ticket():
             form.attachments.errors = list(form.attachments.errors) + [
                 _("Please attach your files again.")
             ]
-    return render_template("portal/new_ticket.html", form=form), status
+    today = plans_services.coverage_today()
+    situation, previews = plans_services.preview(current_user.client_id, today)
+    return render_template("portal/new_ticket.html", form=form, previews=previews, situation=situation), status
 
 
 @bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
@@ -121,6 +124,7 @@ def ticket(ticket_id: int):
         messages=services.thread(current_user, ticket),
         attachments=services.attachments(current_user, ticket),
         form=form,
+        decision=plans_services.current_decision(ticket.id),
     ), status
 
 

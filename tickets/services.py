@@ -10,21 +10,22 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
-from helpdesk.companies import Client
+from helpdesk.companies import SLUG_RE, Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile
-from tickets import notices
+from plans import services as coverage
+from tickets import notices, sla
 from tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -35,6 +36,10 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
+UNSET: Any = object()  # update_ticket: leave this attribute as it is
 
 # Which status an agent may move a ticket to, from each status.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -79,6 +84,10 @@ class Actor:
     via: str = "web"
 
 
+SORTS = ("newest", "due")
+MAX_BREACHING_HOURS = 24 * 30
+
+
 @dataclass
 class QueueFilters:
     statuses: tuple[str, ...] = OPEN_STATUSES
@@ -86,8 +95,13 @@ class QueueFilters:
     priority: str | None = None
     client: str | None = None  # slug
     assignee: str | None = None  # user id, "none" for unassigned
+    breaching_within_minutes: int | None = None  # SLA due within this many minutes
     limit: int = 50
     cursor: str | None = None
+    # "newest": by id, newest first; "due": nearest due instant first, tickets without one last.
+    sort: str = "newest"
+    breaching_within: int | None = None  # hours: a due instant still ahead, at most this far
+    breached: bool = False  # a breach recorded on a clock still running
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -164,14 +178,33 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> list[Any]:
+def decode_cursor(cursor: str, sort: str = "newest") -> list[Any]:
+    """The keyset of the last row of the previous page: [id], or [due instant or None, id]."""
+    def invalid() -> TicketError:
+        return TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")})
+
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")}) from exc
-    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int):
-        raise TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")})
+        raise invalid() from exc
+    if sort == "due":
+        if not isinstance(values, list) or len(values) != 2 or not isinstance(values[1], int) \
+                or isinstance(values[1], bool) or not 0 < values[1] <= MAX_ID \
+                or not (values[0] is None or isinstance(values[0], str)):
+            raise invalid()
+        if values[0] is not None:
+            try:
+                due = datetime.fromisoformat(values[0])
+            except ValueError as exc:
+                raise invalid() from exc
+            if due.tzinfo is None:
+                raise invalid()
+            values[0] = due.astimezone(UTC)
+        return values
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int) \
+            or isinstance(values[0], bool) or not 0 < values[0] <= MAX_ID:
+        raise invalid()
     return values
 
 
@@ -194,12 +227,24 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
             filters.errors[name] = _("Unknown %(name)s: %(value)s", name=name, value=value)
         elif value:
             setattr(filters, name, value)
-    filters.client = (args.get("client") or "").strip() or None
+    client = (args.get("client") or "").strip()
+    if client and not SLUG_RE.fullmatch(client):
+        filters.errors["client"] = _("Unknown client: %(value)s", value=client[:40])
+    elif client:
+        filters.client = client
     assignee = (args.get("assignee") or "").strip()
-    if assignee and assignee != "none" and not assignee.isdigit():
-        filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee)
+    if assignee and assignee != "none" and not (assignee.isdigit() and int(assignee) <= MAX_ID):
+        filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee[:20])
     elif assignee:
         filters.assignee = assignee
+    within = (args.get("breaching_within_minutes") or "").strip()
+    if within:
+        if not within.isdigit() or not 1 <= int(within) <= BREACHING_WITHIN_MAX:
+            filters.errors["breaching_within_minutes"] = _(
+                "A whole number of minutes from 1 to %(limit)s.", limit=BREACHING_WITHIN_MAX
+            )
+        else:
+            filters.breaching_within_minutes = int(within)
     limit = (args.get("limit") or "").strip()
     if limit:
         if not limit.isdigit() or not 1 <= int(limit) <= 200:
@@ -207,15 +252,37 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
         else:
             filters.limit = int(limit)
     filters.cursor = (args.get("cursor") or "").strip() or None
+    sort = (args.get("sort") or "").strip()
+    if sort and sort not in SORTS:
+        filters.errors["sort"] = _("Unknown order: %(value)s", value=sort)
+    elif sort:
+        filters.sort = sort
+    within = (args.get("breaching_within") or "").strip()
+    if within:
+        if not within.isdigit() or not 1 <= int(within) <= MAX_BREACHING_HOURS:
+            filters.errors["breaching_within"] = _(
+                "Breaching within is a whole number of hours from 1 to %(max)s.", max=MAX_BREACHING_HOURS
+            )
+        else:
+            filters.breaching_within = int(within)
+    breached = (args.get("breached") or "").strip()
+    if breached and breached not in ("0", "1"):
+        filters.errors["breached"] = _("Breached is 1 or 0.")
+    filters.breached = breached == "1"
     return filters
 
 
 def queue_page(
-    user: User, filters: QueueFilters, *, requester_only: bool = False
+    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None
 ) -> tuple[list[Ticket], str | None]:
-    """One page of tickets, newest first, by keyset on id: one query whatever the page size."""
+    """One page of tickets, by keyset: one query whatever the page size and however deep.
+
+    Newest first by id; or (sort "due") nearest due instant first, by keyset on
+    (next_deadline_at, id), tickets without a pending due instant after them by id.
+    """
     if filters.errors:
         raise TicketError(_("Some filters are not valid."), filters.errors)
+    now = now or utcnow()
     query = visible_tickets(user).where(Ticket.status.in_(filters.statuses))
     if requester_only:
         query = query.where(Ticket.requester_id == user.id)
@@ -229,22 +296,69 @@ def queue_page(
         query = query.where(Ticket.assignee_id.is_(None))
     elif filters.assignee:
         query = query.where(Ticket.assignee_id == int(filters.assignee))
-    if filters.cursor:
-        (last_id,) = decode_cursor(filters.cursor)
-        query = query.where(Ticket.id < last_id)
-    query = (
-        query.options(
-            joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee)
-        )
-        .order_by(Ticket.id.desc())
-        .limit(filters.limit + 1)
+    if filters.breached:
+        query = query.where(Ticket.sla_state == "breached")
+    within = None
+    if filters.breaching_within is not None:
+        within = timedelta(hours=filters.breaching_within)
+    if filters.breaching_within_minutes is not None:  # the API's finer filter
+        within = timedelta(minutes=filters.breaching_within_minutes)
+    if within is not None:
+        query = query.where(Ticket.next_deadline_at > now, Ticket.next_deadline_at <= now + within)
+    options = (
+        joinedload(Ticket.client),
+        joinedload(Ticket.requester),
+        joinedload(Ticket.assignee),
+        joinedload(Ticket.sla_policy).lazyload("*"),
     )
-    rows = list(db.session.scalars(query).unique())
+    if filters.sort == "due":
+        query = _due_order(query, filters)
+    else:
+        if filters.cursor:
+            (last_id,) = decode_cursor(filters.cursor)
+            query = query.where(Ticket.id < last_id)
+        query = query.order_by(Ticket.id.desc()).limit(filters.limit + 1)
+    rows = list(db.session.scalars(query.options(*options)).unique())
     next_cursor = None
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
-        next_cursor = encode_cursor([rows[-1].id])
+        last = rows[-1]
+        if filters.sort == "due":
+            next_cursor = encode_cursor([_iso(last.next_deadline_at), last.id])
+        else:
+            next_cursor = encode_cursor([last.id])
     return rows, next_cursor
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _due_order(query: Select[tuple[Ticket]], filters: QueueFilters) -> Select[tuple[Ticket]]:
+    """Nearest due instant first, then tickets without one, each part a range on its index.
+
+    A single (next_deadline_at, id) range cannot say "and then the NULLs" in a way an index can
+    walk, so the page is the union of two ranges, each limited to a page, in one statement.
+    """
+    size = filters.limit + 1
+    due, ident = Ticket.next_deadline_at, Ticket.id
+    after = decode_cursor(filters.cursor, "due") if filters.cursor else None
+    undated = query.where(due.is_(None))
+    if after is not None and after[0] is None:
+        # Already among the tickets without a due instant.
+        return undated.where(ident > after[1]).order_by(due.asc().nulls_last(), ident).limit(size)
+    dated = query.where(due.is_not(None))
+    if after is not None:
+        dated = dated.where(tuple_(due, ident) > tuple_(after[0], after[1]))
+    head = dated.with_only_columns(ident).order_by(due, ident).limit(size).subquery()
+    tail = undated.with_only_columns(ident).order_by(ident).limit(size).subquery()
+    page_ids = select(head.c.id).union_all(select(tail.c.id))
+    return (
+        select(Ticket)
+        .where(Ticket.id.in_(page_ids))
+        .order_by(due.asc().nulls_last(), ident)
+        .limit(size)
+    )
 
 
 # -- validating ------------------------------------------------------------------------------
@@ -253,6 +367,9 @@ def queue_page(
 def _check_text(fields: dict[str, str], name: str, value: Any, *, required: bool, limit: int) -> str:
     if value is not None and not isinstance(value, str):
         fields[name] = _("Must be text.")
+        return ""
+    if value and "\x00" in value:  # PostgreSQL cannot store NUL in text
+        fields[name] = _("Must not contain NUL characters.")
         return ""
     value = (value or "").strip()
     if required and not value:
@@ -345,10 +462,24 @@ def file_ticket(
     db.session.add(ticket)
     db.session.flush()
     _event(ticket, actor, "created", category=category, priority=priority)
+    _route_to_guardian(ticket, user.client)
     _store_files(ticket, actor, None, files or [], internal=False)
+    _decide_coverage(actor, ticket, "filed")
+    sla.refresh(ticket, now)
     notices.ticket_filed(ticket, user)
     db.session.commit()
     return ticket
+
+
+def _route_to_guardian(ticket: Ticket, client: Client | None) -> None:
+    """While a client is onboarding, its tickets go to its guardian (a system 'assigned' event)."""
+    if client is None or client.phase != "onboarding" or client.guardian_id is None:
+        return
+    guardian = db.session.get(User, client.guardian_id)
+    if guardian is None or not guardian.active or not guardian.is_staff:
+        return
+    ticket.assignee_id = guardian.id
+    _event(ticket, None, "assigned", **{"from": None, "to": guardian.id})
 
 
 def add_message(
@@ -362,6 +493,7 @@ def add_message(
     body = _check_text(fields, "body", body, required=True, limit=current_app.config["REPLY_MAX_CHARS"])
     _raise_if(fields)
     now = utcnow()
+    status_before = ticket.status
     if not user.is_staff:
         _client_reply_reopens(actor, ticket, now)
     message = Message(ticket_id=ticket.id, author_id=user.id, body=body, internal=internal,
@@ -373,12 +505,49 @@ def add_message(
         _event(ticket, actor, "note_added", internal=True, message_id=message.id)
     else:
         _event(ticket, actor, "replied", message_id=message.id)
+        if user.is_staff:
+            sla.first_public_reply(ticket, now)
         if user.is_staff and ticket.status == "new":
             _set_status(actor, ticket, "open", now)
     ticket.updated_at = now
+    if ticket.status != status_before or (user.is_staff and not internal):
+        sla.refresh(ticket, now)
     notices.reply_added(ticket, message, user)
     db.session.commit()
     return message
+
+
+def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None = None) -> None:
+    """Decide what covers the ticket now (plans/ decides and records; the ticket keeps a copy).
+
+    On filing, the decision runs in a savepoint: if it fails, the client's report is still kept,
+    with its coverage undecided and waiting in the manager's approval queue.
+    """
+    try:
+        with db.session.begin_nested():
+            outcome = coverage.decide_for_ticket(
+                ticket_id=ticket.id,
+                client_id=ticket.client_id,
+                category=ticket.category,
+                trigger=trigger,
+                actor_id=actor.user.id,
+                today=coverage.coverage_today(),
+                why=why,
+            )
+    except Exception:
+        if trigger != "filed":
+            raise
+        current_app.logger.exception("Coverage of ticket %s could not be decided", ticket.id)
+        ticket.coverage_source, ticket.coverage_covered, ticket.coverage_approval = None, None, "pending"
+        return
+    copy_coverage(ticket, outcome.record)
+
+
+def copy_coverage(ticket: Ticket, record: Any) -> None:
+    """Keep the ticket's copy of its current coverage (for lists) in step with ``record``."""
+    ticket.coverage_source = record.source
+    ticket.coverage_covered = record.covered
+    ticket.coverage_approval = record.approval
 
 
 def _client_reply_reopens(actor: Actor, ticket: Ticket, now) -> None:
@@ -401,6 +570,7 @@ def _client_reply_reopens(actor: Actor, ticket: Ticket, now) -> None:
 
 def _set_status(actor: Actor, ticket: Ticket, status: str, now) -> None:
     old = ticket.status
+    sla.status_changing(ticket, old, status, now)
     ticket.status = status
     if status == "resolved":
         ticket.resolved_at = now
@@ -417,7 +587,7 @@ def _require_staff(actor: Actor) -> None:
         raise Forbidden(_("Only staff can do this."))
 
 
-def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
+def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = True) -> Ticket:
     _require_staff(actor)
     if status not in STATUSES:
         raise TicketError(_("Unknown status."), {"status": _("Choose one of: %(values)s.", values=", ".join(STATUSES))})
@@ -431,13 +601,15 @@ def change_status(actor: Actor, ticket: Ticket, status: Any) -> Ticket:
     now = utcnow()
     _set_status(actor, ticket, status, now)
     ticket.updated_at = now
+    sla.refresh(ticket, now)
     if status == "resolved":
         notices.resolved(ticket)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def change_priority(actor: Actor, ticket: Ticket, priority: Any) -> Ticket:
+def change_priority(actor: Actor, ticket: Ticket, priority: Any, *, commit: bool = True) -> Ticket:
     _require_staff(actor)
     fields: dict[str, str] = {}
     _check_choice(fields, "priority", priority, PRIORITIES)
@@ -446,12 +618,14 @@ def change_priority(actor: Actor, ticket: Ticket, priority: Any) -> Ticket:
         return ticket
     _event(ticket, actor, "priority_changed", **{"from": ticket.priority, "to": priority})
     ticket.priority = priority
-    ticket.updated_at = utcnow()
-    db.session.commit()
+    ticket.updated_at = now = utcnow()
+    sla.refresh(ticket, now, actor=actor.user, via=actor.via, reason="priority")
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") -> Ticket:
+def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "", *, commit: bool = True) -> Ticket:
     """An agent changes the category; the history records who, when and why."""
     _require_staff(actor)
     fields: dict[str, str] = {}
@@ -462,20 +636,25 @@ def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "") ->
         return ticket
     _event(ticket, actor, "category_changed", reason=reason, **{"from": ticket.category, "to": category})
     ticket.category = category
-    ticket.updated_at = utcnow()
-    db.session.commit()
+    _decide_coverage(actor, ticket, "reclassified", why=reason)
+    ticket.updated_at = now = utcnow()
+    # A new category may mean a new coverage source, so a new policy: the history says so.
+    sla.refresh(ticket, now, actor=actor.user, via=actor.via, reason="category")
+    if commit:
+        db.session.commit()
     return ticket
 
 
-def assign(actor: Actor, ticket: Ticket, assignee_id: Any) -> Ticket:
+def assign(actor: Actor, ticket: Ticket, assignee_id: Any, *, commit: bool = True) -> Ticket:
     """Give the ticket to an agent (or to nobody with None)."""
     _require_staff(actor)
     assignee = None
     if assignee_id not in (None, ""):
         try:
-            assignee = db.session.get(User, int(assignee_id))
+            wanted = int(assignee_id)
         except (TypeError, ValueError):
-            assignee = None
+            wanted = 0
+        assignee = db.session.get(User, wanted) if 0 < wanted <= MAX_ID else None
         if assignee is None or not assignee.is_staff or not assignee.active:
             raise TicketError(_("Choose an active staff member."), {"assignee": _("Unknown agent.")})
     new_id = assignee.id if assignee else None
@@ -485,5 +664,33 @@ def assign(actor: Actor, ticket: Ticket, assignee_id: Any) -> Ticket:
     ticket.assignee_id = new_id
     ticket.updated_at = utcnow()
     notices.assigned(ticket, actor.user)
+    if commit:
+        db.session.commit()
+    return ticket
+
+
+def update_ticket(
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    status: Any = UNSET,
+    priority: Any = UNSET,
+    category: Any = UNSET,
+    reason: Any = "",
+    assignee_id: Any = UNSET,
+) -> Ticket:
+    """Several agent changes at once (the API's PATCH), all or none, through the rules above.
+
+    On a refusal nothing is committed; the caller rolls the session back.
+    """
+    _require_staff(actor)
+    if category is not UNSET:
+        reclassify(actor, ticket, category, reason, commit=False)
+    if priority is not UNSET:
+        change_priority(actor, ticket, priority, commit=False)
+    if assignee_id is not UNSET:
+        assign(actor, ticket, assignee_id, commit=False)
+    if status is not UNSET:
+        change_status(actor, ticket, status, commit=False)
     db.session.commit()
     return ticket

@@ -58,6 +58,12 @@ WORDS: dict[str, Any] = {
     "normal": _l("Normal"),
     "high": _l("High"),
     "urgent": _l("Urgent"),
+    # coverage sources (plans/)
+    "bug_fix": _l("Bug-fix guarantee"),
+    "onboarding": _l("Onboarding"),
+    "post_onboarding_package": _l("Post-onboarding package"),
+    "support_plan": _l("Support plan"),
+    "none": _l("Not covered"),
 }
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, object_session
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
-from helpdesk.jobs import every, get_queue, redis_connection
+from helpdesk.jobs import every, named_queue, redis_connection
 from helpdesk.notifications.events import EVENT_TYPES, is_essential
 from helpdesk.notifications.models import Delivery, NotificationMute, OutboxEntry, WebhookEndpoint
 
@@ -219,7 +219,7 @@ def enqueue(ids: list[int], connection: redis.Redis | None = None) -> None:
     """One round trip to Redis for any number of outbox ids."""
     from helpdesk.notifications.delivery import deliver_job
 
-    queue = get_queue(QUEUE, connection)
+    queue = named_queue(QUEUE, connection)
     retry = retry_policy()
     jobs = [
         Queue.prepare_data(
@@ -272,7 +272,7 @@ def sweep(limit: int = SWEEP_BATCH) -> int:
                               ex=max(1, int(current_app.config["NOTIFY_SWEEP_SECONDS"])))
         if not lock:
             return 0
-        if get_queue(QUEUE, connection).count > SWEEP_MAX_QUEUE_DEPTH:
+        if named_queue(QUEUE, connection).count > SWEEP_MAX_QUEUE_DEPTH:
             return 0
         enqueue(due, connection)
     grace = timedelta(seconds=current_app.config["NOTIFY_RELAY_GRACE_SECONDS"])

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from helpdesk.extensions import db
 from helpdesk.i18n import _
-from helpdesk.jobs import get_queue, redis_connection
+from helpdesk.jobs import named_queue, redis_connection
 from helpdesk.notifications import preferences
 from helpdesk.notifications.delivery import retry_entry
 from helpdesk.notifications.events import EVENT_TYPES
@@ -33,7 +33,7 @@ def queue_status() -> dict[str, Any]:
         return {"mode": "inline"}
     try:
         connection = redis_connection()
-        queue = get_queue(QUEUE, connection)
+        queue = named_queue(QUEUE, connection)
         workers = Worker.all(connection=connection)
         return {
             "mode": "rq",

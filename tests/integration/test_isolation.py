@@ -17,10 +17,14 @@ from tests.conftest import PASSWORD
 from tests.samples import png_bytes, text_of
 
 STAFF_PREFIXES = ("/agent/", "/manager/", "/admin/")
+# Staff pages that answer clients 404 rather than 403: onboarding records are a client's data.
+STAFF_HIDDEN_PREFIXES = ("/onboarding/",)
+# Portal pages about the company rather than one person: a colleague of the same company sees them.
+COMPANY_WIDE_PREFIXES = ("/portal/onboarding/",)
 # Logging in and out and choosing a language touch no company's data: they redirect.
 SESSION_ENDPOINTS = {"auth.index", "auth.login", "auth.logout", "auth.choose_language"}
 # Path arguments that are not ids of anyone's data, with the value the walk uses.
-PLAIN_ARGUMENTS = {"code": "pl"}
+PLAIN_ARGUMENTS = {"code": "pl", "key": "kickoff"}
 # Everything a POST might need, so a forgotten check cannot hide behind a validation error.
 POST_DATA = {
     "subject": "Walked in", "description": "Walked in", "category": "bug", "priority": "urgent",
@@ -28,6 +32,43 @@ POST_DATA = {
     "email": "walker@globex.example", "name": "Walked in", "password": "walked-in-pass", "role": "client",
     "client": "globex", "slug": "walked", "active": "y", "timezone": "Europe/Warsaw", "language": "en",
 }
+
+
+def staff_ids(world: Any) -> dict[str, int]:
+    """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
+    from helpdesk.business_calendars import ensure_builtin_calendars
+    from helpdesk.sla_policies import default_policy
+    from plans.onboarding import checklist, meetings
+    from tests.integration.onboarding_support import walk_to
+
+    plan, subscription = acme_plan_and_subscription(world)
+    onboarding = walk_to(world, "protocol")  # company A's onboarding, trained, with meetings
+    return {
+        "plan_id": plan.id,
+        "subscription_id": subscription.id,
+        "calendar_id": ensure_builtin_calendars()["default"].id,
+        "policy_id": default_policy().id,
+        "onboarding_id": onboarding.id,
+        "item_id": checklist(onboarding, "start_data")[0].id,
+        "meeting_id": meetings(onboarding)[0].id,
+    }
+
+
+def acme_plan_and_subscription(world: Any) -> tuple[Any, Any]:
+    """A support plan and company A's subscription to it, from today."""
+    from plans import services
+
+    plan = services.create_plan(
+        actor_id=world.manager.id, name="Walk plan", period="month",
+        values={"covered_categories": ["question"], "allowance_minutes": "600", "allowance_tickets": "",
+                "billing_increment": "15", "rollover_cap_minutes": "0", "overage_policy": "bill",
+                "hourly_rate": "180", "currency": "PLN"},
+    )
+    subscription = services.subscribe(
+        actor_id=world.manager.id, client_id=world.acme.id, plan_id=plan.id,
+        starts_on=services.coverage_today().isoformat(), ends_on="",
+    )
+    return plan, subscription
 
 
 class CompanyA:
@@ -57,6 +98,7 @@ class CompanyA:
         self.attachment, self.internal_attachment = attachments
         self.user = world.acme_user
         self.client = world.acme
+        self.staff_ids = staff_ids(world)
         self.secrets = (
             "ACME-SECRET-SUBJECT", "ACME-SECRET-DESCRIPTION", "ACME-SECRET-REPLY", "ACME-SECRET-NOTE",
             "acme-secret-file.png", "acme-internal-file.txt",
@@ -68,6 +110,8 @@ class CompanyA:
             "attachment_id": (attachment or self.attachment).id,
             "user_id": self.user.id,
             "client_id": self.client.id,
+            **self.staff_ids,
+            "slug": self.client.slug,
         }
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -130,13 +174,19 @@ def _walk(app: Any) -> list[tuple[Any, str]]:
 
 
 def _expected(rule: Any, ids: dict[str, Any]) -> set[int]:
+    if rule.rule.startswith("/api/"):
+        # The API ignores session cookies (tests/integration/test_api_walk.py walks it with tokens).
+        return {200} if rule.rule.endswith("/openapi.json") else {401}
     if rule.endpoint in SESSION_ENDPOINTS:
         return {302, 405}
     if rule.rule.startswith(STAFF_PREFIXES):
         return {403}
+    if rule.rule.startswith(STAFF_HIDDEN_PREFIXES):
+        return {404} if any(name in ids for name in rule.arguments) else {403, 404}
     if any(name in ids for name in rule.arguments):
         return {404}  # never a hint that A's ticket or file exists
-    return {200, 302, 400, 405, 422}  # the viewer's own pages
+    # the viewer's own pages (403: client admins only; 404: the viewer's company has no such record)
+    return {200, 302, 400, 403, 404, 405, 422}
 
 
 def _log_in(client: Any, user: Any) -> None:
@@ -157,22 +207,27 @@ def test_no_route_shows_or_changes_company_a_data_to_others(app, world, company_
     person = getattr(world, viewer)
     before = company_a.snapshot()
     client = app.test_client()
+    _log_in(client, person)
     walked = 0
     for rule, method in _walk(app):
         url = _url(rule, ids)
-        _log_in(client, person)  # every request as a logged-in viewer (a walk may pass /logout)
         if method == "POST":
             data = dict(POST_DATA, attachments=(io.BytesIO(png_bytes()), "walk.png"))
             response = client.post(url, data=data, content_type="multipart/form-data")
         else:
             response = client.get(url)
-        assert response.status_code in _expected(rule, ids), (viewer, method, url, response.status_code)
-        if any(name in ids for name in rule.arguments):
+        expected = _expected(rule, ids)
+        if viewer == "acme_colleague" and rule.rule.startswith(COMPANY_WIDE_PREFIXES):
+            expected = {200, 404}  # the colleague's own company's onboarding (404: no scan yet)
+        assert response.status_code in expected, (viewer, method, url, response.status_code)
+        if any(name in ids for name in rule.arguments) and 200 not in expected:
             assert response.status_code != 200, (viewer, method, url)
         body = response.get_data()
         for secret in company_a.secrets:
             assert secret.encode() not in body, (viewer, method, url, secret)
             assert secret not in response.headers.get("Content-Disposition", ""), (viewer, method, url)
+        if rule.endpoint == "auth.logout":
+            _log_in(client, person)  # the rest of the walk as a logged-in viewer again
         walked += 1
     assert walked >= 20
     assert company_a.snapshot() == before

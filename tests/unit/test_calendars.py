@@ -18,6 +18,7 @@ from helpdesk.calendars import (
     BusinessCalendar,
     CalendarError,
     add_business_minutes,
+    add_business_seconds,
     always_open,
     business_minutes_between,
     business_seconds_between,
@@ -704,3 +705,33 @@ def test_between_matches_a_minute_walk(data: st.DataObject, length: int) -> None
     assume(weekly_minutes(cal) > 0 or cal.open_dates)  # else the calendar is invalid
     end = start + length * MINUTE
     assert business_minutes_between(cal, start, end) == brute_between(cal, start, end)
+
+
+# Seconds: for clocks that resume mid-minute after a pause.
+def test_add_business_seconds_agrees_with_minutes_and_handles_part_minutes() -> None:
+    cal = default_calendar()
+    start = warsaw(2026, 1, 16, 15, 59, 30)  # Friday, 30 s before closing
+    assert add_business_seconds(cal, start, 30) == warsaw(2026, 1, 16, 16, 0)
+    assert add_business_seconds(cal, start, 31) == warsaw(2026, 1, 19, 8, 0, 1)  # Monday
+    for minutes in (0, 1, 59, 480, 4_800):
+        assert add_business_seconds(cal, start, minutes * 60) == add_business_minutes(cal, start, minutes)
+    with pytest.raises(CalendarError, match="cannot be negative") as caught:
+        add_business_seconds(cal, start, -1)
+    assert caught.value.code == "negative"
+
+
+@pytest.mark.parametrize(
+    ("cal", "code", "params"),
+    [
+        (weekdays("08:00-12:00", "11:00-13:00"), "overlap", {"first": "08:00-12:00", "second": "11:00-13:00"}),
+        (weekdays("16:00-08:00"), "ends_before_start", {"span": "16:00-08:00"}),
+        (weekdays("08:00-16:00", timezone="Mars/Olympus"), "unknown_timezone", {"zone": "Mars/Olympus"}),
+        (weekdays("08:00-16:00", country="XX"), "unknown_country", {"country": "XX"}),
+        (BusinessCalendar("x", "Europe/Warsaw", ((),) * 7), "no_working_time", {}),
+    ],
+)
+def test_calendar_errors_carry_a_code_for_translation(cal: BusinessCalendar, code: str, params: dict) -> None:
+    with pytest.raises(CalendarError) as caught:
+        cal.validate()
+    assert caught.value.code == code
+    assert params.items() <= caught.value.params.items()

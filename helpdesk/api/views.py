@@ -1,0 +1,73 @@
+"""Web pages where each user makes and revokes their own API tokens (linked from Preferences)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange
+
+from helpdesk.api.tokens import NAME_MAX, TokenError, issue_token, revoke_token, user_tokens
+from helpdesk.extensions import db
+from helpdesk.i18n import _, _l
+
+bp = Blueprint("tokens", __name__, url_prefix="/preferences/tokens")
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[Length(max=NAME_MAX)])
+
+
+class RevokeForm(FlaskForm):
+    """Which token to revoke (an id in the form, not the path: no URL names a token)."""
+
+    token_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31 - 1)])
+
+
+def _page(form: TokenForm, *, secret: str | None = None, status: int = 200):
+    response = make_response(
+        render_template(
+            "auth/tokens.html",
+            form=form,
+            revoke_form=RevokeForm(formdata=None),
+            tokens=user_tokens(current_user),
+            secret=secret,
+        ),
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the page may show a secret once
+    return response
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index():
+    form = TokenForm()
+    if request.method == "GET":
+        return _page(form)
+    if not form.validate():
+        return _page(form, status=400)
+    try:
+        token, secret = issue_token(current_user, form.name.data)
+    except TokenError as exc:
+        db.session.rollback()
+        form.name.errors = [str(exc)]
+        return _page(form, status=422)
+    # Shown in this response only: never flashed, since the session cookie is signed, not secret.
+    return _page(TokenForm(formdata=None), secret=secret)
+
+
+@bp.route("/revoke", methods=["POST"])
+@login_required
+def revoke():
+    form = RevokeForm()
+    if not form.validate():
+        return _page(TokenForm(formdata=None), status=400)
+    try:
+        token = revoke_token(current_user, form.token_id.data)
+    except TokenError:
+        db.session.rollback()
+        return _page(TokenForm(formdata=None), status=404)
+    flash(_("The token %(name)s is revoked; it no longer works.", name=token.name), "success")
+    return redirect(url_for("tokens.index"))

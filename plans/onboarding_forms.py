@@ -1,0 +1,140 @@
+"""Web forms of the onboarding pages. They carry CSRF and parse the fields; services validate."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    FileField,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from helpdesk.i18n import _l
+from plans.onboarding import INTEGRATION_KINDS, ITEM_STATES, MEETING_KINDS, PLAN_SECTIONS, TIMINGS, ScanUpload
+from plans.onboarding_labels import (
+    INTEGRATION_KIND_LABELS,
+    ITEM_STATE_LABELS,
+    MEETING_KIND_LABELS,
+    PLAN_SECTION_LABELS,
+    PROTOCOL_FUNCTIONS,
+    TIMING_LABELS,
+)
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """Options of a select from (value, label) pairs (WTForms 3.3 deprecates bare tuples)."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _date(label) -> DateField:
+    return DateField(label, validators=[Optional()], format="%Y-%m-%d")
+
+
+class StartOnboardingForm(FlaskForm):
+    client = SelectField(_l("Client"), choices=[], validate_choice=False)
+    guardian = SelectField(_l("Guardian"), choices=[], validate_choice=False)
+    kickoff_planned_on = _date(_l("Kickoff planned on"))
+
+
+class GuardianForm(FlaskForm):
+    guardian = SelectField(_l("Guardian"), choices=[], validate_choice=False)
+
+
+class StageForm(FlaskForm):
+    planned_on = _date(_l("Planned on"))
+    owner = SelectField(_l("Owner"), choices=[], validate_choice=False)
+    notes = TextAreaField(_l("Notes (staff only)"))
+
+
+class StageProgressForm(FlaskForm):
+    to_state = HiddenField()
+    actual_on = _date(_l("Date"))
+    reason = StringField(_l("Reason, if earlier stages are not done"))
+
+
+class TrainingForm(FlaskForm):
+    held_on = _date(_l("Training held on"))
+    plan_checked = BooleanField(_l("The integrations were checked against the Success Plan"))
+    access_handed_over = BooleanField(_l("Access to the panel was handed over"))
+    notes = TextAreaField(_l("Notes (staff only)"))
+    reason = StringField(_l("Reason, if earlier stages are not done"))
+
+
+class PlanEntryForm(Form):
+    section = SelectField(
+        _l("Section"), choices=choices((s, PLAN_SECTION_LABELS[s]) for s in PLAN_SECTIONS), validate_choice=False
+    )
+    kind = SelectField(
+        _l("Kind of integration"),
+        choices=choices([("", "—")] + [(k, INTEGRATION_KIND_LABELS[k]) for k in INTEGRATION_KINDS]),
+        validate_choice=False,
+    )
+    name = StringField(_l("Name"))
+    timing = SelectField(_l("When"), choices=choices((t, TIMING_LABELS[t]) for t in TIMINGS), validate_choice=False)
+    notes = StringField(_l("Notes"))
+
+
+class PlanForm(FlaskForm):
+    entries = FieldList(FormField(PlanEntryForm), min_entries=5, max_entries=30)
+    note = StringField(_l("What this version adds, and why"))
+
+
+class ItemStateForm(FlaskForm):
+    state = SelectField(_l("State"), choices=choices((s, ITEM_STATE_LABELS[s]) for s in ITEM_STATES),
+                        validate_choice=False)
+
+
+class StartDataItemForm(FlaskForm):
+    label = StringField(_l("Start data to ask for"))
+    required = BooleanField(_l("Required before configuration starts"), default=True)
+
+
+class ProtocolForm(FlaskForm):
+    signed_on = _date(_l("Signed on"))
+    functions = CheckboxesField(
+        _l("Basic functions confirmed"), choices=choices(PROTOCOL_FUNCTIONS.items()), validate_choice=False
+    )
+    scan = FileField(_l("Scan of the signed protocol (PDF)"))
+
+
+class MeetingForm(FlaskForm):
+    kind = SelectField(_l("Meeting"), choices=choices((k, MEETING_KIND_LABELS[k]) for k in MEETING_KINDS),
+                       validate_choice=False)
+    day = _date(_l("Date"))
+    start_time = TimeField(_l("Time"), validators=[Optional()])
+    duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[Optional()], default=60)
+    location = StringField(_l("Where (room or link)"))
+    notes = TextAreaField(_l("Notes (staff only)"))
+    participants = CheckboxesField(_l("Participants"), choices=[], validate_choice=False)
+
+
+class ConfirmForm(FlaskForm):
+    """An action with nothing to fill in but its CSRF token."""
+
+
+def uploaded_scan(field_name: str = "scan") -> ScanUpload | None:
+    """The uploaded file, read up to the size limit plus one byte (so an oversize is detected)."""
+    found = request.files.get(field_name)
+    if found is None or not found.filename:
+        return None
+    limit = current_app.config["PROTOCOL_SCAN_MAX_BYTES"]
+    return ScanUpload(found.filename, found.stream.read(limit + 1))

@@ -1,0 +1,392 @@
+"""Usage reports: what each client used in a period and why, summed in SQL from the ledger.
+
+A report period is a calendar month (``2026-11``) or quarter (``2026-Q4``). It holds the ledger
+rows whose accounting period *starts* in it: for a plan anchored on the 15th, "November" is the
+period 15 November - 14 December; for a quarterly plan, the quarter's figures appear in the
+month the quarter starts. Every figure is a SUM over ``usage_entries`` filtered on
+(client, period start) and can be drilled down to exactly the rows it adds up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from helpdesk.companies import Client
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from plans.coverage import CATEGORIES, SOURCES
+from plans.models import CHARGES, KINDS, OVERAGE_CHARGES, CoverageDecision, Subscription, UsageEntry
+from plans.periods import Period
+from plans.services import (
+    CoverageError,
+    NotFound,
+    PeriodAllowance,
+    allowance_history,
+    allowance_used,
+    calendar_month,
+    get_client,
+)
+
+SUM_NAMES = ("used", "tickets_counted", "free", "billable", "pending", "goodwill", "unbilled")
+
+
+def report_period(label: str | None, today: date) -> Period:
+    """The calendar month or quarter a label names (this month when empty); 400 otherwise."""
+    if not label:
+        return calendar_month(today)
+    try:
+        period = Period.from_label(label.strip())
+    except ValueError:
+        period = None
+    if period is None or not (period.is_calendar_month or period.is_calendar_quarter):
+        raise CoverageError(_("Choose a month such as 2026-11 or a quarter such as 2026-Q4."), status=400)
+    return period
+
+
+def _sums() -> list[Any]:
+    """The ledger sums every report shows, as labelled SQL expressions."""
+
+    def total(condition: Any, column: Any = UsageEntry.minutes) -> Any:
+        return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
+
+    return [
+        total(UsageEntry.charge == "allowance").label("used"),
+        total(UsageEntry.charge == "allowance", UsageEntry.tickets).label("tickets_counted"),
+        *(total(UsageEntry.charge == name).label(name) for name in ("free", *OVERAGE_CHARGES)),
+        func.coalesce(func.sum(UsageEntry.amount), 0).label("value"),
+        func.min(UsageEntry.currency).label("currency"),
+        func.max(UsageEntry.currency).label("currency_max"),
+    ]
+
+
+@dataclass
+class Sums:
+    """Minutes by charge, tickets counted against allowances, and the value of billable overage."""
+
+    used: int = 0
+    tickets_counted: int = 0
+    free: int = 0
+    billable: int = 0
+    pending: int = 0
+    goodwill: int = 0
+    unbilled: int = 0
+    value: Decimal = Decimal(0)
+    currency: str | None = None
+    mixed_currencies: bool = False
+
+    @classmethod
+    def from_row(cls, row: Any) -> Sums:
+        return cls(
+            **{name: int(getattr(row, name)) for name in SUM_NAMES},
+            value=Decimal(row.value).quantize(Decimal("0.01")),
+            currency=row.currency,
+            mixed_currencies=row.currency != row.currency_max,
+        )
+
+    @property
+    def overage(self) -> int:
+        """Minutes beyond coverage, however they end up charged."""
+        return self.billable + self.pending + self.goodwill + self.unbilled
+
+
+@dataclass
+class ClientUsage:
+    """One client's line of the usage report."""
+
+    client_id: int
+    name: str
+    slug: str
+    sums: Sums = field(default_factory=Sums)
+    plans: list[str] = field(default_factory=list)
+    periods: list[PeriodAllowance] = field(default_factory=list)
+    by_category: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
+    by_source: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
+
+    @property
+    def allowance_minutes(self) -> int | None:
+        values = [p.terms.allowance_minutes for p in self.periods if p.terms.allowance_minutes is not None]
+        return sum(values) if values else None
+
+    @property
+    def rollover_minutes(self) -> int | None:
+        if self.allowance_minutes is None:
+            return None
+        return sum(p.rollover_in for p in self.periods)
+
+    @property
+    def allowance_tickets(self) -> int | None:
+        values = [p.terms.allowance_tickets for p in self.periods if p.terms.allowance_tickets is not None]
+        return sum(values) if values else None
+
+    @property
+    def remaining_minutes(self) -> int | None:
+        if self.allowance_minutes is None:
+            return None
+        return max(0, self.allowance_minutes + (self.rollover_minutes or 0) - self.sums.used)
+
+    @property
+    def tickets(self) -> int:
+        return sum(self.by_category.values())
+
+
+def _in_period(period: Period) -> list[Any]:
+    return [UsageEntry.period_start >= period.start, UsageEntry.period_start < period.end]
+
+
+def ledger_sums(period: Period, client_id: int | None = None) -> dict[int, Sums]:
+    """The ledger sums per client for a report period: one GROUP BY over (client, period)."""
+    query = select(UsageEntry.client_id, *_sums()).where(*_in_period(period)).group_by(UsageEntry.client_id)
+    if client_id is not None:
+        query = query.where(UsageEntry.client_id == client_id)
+    return {row.client_id: Sums.from_row(row) for row in db.session.execute(query)}
+
+
+def _subscriptions_in(period: Period, client_id: int | None = None) -> list[Subscription]:
+    query = select(Subscription).where(
+        Subscription.starts_on < period.end,
+        (Subscription.ends_on.is_(None)) | (Subscription.ends_on >= period.start),
+    )
+    if client_id is not None:
+        query = query.where(Subscription.client_id == client_id)
+    return list(db.session.scalars(query.order_by(Subscription.client_id, Subscription.starts_on)))
+
+
+def _latest_decisions(period: Period, client_id: int | None = None) -> Any:
+    """The latest decision of every ticket filed in the period (as a subquery of ids)."""
+    filed = select(CoverageDecision.ticket_id).where(
+        CoverageDecision.trigger == "filed",
+        CoverageDecision.period_start >= period.start,
+        CoverageDecision.period_start < period.end,
+    )
+    if client_id is not None:
+        filed = filed.where(CoverageDecision.client_id == client_id)
+    return (
+        select(func.max(CoverageDecision.id).label("id"))
+        .where(CoverageDecision.ticket_id.in_(filed))
+        .group_by(CoverageDecision.ticket_id)
+        .subquery()
+    )
+
+
+def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, list[tuple[str, str, int]]]:
+    """(category, current source, count) of the tickets filed in the period, per client."""
+    latest = _latest_decisions(period, client_id)
+    rows = db.session.execute(
+        select(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source, func.count())
+        .join(latest, latest.c.id == CoverageDecision.id)
+        .group_by(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source)
+    ).all()
+    counts: dict[int, list[tuple[str, str, int]]] = {}
+    for client, category, source, count in rows:
+        counts.setdefault(client, []).append((category, source, int(count)))
+    return counts
+
+
+def usage_report(period: Period, client_id: int | None = None) -> list[ClientUsage]:
+    """Per client: minutes used against allowance and rollover, overage and its value, tickets
+    by category and by coverage source. A fixed number of queries, whatever the number of
+    clients; the sums run in SQL."""
+    sums = ledger_sums(period, client_id)
+    subscriptions = _subscriptions_in(period, client_id)
+    used = allowance_used([s.id for s in subscriptions], period.end)
+    counts = ticket_counts(period, client_id)
+    ids = set(sums) | {s.client_id for s in subscriptions} | set(counts)
+    if not ids:
+        return []
+    clients = {c.id: c for c in db.session.scalars(select(Client).where(Client.id.in_(ids)))}
+    lines = {cid: ClientUsage(cid, clients[cid].name, clients[cid].slug, sums.get(cid, Sums())) for cid in ids}
+    for subscription in subscriptions:
+        line = lines[subscription.client_id]
+        history = allowance_history(subscription, period.end - timedelta(days=1), used.get(subscription.id, {}))
+        mine = [p for p in history if p.period.start >= period.start]
+        if mine and subscription.plan.name not in line.plans:
+            line.plans.append(subscription.plan.name)
+        line.periods += mine
+    for cid, rows in counts.items():
+        for category, source, count in rows:
+            lines[cid].by_category[category] += count
+            lines[cid].by_source[source] += count
+    return sorted(lines.values(), key=lambda line: (line.name.lower(), line.client_id))
+
+
+def client_line(period: Period, client_id: int) -> ClientUsage:
+    """One client's report line; 404 when the client had no plan and no recorded work then."""
+    client = get_client(client_id)
+    lines = usage_report(period, client_id)
+    if not lines or (not lines[0].periods and not any(getattr(lines[0].sums, n) for n in SUM_NAMES)):
+        raise NotFound(
+            _("%(client)s had no support plan and no recorded work in %(period)s.", client=client.name,
+              period=period.label)
+        )
+    return lines[0]
+
+
+def ledger_rows(
+    period: Period,
+    client_id: int,
+    *,
+    charge: str | None = None,
+    source: str | None = None,
+    kind: str | None = None,
+    ticket_id: int | None = None,
+) -> list[UsageEntry]:
+    """The rows behind a figure of the report, in the order the work was done."""
+    query = select(UsageEntry).where(UsageEntry.client_id == client_id, *_in_period(period))
+    if charge == "overage":
+        query = query.where(UsageEntry.charge.in_(OVERAGE_CHARGES))
+    elif charge:
+        if charge not in CHARGES:
+            raise CoverageError(_("Unknown charge: %(value)s", value=charge), status=400)
+        query = query.where(UsageEntry.charge == charge)
+    if source:
+        if source not in SOURCES:
+            raise CoverageError(_("Unknown coverage source: %(value)s", value=source), status=400)
+        query = query.where(UsageEntry.source == source)
+    if kind:
+        if kind not in KINDS:
+            raise CoverageError(_("Unknown kind: %(value)s", value=kind), status=400)
+        query = query.where(UsageEntry.kind == kind)
+    if ticket_id is not None:
+        query = query.where(UsageEntry.ticket_id == ticket_id)
+    return list(db.session.scalars(query.order_by(UsageEntry.work_date, UsageEntry.id)))
+
+
+def report_tickets(
+    period: Period, client_id: int, *, category: str | None = None, source: str | None = None
+) -> list[CoverageDecision]:
+    """The latest decision of each ticket behind a ticket count of the report."""
+    if category and category not in CATEGORIES:
+        raise CoverageError(_("Unknown category: %(value)s", value=category), status=400)
+    if source and source not in SOURCES:
+        raise CoverageError(_("Unknown coverage source: %(value)s", value=source), status=400)
+    latest = _latest_decisions(period, client_id)
+    query = select(CoverageDecision).join(latest, latest.c.id == CoverageDecision.id)
+    if category:
+        query = query.where(CoverageDecision.category == category)
+    if source:
+        query = query.where(CoverageDecision.source == source)
+    return list(db.session.scalars(query.order_by(CoverageDecision.ticket_id)))
+
+
+@dataclass
+class TicketLines:
+    ticket_id: int
+    rows: list[UsageEntry]
+
+    @property
+    def minutes(self) -> int:
+        """Minutes of work (approval rows move minutes between charges and add none)."""
+        return sum(r.minutes for r in self.rows if r.kind != "approval")
+
+    @property
+    def value(self) -> Decimal:
+        return sum((r.amount for r in self.rows), Decimal(0))
+
+
+def statement(period: Period, client_id: int) -> tuple[ClientUsage, list[TicketLines]]:
+    """A client's statement: the report line and every ledger row, grouped by ticket."""
+    line = client_line(period, client_id)
+    groups: dict[int, list[UsageEntry]] = {}
+    for row in ledger_rows(period, client_id):
+        groups.setdefault(row.ticket_id, []).append(row)
+    return line, [TicketLines(tid, rows) for tid, rows in sorted(groups.items())]
+
+
+# -- the client's own view ---------------------------------------------------------------------
+
+
+@dataclass
+class PeriodUsage:
+    """One subscription period as the client admin sees it."""
+
+    plan: str
+    allowance: PeriodAllowance
+    sums: Sums
+
+    @property
+    def label(self) -> str:
+        return self.allowance.period.label
+
+
+def client_periods(client_id: int, today: date) -> list[PeriodUsage]:
+    """The client's plan periods from the first subscription up to today, newest first."""
+    subscriptions = [
+        s for s in db.session.scalars(
+            select(Subscription).where(Subscription.client_id == client_id, Subscription.starts_on <= today)
+        )
+    ]
+    if not subscriptions:
+        return []
+    used = allowance_used([s.id for s in subscriptions], date.max)
+    rows = db.session.execute(
+        select(UsageEntry.subscription_id, UsageEntry.period_start, *_sums())
+        .where(UsageEntry.client_id == client_id, UsageEntry.subscription_id.is_not(None))
+        .group_by(UsageEntry.subscription_id, UsageEntry.period_start)
+    ).all()
+    sums = {(row.subscription_id, row.period_start): Sums.from_row(row) for row in rows}
+    periods: list[PeriodUsage] = []
+    for subscription in subscriptions:
+        for allowance in allowance_history(subscription, today, used.get(subscription.id, {})):
+            key = (subscription.id, allowance.period.start)
+            periods.append(PeriodUsage(subscription.plan.name, allowance, sums.get(key, Sums())))
+    return sorted(periods, key=lambda p: p.allowance.period.start, reverse=True)
+
+
+def client_period(client_id: int, label: str, today: date) -> PeriodUsage:
+    """One of the client's plan periods by label; 400 for a bad label, 404 without a plan."""
+    try:
+        wanted = Period.from_label(label)
+    except ValueError:
+        raise CoverageError(_("That is not a period."), status=400) from None
+    for usage in client_periods(client_id, today):
+        if usage.allowance.period == wanted:
+            return usage
+    raise NotFound(_("Your company had no support plan for the period %(period)s.", period=label))
+
+
+def client_period_rows(client_id: int, usage: PeriodUsage) -> list[UsageEntry]:
+    period = usage.allowance.period
+    return list(
+        db.session.scalars(
+            select(UsageEntry)
+            .where(UsageEntry.client_id == client_id, UsageEntry.period_start == period.start,
+                   UsageEntry.period_label == period.label)
+            .order_by(UsageEntry.work_date, UsageEntry.id)
+        )
+    )
+
+
+def csv_rows(lines: Iterable[ClientUsage]) -> Iterable[list[Any]]:
+    """The usage report as CSV rows, header first (column names stay English for tools)."""
+    yield [
+        "client", "plans", "periods", "allowance_minutes", "rollover_minutes", "used_minutes", "remaining_minutes",
+        "allowance_tickets", "tickets_counted", "free_minutes", "overage_minutes", "billable_minutes",
+        "pending_minutes", "goodwill_minutes", "unbilled_minutes", "overage_value", "currency",
+        *(f"tickets_{c}" for c in CATEGORIES), *(f"source_{s}" for s in SOURCES),
+    ]
+    for line in lines:
+        s = line.sums
+        yield [
+            line.slug, "; ".join(line.plans), "; ".join(p.period.label for p in line.periods),
+            "" if line.allowance_minutes is None else line.allowance_minutes,
+            "" if line.rollover_minutes is None else line.rollover_minutes, s.used,
+            "" if line.remaining_minutes is None else line.remaining_minutes,
+            "" if line.allowance_tickets is None else line.allowance_tickets, s.tickets_counted, s.free, s.overage,
+            s.billable, s.pending, s.goodwill, s.unbilled, f"{s.value:.2f}", s.currency or "",
+            *(line.by_category[c] for c in CATEGORIES), *(line.by_source[x] for x in SOURCES),
+        ]
+
+
+def csv_ledger(rows: Iterable[UsageEntry]) -> Iterable[list[Any]]:
+    yield ["id", "work_date", "ticket_id", "time_entry_id", "decision_id", "period", "source", "kind", "charge",
+           "minutes", "tickets", "amount", "currency", "author_id", "created_at"]
+    for r in rows:
+        yield [r.id, r.work_date.isoformat(), r.ticket_id, r.time_entry_id or "", r.decision_id, r.period_label,
+               r.source, r.kind, r.charge, r.minutes, r.tickets, f"{r.amount:.2f}", r.currency or "",
+               r.author_id or "", r.created_at.isoformat()]

@@ -1,0 +1,361 @@
+"""Pages for plans and usage: managers' plans, subscriptions, package dates and usage reports;
+client admins' own usage. Views parse input, call one service and redirect or render."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from helpdesk.companies import Client
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from helpdesk.security import client_required, manager_required
+from plans import reports, services
+from plans.forms import (
+    EndSubscriptionForm,
+    NewPlanForm,
+    PackageForm,
+    PlanSettingsForm,
+    SubscriptionForm,
+    TermsForm,
+)
+from plans.models import Subscription
+from plans.services import CoverageError
+
+bp = Blueprint("plans", __name__, url_prefix="/manager")
+portal_bp = Blueprint("usage", __name__, url_prefix="/portal")
+
+
+def _apply_errors(form: Any, error: CoverageError) -> None:
+    for name, message in error.fields.items():
+        target = getattr(form, name, None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors = list(target.errors) + [message]
+
+
+def _csv(rows: Iterable[list[Any]], filename: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
+    )
+
+
+def _error_page(error: CoverageError, *details: str) -> tuple[str, int]:
+    message = " ".join(dict.fromkeys([error.message, *details]))
+    return render_template("refused.html", status=error.status, message=message), error.status
+
+
+# -- plans -----------------------------------------------------------------------------------
+
+
+@bp.route("/plans")
+@manager_required
+def plans():
+    return render_template("manager/plans.html", plans=services.list_plans(), today=services.coverage_today())
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@manager_required
+def new_plan():
+    form = NewPlanForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate():
+            status = 400
+        else:
+            try:
+                plan = services.create_plan(
+                    actor_id=current_user.id, name=form.name.data, period=form.period.data, values=form.values()
+                )
+            except CoverageError as exc:
+                db.session.rollback()
+                _apply_errors(form, exc)
+                flash(exc.message, "error")
+                status = exc.status
+            else:
+                flash(_("Plan %(name)s created.", name=plan.name), "success")
+                return redirect(url_for("plans.plan", plan_id=plan.id))
+    return render_template("manager/plan_new.html", form=form), status
+
+
+def _plan_page(plan_id: int, terms_form=None, settings_form=None, status: int = 200):
+    try:
+        plan = services.get_plan(plan_id)
+    except services.NotFound:
+        abort(404)
+    today = services.coverage_today()
+    current = plan.version_on(today)
+    if terms_form is None:
+        terms_form = TermsForm(
+            effective_from=(today + timedelta(days=1)).isoformat(),
+            covered_categories=list(current.covered_categories),
+            allowance_minutes="" if current.allowance_minutes is None else str(current.allowance_minutes),
+            allowance_tickets="" if current.allowance_tickets is None else str(current.allowance_tickets),
+            billing_increment=str(current.billing_increment),
+            rollover_cap_minutes=str(current.rollover_cap_minutes),
+            overage_policy=current.overage_policy,
+            hourly_rate="" if current.hourly_rate is None else str(current.hourly_rate),
+            currency=current.currency,
+        )
+    settings_form = settings_form or PlanSettingsForm(name=plan.name, active=plan.active)
+    subscriptions = db.session.execute(
+        select(Subscription, Client.name).join(Client, Client.id == Subscription.client_id)
+        .where(Subscription.plan_id == plan.id).order_by(Subscription.starts_on)
+    ).all()
+    return render_template(
+        "manager/plan.html", plan=plan, current=current, today=today, terms_form=terms_form,
+        settings_form=settings_form, subscriptions=subscriptions,
+    ), status
+
+
+@bp.route("/plans/<int:plan_id>")
+@manager_required
+def plan(plan_id: int):
+    return _plan_page(plan_id)
+
+
+@bp.route("/plans/<int:plan_id>/terms", methods=["POST"])
+@manager_required
+def plan_terms(plan_id: int):
+    form = TermsForm()
+    if not form.validate():
+        return _plan_page(plan_id, terms_form=form, status=400)
+    try:
+        version = services.change_plan_terms(
+            plan_id, actor_id=current_user.id, effective_from=form.effective_from.data, values=form.values()
+        )
+    except services.NotFound:
+        abort(404)
+    except CoverageError as exc:
+        db.session.rollback()
+        _apply_errors(form, exc)
+        flash(exc.message, "error")
+        return _plan_page(plan_id, terms_form=form, status=exc.status)
+    flash(_("New terms saved; they apply to periods starting on or after %(day)s.",
+            day=version.effective_from.isoformat()), "success")
+    return redirect(url_for("plans.plan", plan_id=plan_id))
+
+
+@bp.route("/plans/<int:plan_id>/settings", methods=["POST"])
+@manager_required
+def plan_settings(plan_id: int):
+    form = PlanSettingsForm()
+    if not form.validate():
+        return _plan_page(plan_id, settings_form=form, status=400)
+    try:
+        services.update_plan(plan_id, name=form.name.data, active=form.active.data)
+    except services.NotFound:
+        abort(404)
+    except CoverageError as exc:
+        db.session.rollback()
+        _apply_errors(form, exc)
+        flash(exc.message, "error")
+        return _plan_page(plan_id, settings_form=form, status=exc.status)
+    flash(_("Saved."), "success")
+    return redirect(url_for("plans.plan", plan_id=plan_id))
+
+
+# -- subscriptions ---------------------------------------------------------------------------
+
+
+def _subscription_form(form: SubscriptionForm | None = None) -> SubscriptionForm:
+    form = form or SubscriptionForm(starts_on=services.coverage_today().isoformat())
+    form.client.choices = [("", "—")] + [
+        (str(c.id), c.name) for c in db.session.scalars(select(Client).order_by(Client.name))
+    ]
+    form.plan.choices = [("", "—")] + [(str(p.id), p.name) for p in services.list_plans() if p.active]
+    return form
+
+
+@bp.route("/subscriptions", methods=["GET", "POST"])
+@manager_required
+def subscriptions():
+    form = _subscription_form(SubscriptionForm() if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if not form.validate():
+            status = 400
+        else:
+            try:
+                services.subscribe(
+                    actor_id=current_user.id, client_id=form.client.data, plan_id=form.plan.data,
+                    starts_on=form.starts_on.data, ends_on=form.ends_on.data,
+                )
+            except CoverageError as exc:
+                db.session.rollback()
+                _apply_errors(form, exc)
+                flash(exc.message, "error")
+                status = exc.status
+            else:
+                flash(_("Subscription saved."), "success")
+                return redirect(url_for("plans.subscriptions"))
+    rows = db.session.execute(
+        select(Subscription, Client).join(Client, Client.id == Subscription.client_id)
+        .order_by(Client.name, Subscription.starts_on)
+    ).all()
+    return render_template(
+        "manager/subscriptions.html", form=form, rows=rows, today=services.coverage_today(),
+        end_form=EndSubscriptionForm(),
+    ), status
+
+
+@bp.route("/subscriptions/<int:subscription_id>/end", methods=["POST"])
+@manager_required
+def end_subscription(subscription_id: int):
+    form = EndSubscriptionForm()
+    if not form.validate():
+        flash(_("The form has expired; please try again."), "error")
+        return redirect(url_for("plans.subscriptions")), 303
+    try:
+        services.end_subscription(subscription_id, ends_on=form.ends_on.data)
+    except services.NotFound:
+        abort(404)
+    except CoverageError as exc:
+        db.session.rollback()
+        return _error_page(exc, *exc.fields.values())
+    flash(_("Subscription saved."), "success")
+    return redirect(url_for("plans.subscriptions"))
+
+
+@bp.route("/clients/<int:client_id>/coverage", methods=["GET", "POST"])
+@manager_required
+def client_coverage(client_id: int):
+    client = db.session.get(Client, client_id) or abort(404)
+    form = PackageForm() if request.method == "POST" else PackageForm(
+        protocol_signed_on=client.protocol_signed_on.isoformat() if client.protocol_signed_on else "",
+        package_months=str(client.package_months),
+    )
+    status = 200
+    if request.method == "POST":
+        if not form.validate():
+            status = 400
+        else:
+            try:
+                services.set_package(
+                    client_id, signed_on=form.protocol_signed_on.data, months=form.package_months.data
+                )
+            except CoverageError as exc:
+                db.session.rollback()
+                _apply_errors(form, exc)
+                flash(exc.message, "error")
+                status = exc.status
+            else:
+                flash(_("Saved."), "success")
+                return redirect(url_for("plans.client_coverage", client_id=client_id))
+    today = services.coverage_today()
+    situation, previews = services.preview(client_id, today)
+    return render_template(
+        "manager/client_coverage.html", client=client, form=form, today=today, situation=situation,
+        previews=previews, subscriptions=services.client_subscriptions(client_id),
+    ), status
+
+
+# -- usage reports ---------------------------------------------------------------------------
+
+
+def _period():
+    try:
+        return reports.report_period(request.args.get("period"), services.coverage_today())
+    except CoverageError as exc:
+        abort(Response(render_template("refused.html", status=exc.status, message=exc.message), exc.status))
+
+
+def _client_or_404(client_id: int) -> Client:
+    return db.session.get(Client, client_id) or abort(404)
+
+
+@bp.route("/usage")
+@manager_required
+def usage():
+    period = _period()
+    lines = reports.usage_report(period)
+    return render_template("manager/usage.html", period=period, lines=lines)
+
+
+@bp.route("/usage.csv")
+@manager_required
+def usage_csv():
+    period = _period()
+    return _csv(reports.csv_rows(reports.usage_report(period)), f"usage-{period.label}.csv")
+
+
+@bp.route("/usage/<int:client_id>/entries")
+@manager_required
+def usage_entries(client_id: int):
+    client = _client_or_404(client_id)
+    period = _period()
+    filters = {name: request.args.get(name) or None for name in ("charge", "source", "kind")}
+    try:
+        rows = reports.ledger_rows(period, client_id, **filters)
+    except CoverageError as exc:
+        return _error_page(exc)
+    if request.args.get("format") == "csv":
+        return _csv(reports.csv_ledger(rows), f"ledger-{client.slug}-{period.label}.csv")
+    csv_url = url_for("plans.usage_entries", client_id=client_id, period=period.label, format="csv",
+                      **{k: v for k, v in filters.items() if v})
+    return render_template(
+        "manager/usage_entries.html", client=client, period=period, rows=rows, filters=filters, csv_url=csv_url
+    )
+
+
+@bp.route("/usage/<int:client_id>/tickets")
+@manager_required
+def usage_tickets(client_id: int):
+    client = _client_or_404(client_id)
+    period = _period()
+    filters = {name: request.args.get(name) or None for name in ("category", "source")}
+    try:
+        decisions = reports.report_tickets(period, client_id, **filters)
+    except CoverageError as exc:
+        return _error_page(exc)
+    return render_template(
+        "manager/usage_tickets.html", client=client, period=period, decisions=decisions, filters=filters
+    )
+
+
+@bp.route("/usage/<int:client_id>/statement")
+@manager_required
+def statement(client_id: int):
+    client = _client_or_404(client_id)
+    period = _period()
+    try:
+        line, groups = reports.statement(period, client_id)
+    except CoverageError as exc:
+        return _error_page(exc)
+    return render_template("manager/statement.html", client=client, period=period, line=line, groups=groups)
+
+
+# -- the client admin's usage ----------------------------------------------------------------
+
+
+@portal_bp.route("/usage")
+@client_required
+def company_usage():
+    if not current_user.is_client_admin:
+        abort(403)
+    today = services.coverage_today()
+    label = request.args.get("period")
+    selected = rows = None
+    if label:
+        try:
+            selected = reports.client_period(current_user.client_id, label, today)
+        except CoverageError as exc:
+            return _error_page(exc)
+        rows = reports.client_period_rows(current_user.client_id, selected)
+    periods = reports.client_periods(current_user.client_id, today)
+    return render_template(
+        "portal/usage.html", periods=periods, selected=selected, rows=rows, today=today,
+        current=next((p for p in periods if today in p.allowance.period), None),
+    )

@@ -1,0 +1,185 @@
+"""The cross-company walk over every API route: with company B's ids, A's tokens get 403 or 404.
+
+Every rule under /api/v1, every method, with a body the endpoint would accept (so a forgotten
+check cannot hide behind a validation error). A route argument the walk does not know fails the
+test: whoever adds the route decides here which id of company B it takes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.integration.api_support import *  # noqa: F403  (fixtures)
+
+API_PREFIX = "/api/v1/"
+SAMPLE_DATE = "2026-11-27"
+
+
+def sample(field: Any) -> Any:
+    """A value the field accepts."""
+    from helpdesk.api import AnyOf, Boolean, Choice, Date, Integer, String
+
+    if isinstance(field, AnyOf):
+        return sample(field.options[0])
+    if isinstance(field, Choice):
+        return field.values[-1]
+    if isinstance(field, Boolean):
+        return True
+    if isinstance(field, Date):
+        return SAMPLE_DATE
+    if isinstance(field, Integer):
+        return max(field.minimum or 1, 1) if field.minimum is not None else 1
+    if isinstance(field, String):
+        return "walked" if field.pattern else "Walked in"
+    raise AssertionError(f"the walk cannot make a value for {field!r}: teach sample()")
+
+
+def valid_body(spec: Any) -> dict[str, Any] | None:
+    """Every field the endpoint takes (not only the required ones), with acceptable values."""
+    if spec.body is None:
+        return None
+    return {name: sample(field) for name, field in spec.body.fields.items()}
+
+
+class CompanyB:
+    """Company B (globex): a ticket with a public reply and an internal note, its client row."""
+
+    def __init__(self, world: Any) -> None:
+        from tickets.services import Actor, add_message, file_ticket
+
+        self.ticket = file_ticket(
+            Actor(world.globex_user), subject="GLOBEX-SECRET-SUBJECT", description="GLOBEX-SECRET-DESCRIPTION",
+            category="question", priority="low",
+        )
+        add_message(Actor(world.agent), self.ticket, body="GLOBEX-SECRET-REPLY")
+        add_message(Actor(world.agent), self.ticket, body="GLOBEX-SECRET-NOTE", internal=True)
+        self.client = world.globex
+        self.secrets = ("GLOBEX-SECRET-SUBJECT", "GLOBEX-SECRET-DESCRIPTION", "GLOBEX-SECRET-REPLY", "GLOBEX-SECRET-NOTE")
+
+    def arguments(self) -> dict[str, Any]:
+        """Company B's value for every path argument an API route may take."""
+        return {"ticket_id": self.ticket.id, "slug": self.client.slug}
+
+    def snapshot(self) -> tuple[Any, ...]:
+        from helpdesk.companies import Client
+        from helpdesk.extensions import db
+        from tickets.models import Message, Ticket, TicketEvent
+
+        db.session.rollback()
+        ticket = db.session.get(Ticket, self.ticket.id, populate_existing=True)
+        client = db.session.get(Client, self.client.id, populate_existing=True)
+        return (
+            ticket.subject, ticket.status, ticket.category, ticket.priority, ticket.assignee_id,
+            client.name, client.active, client.phase, client.guardian_id, client.package_months,
+            db.session.scalar(select(func.count(Ticket.id)).where(Ticket.client_id == self.client.id)),
+            *(db.session.scalar(select(func.count(m.id)).where(m.ticket_id == self.ticket.id)) for m in (Message, TicketEvent)),
+        )
+
+
+def api_routes(app: Any) -> list[tuple[Any, str, Any]]:
+    found = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(API_PREFIX):
+            continue
+        spec = getattr(app.view_functions[rule.endpoint], "api_endpoint", None)
+        assert spec is not None, f"{rule.rule} is under /api/v1 but not declared with ApiBlueprint.endpoint"
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule, method, spec))
+    return found
+
+
+def url_for_rule(rule: Any, arguments: dict[str, Any]) -> str:
+    url = rule.rule
+    for name in rule.arguments:
+        if name not in arguments:
+            pytest.fail(
+                f"{rule.rule} ({rule.endpoint}) takes <{name}>, which the API walk does not know: "
+                "add company B's value for it to CompanyB.arguments()"
+            )
+        url, found = re.subn(rf"<(?:\w+:)?{name}>", str(arguments[name]), url)
+        assert found == 1
+    return url
+
+
+@pytest.fixture
+def company_b(world: Any) -> CompanyB:
+    return CompanyB(world)
+
+
+@pytest.mark.parametrize("viewer", ["acme_user", "acme_admin"])
+def test_no_api_route_shows_or_changes_another_company_s_data(app, world, api, tokens, company_b, viewer):
+    token = getattr(tokens, viewer)
+    before = company_b.snapshot()
+    walked_with_ids = 0
+    for rule, method, spec in api_routes(app):
+        url = url_for_rule(rule, company_b.arguments())
+        body = valid_body(spec)
+        response = api.call(method, url, token, **({"json": body} if body is not None else {}))
+        if rule.arguments:
+            expected = {403} if spec.roles else {404}
+            assert response.status_code in expected, (viewer, method, url, response.status_code, response.get_json())
+            walked_with_ids += 1
+        else:
+            assert response.status_code < 500
+        text = response.get_data(as_text=True)
+        for secret in company_b.secrets:
+            assert secret not in text, (viewer, method, url, secret)
+        assert "globex" not in text.lower() or rule.rule.endswith("openapi.json"), (viewer, method, url)
+    assert walked_with_ids >= 6
+    assert company_b.snapshot() == before
+
+
+def test_a_colleague_s_ticket_is_not_found_by_a_plain_client_user(app, world, api, tokens):
+    from tickets.services import Actor, file_ticket
+
+    ticket = file_ticket(Actor(world.acme_colleague), subject="Bob's", description="x", category="bug")
+    for rule, method, spec in api_routes(app):
+        if "ticket_id" not in rule.arguments:
+            continue
+        url = url_for_rule(rule, {"ticket_id": ticket.id})
+        body = valid_body(spec)
+        response = api.call(method, url, tokens.acme_user, **({"json": body} if body is not None else {}))
+        assert response.status_code in ({403} if spec.roles else {404}), (method, url, response.status_code)
+        assert "Bob's" not in response.get_data(as_text=True)
+
+
+def test_the_walk_reaches_real_data_for_those_who_may_see_it(app, world, api, tokens, company_b):
+    """The control: B's own people (and staff) get 200 from the same URLs, so a 404 above means refused."""
+    seen = set()
+    for who in ("globex_user", "globex_admin", "agent"):
+        for rule, method, _spec in api_routes(app):
+            if method != "GET" or not rule.arguments or rule.endpoint.startswith("clients_api"):
+                continue
+            response = api.get(url_for_rule(rule, company_b.arguments()), getattr(tokens, who))
+            assert response.status_code == 200, (who, rule.rule, response.status_code)
+            assert "GLOBEX-SECRET-SUBJECT" in response.get_data(as_text=True) or rule.rule.endswith("/replies")
+            seen.add(rule.endpoint)
+    assert {"tickets_api.read_ticket", "tickets_api.list_replies"} <= seen
+    response = api.patch(url_for_rule(_rule(app, "clients_api.change_client_terms"), company_b.arguments()),
+                         tokens.manager, json={"name": "Globex Trading"})
+    assert response.status_code == 200
+
+
+def _rule(app: Any, endpoint: str) -> Any:
+    return next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+
+
+def test_a_new_api_route_with_an_unknown_argument_fails_the_walk(app, world, company_b):
+    from werkzeug.routing import Rule
+
+    rule = Rule("/api/v1/plans/<int:plan_id>", endpoint="plans_api.read_plan")
+    rule.bind(app.url_map.__class__())
+    with pytest.raises(pytest.fail.Exception, match="plan_id"):
+        url_for_rule(rule, company_b.arguments())
+
+
+def test_every_api_route_is_declared_and_documented(app, api):
+    paths = api.document.raw["paths"]
+    for rule, method, spec in api_routes(app):
+        assert method.lower() in paths[spec.openapi_path], (rule.rule, method)
+    documented = sum(len(ops) for ops in paths.values())
+    assert documented == len(api_routes(app))

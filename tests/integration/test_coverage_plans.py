@@ -1,0 +1,141 @@
+"""Managers' plans, subscriptions and package dates through the web UI, and bad input."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from helpdesk.extensions import db
+from plans.models import PlanVersion, Subscription, SupportPlan
+
+GOOD = {
+    "name": "Standard", "period": "month", "covered_categories": ["question", "configuration_change"],
+    "allowance_minutes": "600", "allowance_tickets": "", "billing_increment": "15", "rollover_cap_minutes": "120",
+    "overage_policy": "bill", "hourly_rate": "180", "currency": "PLN",
+}
+
+
+def counts():
+    return tuple(db.session.scalar(select(func.count(m.id))) for m in (SupportPlan, PlanVersion, Subscription))
+
+
+def test_manager_creates_and_changes_a_plan(world, clock, web, login):
+    clock.on(date(2026, 11, 10))
+    login(world.manager)
+    created = web.post("/manager/plans/new", data=GOOD)
+    assert created.status_code == 302
+    plan = db.session.scalars(select(SupportPlan)).one()
+    (version,) = plan.versions
+    assert (plan.name, plan.period, version.effective_from, version.allowance_minutes) == (
+        "Standard", "month", date(2026, 11, 10), 600)
+    assert version.covered_categories == ["configuration_change", "question"]
+    changed = web.post(f"/manager/plans/{plan.id}/terms", data={**GOOD, "effective_from": "2026-12-01",
+                                                               "allowance_minutes": "900", "billing_increment": "30"})
+    assert changed.status_code == 302
+    db.session.expire_all()
+    assert [(v.effective_from, v.allowance_minutes, v.billing_increment) for v in plan.versions] == [
+        (date(2026, 11, 10), 600, 15), (date(2026, 12, 1), 900, 30)]
+    page = web.get(f"/manager/plans/{plan.id}").get_data(as_text=True)
+    assert "1 December 2026" in page or "December 1, 2026" in page
+    assert web.post(f"/manager/plans/{plan.id}/settings", data={"name": "Standard+", "active": "y"}).status_code == 302
+    assert web.get("/manager/plans").status_code == 200
+    assert web.get("/manager/plans/4242").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"allowance_minutes": "", "rollover_cap_minutes": "60"}, "rollover_cap_minutes",
+         "A rollover cap needs an allowance in minutes."),
+        ({"rollover_cap_minutes": "700"}, "rollover_cap_minutes", "cannot be larger than the allowance"),
+        ({"allowance_minutes": "-10"}, "allowance_minutes", "from 0 to 100000"),
+        ({"allowance_minutes": "1000000000"}, "allowance_minutes", "from 0 to 100000"),
+        ({"allowance_tickets": "many"}, "allowance_tickets", "whole number"),
+        ({"hourly_rate": ""}, "hourly_rate", "needs an hourly rate"),
+        ({"hourly_rate": "12.345"}, "hourly_rate", "at most two decimals"),
+        ({"hourly_rate": "NaN"}, "hourly_rate", "at most two decimals"),
+        ({"currency": "złoty"}, "currency", "three-letter currency code"),
+        ({"covered_categories": []}, "covered_categories", "at least one category"),
+        ({"covered_categories": ["question", "wishes"]}, "covered_categories", "Unknown category: wishes"),
+        ({"billing_increment": "10"}, "billing_increment", "1, 15 or 30"),
+        ({"overage_policy": "hope"}, "overage_policy", "allowance is used up"),
+        ({"period": "week"}, "period", "month or a quarter"),
+        ({"name": ""}, "name", "1 to 100 characters"),
+    ],
+)
+def test_bad_plans_are_refused_with_a_clear_message(world, clock, web, login, changes, field, message):
+    clock.on(date(2026, 11, 10))
+    login(world.manager)
+    response = web.post("/manager/plans/new", data={**GOOD, **changes})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert counts() == (0, 0, 0)
+
+
+def test_duplicate_names_and_past_changes_are_refused(cov, world, clock, web, login):
+    plan = cov.plan()
+    clock.on(date(2026, 11, 10))
+    login(world.manager)
+    assert web.post("/manager/plans/new", data={**GOOD, "name": "standard"}).status_code == 422
+    past = web.post(f"/manager/plans/{plan.id}/terms", data={**GOOD, "effective_from": "2026-11-09"})
+    assert past.status_code == 422 and "past periods are never rewritten" in past.get_data(as_text=True)
+    same_day = web.post(f"/manager/plans/{plan.id}/terms", data={**GOOD, "effective_from": "2026-01-01"})
+    assert same_day.status_code == 422
+    assert counts() == (1, 1, 0)
+
+
+def test_subscriptions_refuse_overlaps_and_the_past(cov, world, clock, web, login):
+    plan = cov.plan()
+    clock.on(date(2026, 11, 10))
+    login(world.manager)
+    base = {"client": str(world.acme.id), "plan": str(plan.id)}
+    assert web.post("/manager/subscriptions", data={**base, "starts_on": "2026-11-10", "ends_on": "2027-01-31"}).status_code == 302
+    overlap = web.post("/manager/subscriptions", data={**base, "starts_on": "2027-01-31", "ends_on": ""})
+    assert overlap.status_code == 409
+    assert "already has the Standard plan from" in overlap.get_data(as_text=True)
+    assert web.post("/manager/subscriptions", data={**base, "starts_on": "2027-02-01"}).status_code == 302
+    later = web.post("/manager/subscriptions", data={**base, "starts_on": "2028-01-01"})
+    assert later.status_code == 409 and "with no end date; end it first" in later.get_data(as_text=True)
+    past = web.post("/manager/subscriptions", data={**base, "client": str(world.globex.id), "starts_on": "2026-11-01"})
+    assert past.status_code == 422 and "never rewritten" in past.get_data(as_text=True)
+    backwards = web.post("/manager/subscriptions", data={**base, "client": str(world.globex.id),
+                                                         "starts_on": "2026-12-01", "ends_on": "2026-11-30"})
+    assert backwards.status_code == 422
+    nobody = web.post("/manager/subscriptions", data={**base, "client": "99999", "starts_on": "2026-12-01"})
+    assert nobody.status_code == 422 and "Choose a client" in nobody.get_data(as_text=True)
+    assert counts() == (1, 1, 2)
+    first, second = db.session.scalars(select(Subscription).order_by(Subscription.starts_on)).all()
+    clash = web.post(f"/manager/subscriptions/{first.id}/end", data={"ends_on": "2027-02-15"})
+    assert clash.status_code == 409
+    assert web.post(f"/manager/subscriptions/{second.id}/end", data={"ends_on": "2027-06-30"}).status_code == 302
+    assert web.post(f"/manager/subscriptions/{second.id}/end", data={"ends_on": "2026-01-01"}).status_code == 422
+    assert web.post("/manager/subscriptions/4242/end", data={"ends_on": ""}).status_code == 404
+    db.session.expire_all()
+    assert (first.ends_on, second.ends_on) == (date(2027, 1, 31), date(2027, 6, 30))
+    page = web.get("/manager/subscriptions").get_data(as_text=True)
+    assert "ACME Logistics" in page
+
+
+def test_manager_sets_the_protocol_date_and_package_length(world, clock, web, login):
+    clock.on(date(2026, 11, 10))
+    login(world.manager)
+    url = f"/manager/clients/{world.acme.id}/coverage"
+    assert "Covered as onboarding work" in web.get(url).get_data(as_text=True)
+    assert web.post(url, data={"protocol_signed_on": "2026-11-02", "package_months": "2"}).status_code == 302
+    db.session.expire_all()
+    assert (world.acme.phase, world.acme.protocol_signed_on, world.acme.package_months) == (
+        "production", date(2026, 11, 2), 2)
+    assert "post-onboarding package until" in web.get(url).get_data(as_text=True)
+    for bad in ({"protocol_signed_on": "2026-11-11", "package_months": "1"},
+                {"protocol_signed_on": "2026-11-02", "package_months": "0"},
+                {"protocol_signed_on": "2026-11-02", "package_months": "99"},
+                {"protocol_signed_on": "yesterday", "package_months": "1"}):
+        assert web.post(url, data=bad).status_code == 422, bad
+    db.session.expire_all()
+    assert (world.acme.protocol_signed_on, world.acme.package_months) == (date(2026, 11, 2), 2)
+    assert web.post(url, data={"protocol_signed_on": "", "package_months": "1"}).status_code == 302
+    db.session.expire_all()
+    assert world.acme.phase == "onboarding"
+    assert web.get("/manager/clients/4242/coverage").status_code == 404

@@ -1,0 +1,222 @@
+"""The manager's SLA report: share of first responses and resolutions within target.
+
+Grouped by client, plan (the coverage source, until plans carry their own names here),
+category, priority or month the ticket was filed, with the business time spent waiting on the
+client beside it, and a chart of compliance over the months. A clock counts once it is
+decided: met (stopped within target) or breached (its due instant passed first); clocks still
+running within target are left out of the shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import Integer, case, func, literal_column, select
+from sqlalchemy.orm import aliased
+
+from helpdesk.clock import utcnow
+from helpdesk.companies import Client
+from helpdesk.extensions import db
+from helpdesk.i18n import _, _l, format_date
+from helpdesk.security import manager_required
+from helpdesk.sla_policies import SOURCE_LABELS
+from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS
+from tickets.models import SlaClock, Ticket
+
+bp = Blueprint("sla_report", __name__, url_prefix="/manager/sla")
+
+REPORT_ZONE = ZoneInfo("Europe/Warsaw")
+DIMENSIONS = {
+    "month": _l("Month"),
+    "client": _l("Client"),
+    "plan": _l("Plan"),
+    "category": _l("Category"),
+    "priority": _l("Priority"),
+}
+MAX_MONTHS = 36
+
+
+@dataclass
+class Row:
+    key: str
+    label: str
+    tickets: int
+    first_met: int
+    first_decided: int
+    resolution_met: int
+    resolution_decided: int
+    paused_seconds: int
+
+    @staticmethod
+    def _share(met: int, decided: int) -> float | None:
+        return round(100 * met / decided, 1) if decided else None
+
+    @property
+    def first_share(self) -> float | None:
+        return self._share(self.first_met, self.first_decided)
+
+    @property
+    def resolution_share(self) -> float | None:
+        return self._share(self.resolution_met, self.resolution_decided)
+
+    @property
+    def paused_hours(self) -> float:
+        return round(self.paused_seconds / 3600, 1)
+
+    @property
+    def paused_minutes_per_ticket(self) -> int:
+        return round(self.paused_seconds / 60 / self.tickets) if self.tickets else 0
+
+
+def month_start(month: date) -> datetime:
+    """The instant a month begins in the report's time zone, in UTC."""
+    return datetime(month.year, month.month, 1, tzinfo=REPORT_ZONE).astimezone(UTC)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def months_between(first: date, last: date) -> list[date]:
+    out = [first]
+    while out[-1] < last:
+        out.append(next_month(out[-1]))
+    return out
+
+
+def _month_key(months: list[date]):
+    """The month a ticket was filed (report time zone), as a CASE over instants: any database."""
+    bounds = [(month_start(next_month(m)), m.strftime("%Y-%m")) for m in months]
+    return case(*((Ticket.created_at < bound, key) for bound, key in bounds), else_=None)
+
+
+def report_rows(by: str, months: list[date]) -> list[Row]:
+    """One row per group: tickets, clocks met of those decided, paused business time."""
+    first = aliased(SlaClock)
+    resolution = aliased(SlaClock)
+    if by == "month":
+        key = _month_key(months)
+    elif by == "client":
+        key = Client.name
+    elif by == "plan":
+        key = Ticket.sla_source
+    elif by == "category":
+        key = Ticket.category
+    else:
+        key = Ticket.priority
+
+    def met(clock) -> object:
+        return func.sum(case((clock.outcome == "met", 1), else_=0))
+
+    def decided(clock) -> object:
+        return func.sum(case((clock.outcome.is_not(None), 1), else_=0))
+
+    query = (
+        select(
+            key.label("grp"),
+            func.count(Ticket.id),
+            met(first), decided(first), met(resolution), decided(resolution),
+            func.sum(Ticket.sla_paused_seconds).cast(Integer),
+        )
+        .join(first, (first.ticket_id == Ticket.id) & (first.kind == "first_response"))
+        .join(resolution, (resolution.ticket_id == Ticket.id) & (resolution.kind == "resolution"))
+        .where(Ticket.created_at >= month_start(months[0]), Ticket.created_at < month_start(next_month(months[-1])))
+        # By the label: a CASE with bound values is not "the same expression" twice to PostgreSQL.
+        .group_by(literal_column("grp"))
+        .order_by(literal_column("grp"))
+    )
+    if by == "client":
+        query = query.join(Client, Client.id == Ticket.client_id)
+    rows = []
+    for value, tickets, fm, fd, rm, rd, paused in db.session.execute(query):
+        rows.append(Row(str(value), _label(by, value), tickets, fm or 0, fd or 0, rm or 0, rd or 0, paused or 0))
+    return rows
+
+
+def _label(by: str, value: object) -> str:
+    if value is None:
+        return "—"
+    if by == "month":
+        year, month = str(value).split("-")
+        return format_date(date(int(year), int(month), 1), "LLLL yyyy")
+    if by == "plan":
+        return str(SOURCE_LABELS.get(str(value), value))
+    if by == "category":
+        return str(CATEGORY_LABELS.get(str(value), value))
+    if by == "priority":
+        return str(PRIORITY_LABELS.get(str(value), value))
+    return str(value)
+
+
+def chart(rows: list[Row], months: list[date], width: int = 720, height: int = 240) -> dict:
+    """Coordinates for an inline SVG line chart of compliance per month (0-100 %)."""
+    by_key = {r.key: r for r in rows}
+    left, right, top, bottom = 44, 12, 12, 36
+    inner_w, inner_h = width - left - right, height - top - bottom
+    step = inner_w / max(len(months) - 1, 1)
+
+    def y(share: float) -> float:
+        return round(top + inner_h * (1 - share / 100), 1)
+
+    series = {}
+    for name in ("first", "resolution"):
+        points = []
+        for i, month in enumerate(months):
+            row = by_key.get(month.strftime("%Y-%m"))
+            share = getattr(row, f"{name}_share") if row else None
+            if share is not None:
+                points.append({"x": round(left + i * step, 1), "y": y(share), "share": share,
+                               "label": _label("month", month.strftime("%Y-%m"))})
+        series[name] = {"points": points, "path": " ".join(f"{p['x']},{p['y']}" for p in points)}
+    ticks = [{"y": y(v), "label": f"{v} %"} for v in (0, 25, 50, 75, 100)]
+    labels = [
+        {"x": round(left + i * step, 1), "label": format_date(m, "MMM yy")}
+        for i, m in enumerate(months)
+        if len(months) <= 12 or i % 2 == 0
+    ]
+    return {"width": width, "height": height, "left": left, "right": width - right, "top": top,
+            "bottom": height - bottom, "series": series, "ticks": ticks, "labels": labels}
+
+
+def _month_arg(name: str, fallback: date) -> tuple[date, str | None]:
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return fallback, None
+    try:
+        year, month = text.split("-")
+        return date(int(year), int(month), 1), None
+    except ValueError:
+        return fallback, _("Write a month as 2026-01.")
+
+
+@bp.route("/")
+@manager_required
+def report():
+    today = utcnow().astimezone(REPORT_ZONE).date().replace(day=1)
+    default_first = date(today.year - 1, today.month, 1)
+    default_first = next_month(default_first)
+    first, first_error = _month_arg("from", default_first)
+    last, last_error = _month_arg("to", today)
+    errors = {k: v for k, v in (("from", first_error), ("to", last_error)) if v}
+    by = request.args.get("by") or "month"
+    if by not in DIMENSIONS:
+        errors["by"] = _("Choose how to group the report.")
+        by = "month"
+    if last < first:
+        errors["to"] = _("The last month comes before the first.")
+    elif len(months_between(first, last)) > MAX_MONTHS:
+        errors["to"] = _("At most %(n)s months at once.", n=MAX_MONTHS)
+    if errors:
+        first, last = default_first, today
+    months = months_between(first, last)
+    rows = report_rows(by, months)
+    monthly = rows if by == "month" else report_rows("month", months)
+    total = Row("total", _("All"), *(sum(getattr(r, f) for r in rows) for f in (
+        "tickets", "first_met", "first_decided", "resolution_met", "resolution_decided", "paused_seconds")))
+    return render_template(
+        "manager/sla_report.html", rows=rows, total=total, by=by, dimensions=DIMENSIONS,
+        chart=chart(monthly, months), first=first, last=last, errors=errors,
+    ), (400 if errors else 200)
