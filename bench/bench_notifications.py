@@ -129,8 +129,8 @@ def write_notifications(app, count: int, recipient) -> list[tuple[int, float]]:
     for number in range(count):
         entry = notify(SLA_WARNING, recipients=[recipient], ticket_id=number + 1,
                        values={"number": f"OP-{number + 1}", "subject": "Printer station offline",
-                               "client": "ACME Logistics", "target": "first response",
-                               "due": "2026-12-01T10:00:00+00:00", "links": {"staff": f"/agent/tickets/{number + 1}"}})
+                               "priority": "high", "clock": "first_response",
+                               "instant": "2026-12-01T10:00:00+00:00", "links": {"staff": f"/agent/tickets/{number + 1}"}})
         db.session.commit()
         written.append((entry.id, time.perf_counter()))
     return written
@@ -161,8 +161,8 @@ def latency(app, sink: CountingSink, recipient, rate: float) -> tuple[float, flo
             if pause > 0:
                 time.sleep(pause)
             entry = notify(SLA_WARNING, recipients=[recipient], ticket_id=number + 1,
-                           values={"number": f"OP-{number + 1}", "subject": "Latency", "client": "ACME",
-                                   "target": "resolution", "due": "2026-12-01T10:00:00+00:00"})
+                           values={"number": f"OP-{number + 1}", "subject": "Latency", "priority": "high",
+                                   "clock": "resolution", "instant": "2026-12-01T10:00:00+00:00"})
             db.session.commit()
             commits[entry.id] = time.perf_counter()
     wait_until(lambda: all(i in sink.arrived for i in commits), timeout=60, interval=0.01)

@@ -28,7 +28,13 @@ from helpdesk.notifications.events import (
     TICKET_RESOLVED,
 )
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
-from helpdesk.notifications.outbox import Recipient, notify, recipient_for, recipients_for
+from helpdesk.notifications.outbox import (
+    Recipient,
+    notify,
+    recipient_for,
+    recipients_for,
+    recipients_for_ids,
+)
 
 __all__ = [
     "ALLOWANCE_EXHAUSTED",
@@ -51,6 +57,7 @@ __all__ = [
     "notify",
     "recipient_for",
     "recipients_for",
+    "recipients_for_ids",
 ]
 
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as babel_datetime
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext
 
 from helpdesk.clock import utcnow
 from helpdesk.i18n import _l
@@ -43,10 +43,10 @@ SUBJECTS: dict[tuple[str, str], Any] = {
     (ev.TICKET_RESOLVED, "client"): _l("[%(number)s] Your ticket is resolved: %(subject)s"),
     (ev.SLA_WARNING, "staff"): _l("[%(number)s] SLA target close: %(subject)s"),
     (ev.SLA_BREACHED, "staff"): _l("[%(number)s] SLA target breached: %(subject)s"),
-    (ev.APPROVAL_NEEDED, "staff"): _l("[%(number)s] Approval needed: %(subject)s"),
+    (ev.APPROVAL_NEEDED, "staff"): _l("[%(number)s] Approval needed for %(client)s"),
     (ev.ALLOWANCE_WARNING, "client"): _l("%(client)s has used 80 %% of its support allowance"),
     (ev.ALLOWANCE_EXHAUSTED, "client"): _l("%(client)s has used up its support allowance"),
-    (ev.ONBOARDING_MEETING_REMINDER, "client"): _l("Reminder: %(meeting)s with %(client)s"),
+    (ev.ONBOARDING_MEETING_REMINDER, "client"): _l("Reminder: onboarding meeting with %(client)s"),
 }
 
 # Codes that callers pass as values, shown as words in the recipient's language.
@@ -58,6 +58,15 @@ WORDS: dict[str, Any] = {
     "normal": _l("Normal"),
     "high": _l("High"),
     "urgent": _l("Urgent"),
+    # SLA clocks (tickets/sla.py)
+    "first_response": _l("First response"),
+    "resolution": _l("Resolution"),
+    # onboarding meetings (plans/onboarding_labels.py)
+    "kickoff": _l("Kickoff meeting"),
+    "training": _l("Training"),
+    "follow_up": _l("Follow-up meeting"),
+    "recurring": _l("Onboarding meeting"),
+    "other": _l("Meeting"),
     # coverage sources (plans/)
     "bug_fix": _l("Bug-fix guarantee"),
     "onboarding": _l("Onboarding"),
@@ -107,12 +116,22 @@ def _instant(value: Any, timezone: str, locale: str) -> str:
     return babel_datetime(moment, "medium", tzinfo=zone, locale=locale)
 
 
+def _reason(value: Any) -> str:
+    """A reason given as {"msgid": ..., "params": {...}}, translated for the reader; text as is."""
+    if isinstance(value, dict) and value.get("msgid"):
+        return gettext(value["msgid"], **(value.get("params") or {}))
+    return "" if value in (None, "—") else str(value)
+
+
 def render(event: str, recipient: dict[str, Any], values: dict[str, Any], ticket_id: int | None) -> Mail:
     """The notice for one recipient, in their language (English when unknown)."""
     languages = current_app.config["LANGUAGES"]
     language = recipient.get("language") if recipient.get("language") in languages else "en"
     timezone = recipient.get("timezone") or "Europe/Warsaw"
     role = recipient.get("role")
+    values = dict(values)
+    if "number" not in values and ticket_id is not None:
+        values["number"] = f"OP-{ticket_id}"
     links = values.get("links") or {}
     link = links.get(audience(role)) or values.get("link")
     context = {
@@ -124,6 +143,7 @@ def render(event: str, recipient: dict[str, Any], values: dict[str, Any], ticket
         "link": current_app.config["BASE_URL"].rstrip("/") + link if link else None,
         "instant": lambda value: _instant(value, timezone, language),
         "word": lambda code: str(WORDS.get(code, code)),
+        "reason": _reason,
     }
     name = ev.EVENT_TYPES[event].template
     env = current_app.jinja_env

@@ -76,6 +76,15 @@ def recipients_for(users: Iterable[User | None]) -> list[Recipient]:
     return found
 
 
+def recipients_for_ids(user_ids: Iterable[int]) -> list[Recipient]:
+    """Recipients for the active users with these ids, in the order given, each address once."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return []
+    found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    return recipients_for(found.get(i) for i in ids)
+
+
 def _plain(value: Any) -> Any:
     """Values as JSON can hold them: instants and dates as ISO text, decimals as text."""
     if isinstance(value, dict):

@@ -304,3 +304,47 @@ def _closed_port() -> int:
     from tests.integration.notification_support import free_port
 
     return free_port()
+
+
+# The values each caller passes (tickets/notices.py, tickets/sla.py, plans/services.py,
+# plans/onboarding.py), so a template that breaks on them fails here rather than in a worker.
+CALLER_VALUES = {
+    "ticket.filed": {"number": "OP-1", "subject": "S", "client": "ACME", "category": "bug", "priority": "high",
+                     "requester": "Anna", "description": "D", "coverage": "bug_fix",
+                     "first_response_due": "2026-12-01T10:00:00+00:00"},
+    "ticket.agent_replied": {"number": "OP-1", "subject": "S", "author": "Agnes", "body": "B"},
+    "ticket.client_replied": {"number": "OP-1", "subject": "S", "client": "ACME", "author": "Anna", "body": "B"},
+    "ticket.assigned": {"number": "OP-1", "subject": "S", "client": "ACME", "category": "question",
+                        "priority": "low", "assigned_by": "Artur"},
+    "ticket.resolved": {"number": "OP-1", "subject": "S", "reopen_days": 7},
+    "sla.warning": {"ticket_id": 1, "number": "OP-1", "subject": "S", "priority": "high", "clock": "first_response",
+                    "instant": "2026-12-01T10:00:00+00:00"},
+    "sla.breached": {"ticket_id": 1, "number": "OP-1", "subject": "S", "priority": "high", "clock": "resolution",
+                     "instant": "2026-12-01T10:00:00+00:00"},
+    "approval.needed": {"client": "ACME", "ticket_id": 1, "period": "2026-11", "source": "support_plan",
+                        "reason": {"msgid": "Not covered", "params": {}}},
+    "allowance.warning": {"client": "ACME", "ticket_id": 1, "period": "2026-11", "source": "support_plan",
+                          "reason": {"msgid": "Support plan", "params": {}}},
+    "allowance.exhausted": {"client": "ACME", "ticket_id": 1, "period": "2026-11", "source": "support_plan",
+                            "reason": "The plan's overage policy applies."},
+    "onboarding.meeting_reminder": {"client": "ACME", "kind": "kickoff", "starts_at": "2026-12-02T09:00:00+00:00",
+                                    "duration_minutes": 60, "location": "Online"},
+}
+
+
+@pytest.mark.parametrize("language", ["en", "pl"])
+@pytest.mark.parametrize("event", sorted(CALLER_VALUES))
+def test_every_event_renders_with_its_callers_values(app, event, language):
+    from helpdesk.notifications import EVENT_TYPES
+    from helpdesk.notifications.mail import render
+
+    assert set(CALLER_VALUES) == set(EVENT_TYPES)
+    for role in ("client", "agent"):
+        recipient = {"email": "x@example.com", "name": "X", "language": language, "role": role,
+                     "timezone": "Europe/Warsaw"}
+        mail = render(event, recipient, CALLER_VALUES[event], 1)
+        assert mail.subject and "—" not in mail.subject, (event, role, mail.subject)
+        assert "—" not in mail.text, (event, role, mail.text)
+        assert "<html" in mail.html
+    if language == "pl" and event == "sla.breached":
+        assert "przekroczyło" in mail.text
