@@ -57,7 +57,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_domains(app: Flask) -> None:
-    from helpdesk import admin, api, auth, calendars_admin, jobs, sla_admin
+    from helpdesk import admin, api, auth, calendars_admin, jobs, notifications, sla_admin
     from helpdesk.cli import init_cli
 
     app.register_blueprint(auth.bp)
@@ -67,6 +67,7 @@ def register_domains(app: Flask) -> None:
     api.init_app(app)
     init_cli(app)
     jobs.init_app(app)
+    notifications.init_app(app)
     plans.init_app(app)
     tickets.init_app(app)
 

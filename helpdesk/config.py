@@ -47,6 +47,19 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAIL_FROM": "Opiekun <helpdesk@localhost>",
         "MAIL_OUTBOX_DIR": str(instance / "outbox"),
         "BASE_URL": "http://127.0.0.1:5000",
+        # Jobs and notifications (helpdesk/jobs.py, helpdesk/notifications/)
+        "RQ_QUEUES": ("notifications",),  # served besides RQ_QUEUE (helpdesk/jobs.py)
+        "REDIS_CONNECT_TIMEOUT": 1.0,  # seconds; a web request never waits longer on Redis
+        # Jobs run in the worker process, reusing its database and SMTP connections and compiled
+        # templates; True forks a work horse per job (RQ's default Worker), several times slower.
+        "WORKER_FORK": False,
+        "NOTIFY_RETRY_INTERVALS": (15, 60, 240, 960, 3840),  # seconds between attempts
+        "NOTIFY_LEASE_SECONDS": 120,  # a "sending" delivery older than this is taken over
+        "NOTIFY_RELAY_GRACE_SECONDS": 120,  # a pending row this old is relayed again by the sweep
+        "NOTIFY_SWEEP_SECONDS": 15,  # how often each worker looks for rows to relay again
+        "SMTP_TIMEOUT": 30,
+        "WEBHOOK_TIMEOUT": 10,
+        "WEBHOOKS_ALLOW_PRIVATE": False,  # allow webhook URLs on private/loopback hosts and http://
     }
 
 
@@ -61,13 +74,39 @@ ENVIRONMENT = {
     "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "BASE_URL": "BASE_URL",
     "API_RATE_LIMIT": "API_RATE_LIMIT",
+    "MAIL_OUTBOX_DIR": "MAIL_OUTBOX_DIR",
+}
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _seconds_list(value: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+
+
+# env var -> (config key, parser) for settings that are not plain text
+TYPED_ENVIRONMENT = {
+    "REDIS_CONNECT_TIMEOUT": ("REDIS_CONNECT_TIMEOUT", float),
+    "WORKER_FORK": ("WORKER_FORK", _flag),
+    "NOTIFY_RETRY_INTERVALS": ("NOTIFY_RETRY_INTERVALS", _seconds_list),
+    "NOTIFY_LEASE_SECONDS": ("NOTIFY_LEASE_SECONDS", float),
+    "NOTIFY_RELAY_GRACE_SECONDS": ("NOTIFY_RELAY_GRACE_SECONDS", float),
+    "NOTIFY_SWEEP_SECONDS": ("NOTIFY_SWEEP_SECONDS", float),
+    "SMTP_TIMEOUT": ("SMTP_TIMEOUT", float),
+    "WEBHOOK_TIMEOUT": ("WEBHOOK_TIMEOUT", float),
+    "WEBHOOKS_ALLOW_PRIVATE": ("WEBHOOKS_ALLOW_PRIVATE", _flag),
 }
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """The settings the environment overrides."""
     environ = dict(os.environ if environ is None else environ)
-    found = {key: environ[var] for var, key in ENVIRONMENT.items() if environ.get(var)}
+    found: dict[str, Any] = {key: environ[var] for var, key in ENVIRONMENT.items() if environ.get(var)}
+    for var, (key, parse) in TYPED_ENVIRONMENT.items():
+        if environ.get(var):
+            found[key] = parse(environ[var])
     uri = found.get("SQLALCHEMY_DATABASE_URI")
     if uri:
         found["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)

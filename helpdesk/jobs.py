@@ -1,27 +1,33 @@
-"""Background jobs on RQ: the queue, the `flask worker` command, and an app context per job.
+"""Background jobs on RQ: the Redis connection, queues, and the `flask worker` command.
 
-`get_queue()` is None when REDIS_URL is not set: then nothing is queued, and the work that
-would run on a timer runs from the command line or inline instead. Job functions are wrapped
-with `@app_job`, which runs each call in a fresh app context (its own database session), so a
-job never sees another job's or a request's state. Jobs take ids, re-read what they need and
-are safe to run twice.
-
-Packages above the kernel add what must be in place when a worker starts (say, a recurring
-job) with `on_worker_start(app, func)`.
+A job takes ids, not objects, and runs in a fresh app context (the worker pushes one per job;
+`@app_job` also wraps a job function in one). `get_queue()` is the general queue, None when
+REDIS_URL is not set: then nothing is queued, and timer work runs from the command line or inline.
+`flask worker` is an RQ worker with the scheduler (for timers and retries with backoff) serving the
+general queue and the notifications' queue; packages add what must happen when a worker starts
+with `on_worker_start(app, func)`, and periodic tasks with `every(...)` (such as the notification
+sweep), which run in the worker's main process between jobs, so no thread ever sits beside a
+fork. Any number of workers, on any number of hosts, may serve one Redis and one database: every
+job and every periodic task is safe to run twice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
 import click
+import redis
 from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
-from redis import Redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
+
+from helpdesk.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -29,11 +35,57 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "opiekun"
 
 
+@dataclass
+class PeriodicTask:
+    name: str
+    func: Callable[[], Any]
+    seconds_key: str  # config key holding the interval in seconds
+
+
+_PERIODIC: list[PeriodicTask] = []
+
+
+def every(seconds_key: str, name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Register `func` to run in every worker every `config[seconds_key]` seconds (and at start)."""
+
+    def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
+        if not any(task.name == name for task in _PERIODIC):
+            _PERIODIC.append(PeriodicTask(name, func, seconds_key))
+        return func
+
+    return decorator
+
+
+_clients: dict[tuple[int, str, float], redis.Redis] = {}
+
+
+def redis_connection(url: str | None = None) -> redis.Redis:
+    """A Redis client for REDIS_URL that gives up quickly when Redis is unreachable.
+
+    One client (and connection pool) per process and URL, so a web request that relays a
+    notification reuses a connection instead of opening one.
+    """
+    url = url or current_app.config["REDIS_URL"]
+    timeout = float(current_app.config.get("REDIS_CONNECT_TIMEOUT", 1.0))
+    key = (os.getpid(), url, timeout)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=max(timeout, 5.0)
+        )
+    return client
+
+
+def named_queue(name: str, connection: redis.Redis | None = None) -> Queue:
+    """A queue by name on REDIS_URL (the notifications use their own)."""
+    return Queue(name, connection=connection or redis_connection())
+
+
 def _state(app: Flask) -> dict[str, Any]:
     return app.extensions.setdefault("jobs", {"redis": None, "url": None, "startup": []})
 
 
-def get_redis(app: Flask | None = None) -> Redis | None:
+def get_redis(app: Flask | None = None) -> redis.Redis | None:
     """The Redis connection of this app (one per app), or None without REDIS_URL."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     url = app.config.get("REDIS_URL")
@@ -41,12 +93,12 @@ def get_redis(app: Flask | None = None) -> Redis | None:
         return None
     state = _state(app)
     if state["redis"] is None or state["url"] != url:
-        state["redis"], state["url"] = Redis.from_url(url), url
+        state["redis"], state["url"] = redis.Redis.from_url(url), url
     return state["redis"]
 
 
 def get_queue(app: Flask | None = None) -> Queue | None:
-    """The job queue, or None when REDIS_URL is unset (nothing is scheduled then)."""
+    """The general job queue (RQ_QUEUE), or None when REDIS_URL is unset (nothing is scheduled then)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     connection = get_redis(app)
     if connection is None:
@@ -73,23 +125,101 @@ def on_worker_start(app: Flask, func: Callable[[Queue], None]) -> None:
     _state(app)["startup"].append(func)
 
 
+def worker_queues(app: Flask) -> list[str]:
+    """The queues a worker serves: the general one, then the notifications'."""
+    names = [app.config.get("RQ_QUEUE", QUEUE_NAME), *app.config["RQ_QUEUES"]]
+    return list(dict.fromkeys(names))
+
+
+class _AppWorkerMixin:
+    """Runs each job in a fresh app context and the registered periodic tasks between jobs."""
+
+    app: Flask
+    _main_pid: int
+    _next_run: dict[str, float]
+
+    def setup_app(self, app: Flask) -> None:
+        self.app = app
+        self._main_pid = os.getpid()
+        self._next_run = {}
+        # Reconnect to a Redis that came back within seconds, not RQ's default minute.
+        self.max_connection_wait_time = 5.0  # type: ignore[misc]
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake up often enough to run the periodic tasks even when no job arrives.
+        shortest = min((self._interval(task) for task in _PERIODIC), default=60.0)
+        return max(1, min(int(shortest), int(self.worker_ttl) - 15))  # type: ignore[attr-defined]
+
+    def _interval(self, task: PeriodicTask) -> float:
+        app = getattr(self, "app", None)  # RQ asks for dequeue_timeout before setup_app
+        return float(app.config[task.seconds_key]) if app is not None else 60.0
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().heartbeat(*args, **kwargs)  # type: ignore[misc]
+        if os.getpid() == self._main_pid:
+            self.run_periodic_tasks()
+        return result
+
+    def run_periodic_tasks(self) -> None:
+        now = time.monotonic()
+        for task in _PERIODIC:
+            if self._next_run.get(task.name, 0.0) > now:
+                continue
+            self._next_run[task.name] = now + self._interval(task)
+            with self.app.app_context():
+                try:
+                    task.func()
+                except Exception:  # a periodic task must never stop the worker
+                    log.exception("periodic task %s failed", task.name)
+                    db.session.rollback()
+
+    def perform_job(self, job: Any, queue: Queue) -> bool:
+        with self.app.app_context():
+            if os.getpid() != self._main_pid:
+                # A forked work horse must not use the connections its parent opened.
+                for engine in db.engines.values():
+                    engine.dispose(close=False)
+            return super().perform_job(job, queue)  # type: ignore[misc]
+
+
+class AppWorker(_AppWorkerMixin, Worker):
+    """RQ's forking worker: each job in its own work horse process."""
+
+
+class AppSimpleWorker(_AppWorkerMixin, SimpleWorker):
+    """The same without forking: jobs run in the worker process itself."""
+
+
+def make_worker(app: Flask, queues: list[str] | None = None, connection: redis.Redis | None = None,
+                fork: bool | None = None) -> _AppWorkerMixin:
+    with app.app_context():
+        connection = connection or redis_connection(app.config["REDIS_URL"])
+        names = queues or worker_queues(app)
+    fork = app.config["WORKER_FORK"] if fork is None else fork
+    cls = AppWorker if fork else AppSimpleWorker
+    worker = cls([Queue(name, connection=connection) for name in names], connection=connection)
+    worker.setup_app(app)
+    return worker
+
+
 @click.command("worker")
+@click.option("--queue", "queues", multiple=True, help="Queue to serve (repeatable); default: all.")
 @click.option("--burst", is_flag=True, help="Run the jobs that are due, then stop.")
+@click.option("--fork/--no-fork", default=None, help="Run each job in a forked process (default: WORKER_FORK).")
 @with_appcontext
-def worker_command(burst: bool) -> None:
-    """Run an RQ worker with its scheduler, for timers and background jobs (needs REDIS_URL)."""
+def worker_command(queues: tuple[str, ...], burst: bool, fork: bool | None) -> None:
+    """Run an RQ worker with its scheduler (needs REDIS_URL); start as many as you like, on any hosts."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     queue = get_queue(app)
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: there is no queue to work on.")
-    from helpdesk.extensions import db
-
-    # The worker forks a process per job: no database connection may cross the fork.
-    db.engine.dispose()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db.engine.dispose()  # no connection of the command's own crosses into the jobs
     for func in _state(app)["startup"]:
         func(queue)
-    worker = Worker([queue], connection=queue.connection)
-    worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+    worker = make_worker(app, list(queues) or None, fork=fork)
+    worker.work(burst=burst, with_scheduler=True)  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:

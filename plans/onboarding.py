@@ -42,6 +42,7 @@ from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
 from helpdesk.i18n import _
+from helpdesk.notifications import ONBOARDING_MEETING_REMINDER, notify, recipients_for_ids
 from helpdesk.storage import storage
 from helpdesk.uploads import UploadError, check_file
 from plans import onboarding_rules as rules
@@ -1360,13 +1361,11 @@ def due_meeting_reminders(today: date) -> list[MeetingReminder]:
 def deliver_meeting_reminder(reminder: MeetingReminder) -> None:
     """Hand a reminder to the notifications mechanism, inside the caller's transaction.
 
-    NOTIFICATIONS HOOK: this is the one call site to wire once helpdesk.notifications is merged:
-        from helpdesk.notifications import notify
-        notify("onboarding.meeting_reminder", recipients=list(reminder.recipient_ids),
-               values=reminder.values())
     notify() writes its outbox row in the same transaction that sets the meeting's sent marker,
-    so a reminder is sent once or not at all. Until then, the marker alone is recorded.
+    so a reminder is sent once or not at all.
     """
+    notify(ONBOARDING_MEETING_REMINDER, recipients=recipients_for_ids(reminder.recipient_ids),
+           values=reminder.values())
 
 
 def send_meeting_reminder(meeting_id: int, today: date, now: datetime) -> bool:

@@ -32,6 +32,7 @@ from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
+from helpdesk.notifications import notify, recipients_for
 from helpdesk.sla_policies import SlaPolicy
 from plans.coverage import (
     CATEGORIES,
@@ -764,7 +765,7 @@ def announce(event: str, *, client: Client, ticket_id: int, values: dict[str, An
     recipients = _recipients(None if event == "approval.needed" else client.id)
     values = {"client": client.name, **values}
     log.info("coverage event %s for ticket %s to %s: %s", event, ticket_id, [u.email for u in recipients], values)
-    # NOTIFY(lead): notify(event, recipients=recipients, values=values, ticket_id=ticket_id)
+    notify(event, recipients=recipients_for(recipients), values=values, ticket_id=ticket_id)
 
 
 @dataclass

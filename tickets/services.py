@@ -25,7 +25,7 @@ from helpdesk.i18n import _
 from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
-from tickets import sla
+from tickets import notices, sla
 from tickets.labels import STATUS_LABELS
 from tickets.models import (
     CATEGORIES,
@@ -471,6 +471,7 @@ def file_ticket(
     _store_files(ticket, actor, None, files or [], internal=False)
     _decide_coverage(actor, ticket, "filed")
     sla.refresh(ticket, now)
+    notices.ticket_filed(ticket, user)
     db.session.commit()
     return ticket
 
@@ -516,6 +517,7 @@ def add_message(
     ticket.updated_at = now
     if ticket.status != status_before or (user.is_staff and not internal):
         sla.refresh(ticket, now)
+    notices.reply_added(ticket, message, user)
     db.session.commit()
     return message
 
@@ -605,6 +607,8 @@ def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = T
     _set_status(actor, ticket, status, now)
     ticket.updated_at = now
     sla.refresh(ticket, now)
+    if status == "resolved":
+        notices.resolved(ticket)
     if commit:
         db.session.commit()
     return ticket
@@ -664,6 +668,7 @@ def assign(actor: Actor, ticket: Ticket, assignee_id: Any, *, commit: bool = Tru
     _event(ticket, actor, "assigned", **{"from": ticket.assignee_id, "to": new_id})
     ticket.assignee_id = new_id
     ticket.updated_at = utcnow()
+    notices.assigned(ticket, actor.user)
     if commit:
         db.session.commit()
     return ticket

@@ -38,6 +38,7 @@ from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.jobs import get_queue
+from helpdesk.notifications import notify, recipients_for_ids
 from helpdesk.sla_policies import SlaPolicy, default_policy, policy_for_source
 from plans.models import CoverageDecision, PlanVersion, Subscription
 from tickets.models import CLOCKS, OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent
@@ -341,11 +342,8 @@ def sla_fact_recorded(ticket: Ticket, fact: SlaEvent) -> None:
         created_at=fact.recorded_at,
         data={"clock": fact.clock, "instant": _iso(fact.instant)},
     ))
-    # NOTIFY: the one call site for SLA notifications (events sla.warning / sla.breached). At
-    # merge with the notifications branch, replace this comment with:
-    #   from helpdesk.notifications import notify
-    #   event_name, recipients, values = notification_for(ticket, fact)
-    #   notify(event_name, recipients=recipients, values=values, ticket_id=ticket.id)
+    event_name, recipients, values = notification_for(ticket, fact)
+    notify(event_name, recipients=recipients_for_ids(recipients), values=values, ticket_id=ticket.id)
 
 
 def notification_for(ticket: Ticket, fact: SlaEvent) -> tuple[str, list[int], dict[str, Any]]:

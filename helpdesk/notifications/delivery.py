@@ -1,0 +1,262 @@
+"""The delivery job: take an outbox id, send what is not yet sent, record every attempt.
+
+Idempotence comes from the delivery log. A job claims its deliveries with one conditional UPDATE
+(pending, or sending with an expired lease) that commits before it talks to SMTP or a webhook, so
+two jobs for the same entry never send the same delivery at the same time, and a job run again
+after success finds nothing to claim. Each result is committed as soon as it is known, and only
+while the job still holds the lease.
+
+The guarantee: every delivery is attempted until it is sent, refused for good or out of attempts.
+A worker that dies mid-delivery leaves a "sending" row whose lease runs out; the sweep relays the
+entry again and the next job sends it. A second copy can only reach a mailbox if the process dies
+after the SMTP server accepted the message and before the "sent" commit (one database round trip);
+that copy carries the same Message-ID (and a webhook the same id), by which mail stores and
+receivers drop duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from rq import get_current_job
+from sqlalchemy import Connection, Row, and_, case, exists, or_, select, update
+
+from helpdesk.clock import utcnow
+from helpdesk.extensions import db
+from helpdesk.notifications import mail, webhooks
+from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
+from helpdesk.notifications.outbox import mark_for_relay
+
+log = logging.getLogger(__name__)
+
+NOTHING, DONE, RETRY, BUSY = "nothing", "done", "retry", "busy"
+OPEN_STATES = ("pending", "sending")
+
+
+class DeliveryDeferred(Exception):
+    """Raised by the job so that RQ runs it again after the next backoff interval."""
+
+
+def max_attempts() -> int:
+    return len(current_app.config["NOTIFY_RETRY_INTERVALS"]) + 1
+
+
+def _interval_after(attempts: int) -> float:
+    intervals = current_app.config["NOTIFY_RETRY_INTERVALS"]
+    if not intervals:
+        return 0.0
+    return float(intervals[min(max(attempts - 1, 0), len(intervals) - 1)])
+
+
+DELIVERIES = Delivery.__table__
+ENTRIES = OutboxEntry.__table__
+ENDPOINTS = WebhookEndpoint.__table__
+
+
+@dataclass
+class Claim:
+    """A delivery this job holds, as read back from its claim."""
+
+    id: int
+    outbox_id: int
+    channel: str
+    target: str
+    recipient_index: int | None
+    endpoint_id: int | None
+    attempts: int
+    lease_until: datetime
+    state: str = "sending"
+    last_error: str | None = None
+    message_id: str | None = None
+
+
+def deliver(entry_id: int) -> str:
+    """Send every delivery of the entry that is due; returns what is left to do.
+
+    Two short transactions for a one-recipient entry: claim and read the entry; then the result
+    and, with the last result, the entry's closing. Core statements on one connection, no ORM.
+    """
+    with db.engine.connect() as conn:
+        return _deliver(conn, entry_id)
+
+
+def _deliver(conn: Connection, entry_id: int) -> str:
+    now = utcnow()
+    lease = now + timedelta(seconds=current_app.config["NOTIFY_LEASE_SECONDS"])
+    claimable = or_(DELIVERIES.c.state == "pending",
+                    and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now))
+    if conn.dialect.name == "postgresql":
+        # The claim need not wait for the disk: if the database crashes before it is flushed,
+        # this worker's connection dies with it, its result is never written, and the delivery
+        # is tried again: the same "sent but not recorded" case as a worker dying mid-send.
+        # Results are committed durably; they are what keeps a message from going twice.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    rows = conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.outbox_id == entry_id, claimable)
+        .values(state="sending", lease_until=lease, attempts=DELIVERIES.c.attempts + 1, updated_at=now)
+        .returning(DELIVERIES.c.id, DELIVERIES.c.outbox_id, DELIVERIES.c.channel, DELIVERIES.c.target,
+                   DELIVERIES.c.recipient_index, DELIVERIES.c.endpoint_id, DELIVERIES.c.attempts,
+                   DELIVERIES.c.lease_until)
+    ).all()
+    if not rows:
+        return _settle_unclaimed(conn, entry_id)
+    entry = conn.execute(select(ENTRIES).where(ENTRIES.c.id == entry_id)).one()
+    conn.commit()  # the lease is visible to every other worker before anything is sent
+    claims = sorted((Claim(*row) for row in rows), key=lambda c: c.id)
+    retrying = []
+    for number, claim in enumerate(claims, start=1):
+        if _lease_kept(conn, claim):  # else another job has taken it over and records the result
+            _attempt(conn, entry, claim)
+            if _record(conn, claim) and claim.state == "pending":
+                retrying.append(claim)
+        if number < len(claims):
+            conn.commit()  # each result is kept as soon as it is known
+    outcome = BUSY  # unless closed below: another job holds a lease
+    if retrying:
+        wait = _interval_after(max(c.attempts for c in retrying))
+        grace = current_app.config["NOTIFY_RELAY_GRACE_SECONDS"] if current_app.config.get("REDIS_URL") else 0
+        conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
+                     .values(due_at=utcnow() + timedelta(seconds=wait + grace)))
+        outcome = RETRY
+    elif _close_if_final(conn, entry_id):
+        outcome = DONE
+    conn.commit()  # the last result and the entry's state together
+    return outcome
+
+
+def _lease_kept(conn: Connection, claim: Claim) -> bool:
+    """Before a send, make sure the lease outlasts it; False if another job has taken it over.
+
+    A job with many recipients may reach its last ones late: their lease is renewed first (one
+    conditional UPDATE, only when less than the time one send may take is left).
+    """
+    config = current_app.config
+    margin = timedelta(seconds=2 * max(float(config["SMTP_TIMEOUT"]), float(config["WEBHOOK_TIMEOUT"])))
+    now = utcnow()
+    if claim.lease_until - now > margin:
+        return True
+    lease = now + timedelta(seconds=config["NOTIFY_LEASE_SECONDS"])
+    renewed = conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == claim.id, DELIVERIES.c.state == "sending",
+               DELIVERIES.c.lease_until == claim.lease_until)
+        .values(lease_until=lease)
+    ).rowcount
+    conn.commit()
+    if renewed:
+        claim.lease_until = lease
+    return bool(renewed)
+
+
+def _record(conn: Connection, claim: Claim) -> bool:
+    """Write the attempt's result, unless the lease was lost meanwhile; True if written."""
+    now = utcnow()
+    written = conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == claim.id, DELIVERIES.c.state == "sending",
+               DELIVERIES.c.lease_until == claim.lease_until)
+        .values(state=claim.state, last_error=claim.last_error, message_id=claim.message_id,
+                sent_at=now if claim.state == "sent" else None, lease_until=None, updated_at=now)
+    ).rowcount
+    return bool(written)
+
+
+def _attempt(conn: Connection, entry: Row[Any], claim: Claim) -> None:
+    try:
+        if claim.channel == "email":
+            claim.message_id = _send_mail(entry, claim)
+        else:
+            endpoint = None
+            if claim.endpoint_id is not None:
+                endpoint = conn.execute(select(ENDPOINTS).where(ENDPOINTS.c.id == claim.endpoint_id)).one_or_none()
+            if endpoint is None:
+                raise webhooks.WebhookFailed("endpoint removed", permanent=True)
+            webhooks.post(endpoint, entry)
+            claim.message_id = webhooks.webhook_id(entry.id)
+    except (mail.SendError, webhooks.WebhookFailed) as exc:
+        _failed(claim, str(exc), permanent=exc.permanent)
+    except Exception as exc:  # a template or data bug: keep trying, and show it to an admin
+        log.exception("delivery %s of notification %s failed", claim.id, entry.id)
+        _failed(claim, f"{type(exc).__name__}: {exc}", permanent=False)
+    else:
+        claim.state, claim.last_error = "sent", None
+
+
+def _failed(claim: Claim, error: str, *, permanent: bool) -> None:
+    if permanent:
+        claim.state = "failed"
+    elif claim.attempts >= max_attempts():
+        claim.state = "dead"
+    else:
+        claim.state = "pending"
+    claim.last_error = error[:2000]
+    log.warning("delivery %s (%s %s) %s: %s", claim.id, claim.channel, claim.target, claim.state, error)
+
+
+def _send_mail(entry: Row[Any], claim: Claim) -> str:
+    recipient = entry.recipients[claim.recipient_index or 0]
+    rendered = mail.render(entry.event, recipient, entry.values, entry.ticket_id)
+    msg_id = mail.message_id(entry.id, claim.id)
+    message = mail.build_message(
+        rendered, to=recipient["email"], name=recipient.get("name") or "", msg_id=msg_id,
+        thread=entry.thread, event=entry.event, ticket_id=entry.ticket_id,
+    )
+    mail.transport().send(message, recipient["email"], f"{entry.id}-{claim.id}.eml")
+    return msg_id
+
+
+def _close_if_final(conn: Connection, entry_id: int) -> bool:
+    """One statement: the entry becomes done (or dead) if none of its deliveries is still open."""
+    still_open = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state.in_(OPEN_STATES))
+    any_dead = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state == "dead")
+    result = conn.execute(
+        update(ENTRIES)
+        .where(ENTRIES.c.id == entry_id, ENTRIES.c.state == "pending", ~still_open)
+        .values(state=case((any_dead, "dead"), else_="done"), finished_at=utcnow())
+    )
+    return bool(result.rowcount)
+
+
+def _settle_unclaimed(conn: Connection, entry_id: int) -> str:
+    """Nothing to claim: the entry is finished, or someone else holds its deliveries."""
+    state = conn.scalar(select(ENTRIES.c.state).where(ENTRIES.c.id == entry_id))
+    if state != "pending":
+        conn.rollback()
+        return NOTHING
+    closed = _close_if_final(conn, entry_id)  # e.g. a job died before closing a finished entry
+    conn.commit()
+    return DONE if closed else BUSY
+
+
+def deliver_job(entry_id: int) -> str:
+    """The RQ job. Raises DeliveryDeferred while attempts remain, so RQ retries with backoff."""
+    outcome = deliver(entry_id)
+    job = get_current_job()
+    if outcome == RETRY and job is not None and job.retries_left:
+        raise DeliveryDeferred(f"notification {entry_id}: some deliveries will be tried again")
+    return outcome
+
+
+def noop_job() -> None:
+    """A job that does nothing: the benchmark's yardstick for RQ's own cost."""
+
+
+def retry_entry(entry: OutboxEntry) -> OutboxEntry:
+    """An admin sends a dead (or partly refused) entry again: fresh attempts; commits and relays."""
+    now = utcnow()
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.outbox_id == entry.id, Delivery.state.in_(("dead", "failed")))
+        .values(state="pending", attempts=0, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    entry.state, entry.finished_at = "pending", None
+    entry.due_at = now + timedelta(seconds=current_app.config["NOTIFY_RELAY_GRACE_SECONDS"])
+    mark_for_relay(db.session(), entry.id)
+    db.session.commit()
+    return entry

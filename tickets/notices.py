@@ -1,0 +1,94 @@
+"""Who hears about a ticket's changes, and what their notice shows.
+
+Each function writes one outbox entry in the caller's transaction (the service commits). The
+values are plain data, so the notification jobs in helpdesk/ need nothing from tickets/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from helpdesk import notifications as n
+from helpdesk.accounts import User, staff_users
+from helpdesk.companies import Client
+from helpdesk.extensions import db
+from tickets.models import Message, Ticket
+
+EXCERPT_CHARS = 2000
+
+
+def _user(user_id: int | None) -> User | None:
+    return db.session.get(User, user_id) if user_id is not None else None
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + " …"
+
+
+def _values(ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    client = db.session.get(Client, ticket.client_id)
+    return {
+        "number": ticket.number,
+        "subject": ticket.subject,
+        "client": client.name if client else "",
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "links": {"client": f"/portal/tickets/{ticket.id}", "staff": f"/agent/tickets/{ticket.id}"},
+        **extra,
+    }
+
+
+def new_ticket_staff(client: Client | None) -> list[User]:
+    """Who triages a new ticket: the guardian while the client is onboarding, else every agent."""
+    if client is not None and client.phase == "onboarding" and client.guardian_id is not None:
+        guardian = _user(client.guardian_id)
+        if guardian is not None and guardian.active:
+            return [guardian]
+    return staff_users("agent")
+
+
+def ticket_filed(ticket: Ticket, requester: User) -> None:
+    """The client's receipt (with its coverage and expected first response) and the staff's notice."""
+    client = db.session.get(Client, ticket.client_id)
+    coverage: dict[str, Any] = {}
+    if ticket.coverage_source:
+        coverage["coverage"] = ticket.coverage_source  # a code the e-mail shows in the reader's language
+    if ticket.first_response_due_at is not None:
+        coverage["first_response_due"] = ticket.first_response_due_at
+    n.notify(
+        n.TICKET_FILED,
+        recipients=n.recipients_for([requester, *new_ticket_staff(client)]),
+        values=_values(ticket, requester=requester.display_name, description=_excerpt(ticket.description),
+                       **coverage),
+        ticket_id=ticket.id,
+    )
+
+
+def reply_added(ticket: Ticket, message: Message, author: User) -> None:
+    """A public reply: staff replies go to the requester, client replies to the assignee."""
+    if message.internal:
+        return
+    if author.is_staff:
+        event, recipients = n.TICKET_AGENT_REPLIED, [_user(ticket.requester_id)]
+    else:
+        event, recipients = n.TICKET_CLIENT_REPLIED, [_user(ticket.assignee_id)]
+    chosen = [r for r in n.recipients_for(recipients) if r.user_id != author.id]
+    if chosen:
+        n.notify(event, recipients=chosen, ticket_id=ticket.id,
+                 values=_values(ticket, author=author.display_name, body=_excerpt(message.body)))
+
+
+def assigned(ticket: Ticket, actor: User) -> None:
+    """The new assignee hears of it, unless they took the ticket themselves."""
+    assignee = _user(ticket.assignee_id)
+    if assignee is None or assignee.id == actor.id:
+        return
+    n.notify(n.TICKET_ASSIGNED, recipients=n.recipients_for([assignee]), ticket_id=ticket.id,
+             values=_values(ticket, assigned_by=actor.display_name))
+
+
+def resolved(ticket: Ticket) -> None:
+    n.notify(n.TICKET_RESOLVED, recipients=n.recipients_for([_user(ticket.requester_id)]), ticket_id=ticket.id,
+             values=_values(ticket, reopen_days=current_app.config["REOPEN_WINDOW_DAYS"]))
