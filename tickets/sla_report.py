@@ -1,6 +1,6 @@
 """The manager's SLA report: share of first responses and resolutions within target.
 
-Grouped by client, plan (the coverage source, until plans carry their own names here),
+Grouped by client, plan (the support plan's name for plan work, else the coverage source),
 category, priority or month the ticket was filed, with the business time spent waiting on the
 client beside it, and a chart of compliance over the months. A clock counts once it is
 decided: met (stopped within target) or breached (its due instant passed first); clocks still
@@ -23,6 +23,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _, _l, format_date
 from helpdesk.security import manager_required
 from helpdesk.sla_policies import SOURCE_LABELS
+from plans.models import CoverageDecision, Subscription, SupportPlan
 from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS
 from tickets.models import SlaClock, Ticket
 
@@ -93,6 +94,28 @@ def _month_key(months: list[date]):
     return case(*((Ticket.created_at < bound, key) for bound, key in bounds), else_=None)
 
 
+def _plan_key():
+    """The support plan's name for support-plan work (through the ticket's latest coverage
+    decision), else the coverage source that set the ticket's SLA."""
+    latest_subscription = (
+        select(CoverageDecision.subscription_id)
+        .where(CoverageDecision.ticket_id == Ticket.id)
+        .order_by(CoverageDecision.id.desc())
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    plan_name = (
+        select(SupportPlan.name)
+        .join(Subscription, Subscription.plan_id == SupportPlan.id)
+        .where(Subscription.id == latest_subscription)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    return case((Ticket.sla_source == "support_plan", func.coalesce(plan_name, Ticket.sla_source)),
+                else_=Ticket.sla_source)
+
+
 def report_rows(by: str, months: list[date]) -> list[Row]:
     """One row per group: tickets, clocks met of those decided, paused business time."""
     first = aliased(SlaClock)
@@ -102,7 +125,7 @@ def report_rows(by: str, months: list[date]) -> list[Row]:
     elif by == "client":
         key = Client.name
     elif by == "plan":
-        key = Ticket.sla_source
+        key = _plan_key()
     elif by == "category":
         key = Ticket.category
     else:

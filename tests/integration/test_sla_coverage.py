@@ -372,3 +372,21 @@ def test_managers_choose_a_plans_sla_policy_on_the_plan_forms(cov, world, clock,
     ]
     page = web.get(f"/manager/plans/{plan.id}").get_data(as_text=True)
     assert "default policy" in page
+
+
+def test_the_sla_report_groups_plan_work_by_the_plans_name(cov, world, clock, policies):
+    from tickets.sla_report import report_rows
+
+    gold = plan_with(cov, "Gold", policies["Gold"])
+    silver = plan_with(cov, "Silver", policies["Silver"])
+    cov.production(world.acme, date(2026, 1, 5))
+    cov.production(world.globex, date(2026, 1, 5))
+    cov.subscribe(world.acme, gold, date(2026, 10, 1))
+    cov.subscribe(world.globex, silver, date(2026, 10, 1))
+    clock.on(date(2026, 11, 10))
+    cov.file(world.acme_user, "question")
+    cov.file(world.acme_user, "configuration_change")
+    cov.file(world.globex_user, "question")
+    cov.file(world.globex_user, "bug")
+    rows = {row.key: row.tickets for row in report_rows("plan", [date(2026, 11, 1)])}
+    assert rows == {"Gold": 2, "Silver": 1, "bug_fix": 1}
