@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import CheckConstraint, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -82,6 +84,12 @@ def update_client(client: Client, *, name: str, active: bool, guardian_id: int |
     return change_client(client, name=name, active=active, guardian_id=guardian_id)
 
 
+def vendor_today() -> date:
+    """Today on the vendor's calendar (the day a protocol is signed, a package starts)."""
+    zone = ZoneInfo(current_app.config.get("COVERAGE_TIMEZONE") or "Europe/Warsaw")
+    return utcnow().astimezone(zone).date()
+
+
 def change_client(
     client: Client,
     *,
@@ -115,6 +123,8 @@ def change_client(
     if protocol_signed_on is not UNCHANGED:
         if protocol_signed_on is not None and not isinstance(protocol_signed_on, date):
             raise ClientError(_("Give the date the protocol was signed."), "protocol_signed_on")
+        if protocol_signed_on is not None and protocol_signed_on > vendor_today():
+            raise ClientError(_("The protocol cannot be signed in the future."), "protocol_signed_on")
         changes["protocol_signed_on"] = protocol_signed_on
         changes["phase"] = "onboarding" if protocol_signed_on is None else "production"
     if package_months is not UNCHANGED:

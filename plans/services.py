@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import func, or_, select, text
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
-from helpdesk.companies import Client
+from helpdesk.companies import Client, vendor_today
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
 from helpdesk.notifications import notify, recipients_for
@@ -91,8 +89,7 @@ class NotFound(CoverageError):
 
 def coverage_today() -> date:
     """Today on the vendor's calendar (``COVERAGE_TIMEZONE``, Europe/Warsaw by default)."""
-    zone = ZoneInfo(current_app.config.get("COVERAGE_TIMEZONE") or "Europe/Warsaw")
-    return utcnow().astimezone(zone).date()
+    return vendor_today()
 
 
 def lock_client(client_id: int) -> None:

@@ -68,6 +68,7 @@ def test_signing_the_protocol_moves_a_client_to_production_and_back(app, world, 
         ({"package_months": True}, "package_months"),
         ({"protocol_signed_on": "2026-02-30"}, "protocol_signed_on"),
         ({"protocol_signed_on": "15.10.2026"}, "protocol_signed_on"),
+        ({"protocol_signed_on": "2099-01-01"}, "protocol_signed_on"),  # not signed yet: the same rule as the web
         ({"active": "yes"}, "active"),
         ({"name": ""}, "name"),
         ({"guardian": "manager@vendor.example"}, "guardian"),  # a manager is not an agent
