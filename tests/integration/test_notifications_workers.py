@@ -122,7 +122,9 @@ def test_redis_down_while_clients_file_tickets_loses_nothing_and_sends_once(
                 "subject": f"Redis is down {number}", "description": "Still my report is kept.",
                 "category": "question", "priority": "normal"})
             assert response.status_code == 302
-            assert time.monotonic() - started < 1.5  # no waiting on the dead Redis
+            # no waiting on the dead Redis (a refused connection fails at once; the margin is for a
+            # loaded 2-core CI machine, where filing alone has taken 1.6 s)
+            assert time.monotonic() - started < 3.0
         assert db.session.scalar(select(func.count()).select_from(Ticket)) == 5
         assert pending_entries() == 5 and sink.count() == 0
         redis_server.start()  # back, empty: whatever was enqueued before is gone anyway
