@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from helpdesk.accounts import User
 from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.notifications import ONBOARDING_MEETING_REMINDER, notify, recipients_for_ids
@@ -298,15 +299,8 @@ class OnboardingEvent(db.Model):
 # -- errors ----------------------------------------------------------------------------------
 
 
-class OnboardingError(Exception):
+class OnboardingError(ServiceError):
     """A request about an onboarding was refused. `fields` maps form fields to messages."""
-
-    status = 422
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class NotFound(OnboardingError):

@@ -28,6 +28,7 @@ from sqlalchemy import func, or_, select, text
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, vendor_today
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
 from helpdesk.notifications import notify, recipients_for
@@ -70,17 +71,8 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _LOCK_NAMESPACE = 0x434F56  # "COV"
 
 
-class CoverageError(ValueError):
+class CoverageError(ServiceError, ValueError):
     """A request about plans or coverage was refused. ``fields`` maps form fields to messages."""
-
-    status = 422
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-        if status is not None:
-            self.status = status
 
 
 class NotFound(CoverageError):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import SLUG_RE, Client
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
@@ -52,15 +53,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class TicketError(Exception):
+class TicketError(ServiceError):
     """A request about a ticket was refused. `fields` maps form fields to messages."""
-
-    status = 422
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class NotFound(TicketError):
