@@ -217,3 +217,15 @@ def test_the_policy_accepts_the_demo_and_test_passwords(app):
     validate_password(DEMO_PASSWORD)
     validate_password(PASSWORD)
     validate_password(NEW_PASSWORD)
+
+
+def test_an_admin_changing_their_own_password_stays_logged_in_here_only(app, web, world, login):
+    login(world.admin)
+    other = login(world.admin, app.test_client())
+    response = web.post(
+        f"/admin/users/{world.admin.id}",
+        data={"email": world.admin.email, "role": "admin", "client": "", "active": "y", "password": NEW_PASSWORD},
+    )
+    assert response.status_code == 302, text_of(response)[:800]
+    assert web.get("/admin/users").status_code == 200
+    assert _logged_out(other)
