@@ -7,10 +7,12 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, session
 from flask_login import UserMixin
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from zxcvbn import zxcvbn
 
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, client_by_slug
@@ -45,6 +47,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stored in the session at login and compared on every request: bumping it (logout, a new
+    # password, deactivation) ends every session of the user on every device.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     client: Mapped[Client | None] = relationship(foreign_keys=[client_id], lazy="joined")
 
@@ -132,11 +137,27 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
-def validate_password(password: str) -> None:
-    if len(password or "") < 8:
-        raise AccountError(_("A password needs at least 8 characters."), "password")
-    if len(password) > 200:
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 200
+# zxcvbn's estimate: 3 is "safely unguessable: moderate protection from offline slow-hash
+# attack"; common passwords, keyboard walks, dates and dictionary words score lower.
+PASSWORD_MIN_SCORE = 3
+
+
+def validate_password(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
+    """The password policy, applied wherever a password is set (raises AccountError)."""
+    password = password or ""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise AccountError(_("A password needs at least 10 characters."), "password")
+    if len(password) > PASSWORD_MAX_LENGTH:
         raise AccountError(_("A password may have at most 200 characters."), "password")
+    # zxcvbn's cost grows with length; the first 100 characters decide well enough.
+    inputs = [part for value in user_inputs for part in (value or "").replace("@", " ").split() if part]
+    if zxcvbn(password[:100], user_inputs=inputs)["score"] < PASSWORD_MIN_SCORE:
+        raise AccountError(
+            _("This password is too common or too easy to guess; choose a longer, less obvious one."),
+            "password",
+        )
 
 
 def create_user(
@@ -152,7 +173,6 @@ def create_user(
 ) -> User:
     """Add a user after checking every field; commits unless told not to."""
     email = normalise_email(email)
-    validate_password(password)
     if role not in ROLES:
         raise AccountError(_("Unknown role; choose client, agent, manager or admin."), "role")
     client = None
@@ -166,6 +186,7 @@ def create_user(
         raise AccountError(_("Only client users belong to a client company."), "client")
     elif client_admin:
         raise AccountError(_("Only client users can be client admins."), "client_admin")
+    validate_password(password, user_inputs=(email, name or ""))
     if user_by_email(email) is not None:
         raise AccountError(_("A user with this e-mail already exists."), "email")
     user = User(
@@ -199,8 +220,11 @@ def update_user(
     if (role == "client") != (client is not None):
         raise AccountError(_("Client users, and only they, belong to a client company."), "client")
     if password:
-        validate_password(password)
+        validate_password(password, user_inputs=(user.email, name or user.name))
         user.password_hash = hash_password(password)
+        end_sessions(user)
+    if user.active and not active:
+        end_sessions(user)
     user.name = (name or "").strip()[:200]
     user.role, user.client, user.active = role, client, active
     user.is_client_admin = bool(client_admin and client is not None)
@@ -221,12 +245,103 @@ def update_preferences(user: User, *, name: str, language: str | None, timezone:
     return user
 
 
+# -- sessions --------------------------------------------------------------------------------
+
+SESSION_VERSION_KEY = "_session_version"
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user` (in the caller's transaction): their stored version is stale."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def bind_session(user: User) -> None:
+    """Mark the current (already logged-in) session as belonging to the user's current version."""
+    session[SESSION_VERSION_KEY] = user.session_version
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The session's user, unless deactivated or the session was ended (logout, new password)."""
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except ValueError:
         return None
+    if user is None or not user.active or session.get(SESSION_VERSION_KEY) != user.session_version:
+        return None
+    return user
+
+
+def log_out_everywhere(user: User) -> None:
+    """Logout: this session and every other session of the user end. Commits."""
+    end_sessions(user)
+    db.session.commit()
+
+
+def change_password(user: User, *, current: str, new: str, repeat: str) -> User:
+    """Self-service password change; ends the user's other sessions. Commits.
+
+    The caller re-binds its own session (bind_session) so the person changing stays logged in.
+    """
+    if not check_password(user, current or ""):
+        raise AccountError(_("This is not your current password."), "current_password")
+    validate_password(new, user_inputs=(user.email, user.name))
+    if new != repeat:
+        raise AccountError(_("The two new passwords differ."), "repeat_password")
+    user.password_hash = hash_password(new)
+    end_sessions(user)
+    db.session.commit()
+    return user
+
+
+# -- password reset by e-mail ----------------------------------------------------------------
+
+RESET_MAX_AGE_SECONDS = 60 * 60
+
+
+class _ClockSigner(TimestampSigner):
+    """Timestamps from helpdesk.clock, so a token's age follows the one clock (and tests)."""
+
+    def get_timestamp(self) -> int:
+        return int(utcnow().timestamp())
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset", signer=_ClockSigner)
+
+
+def password_reset_token(user: User) -> str:
+    """A token for the reset link: it names the user and their session version, so it dies when
+    used (the reset bumps the version), when the password changes otherwise, and after an hour."""
+    return _reset_serializer().dumps({"user": user.id, "version": user.session_version})
+
+
+def user_for_reset_token(token: str) -> User | None:
+    """The active user a valid, unused, unexpired reset token belongs to, or None."""
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_MAX_AGE_SECONDS)
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("user"), int):
+        return None
+    user = db.session.get(User, data["user"])
+    if user is None or not user.active or data.get("version") != user.session_version:
+        return None
+    return user
+
+
+def reset_password(token: str, *, new: str, repeat: str) -> User:
+    """Set a new password through a reset token; ends every session of the user. Commits."""
+    user = user_for_reset_token(token)
+    if user is None:
+        raise AccountError(_("This reset link is invalid, used or expired; ask for a new one."), "token")
+    validate_password(new, user_inputs=(user.email, user.name))
+    if new != repeat:
+        raise AccountError(_("The two new passwords differ."), "repeat_password")
+    user.password_hash = hash_password(new)
+    end_sessions(user)
+    db.session.commit()
+    return user
 
 
 def staff_users(*roles: str) -> list[User]:

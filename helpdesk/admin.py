@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
@@ -13,6 +14,7 @@ from helpdesk.accounts import (
     ROLES,
     AccountError,
     User,
+    bind_session,
     create_user,
     staff_users,
     update_user,
@@ -130,6 +132,8 @@ def edit_user(user_id: int):
             getattr(form, exc.field or "email").errors.append(str(exc))
             status = 422
         else:
+            if user.id == current_user.id and user.active:
+                bind_session(user)  # an admin editing themselves stays logged in here only
             flash(_("User saved."), "success")
             return redirect(url_for("admin.users"))
     elif request.method == "POST":

@@ -1,4 +1,4 @@
-"""Logging in and out, and each user's own preferences (language, timezone)."""
+"""Logging in and out, password change and reset, and each user's own preferences."""
 
 from __future__ import annotations
 
@@ -19,10 +19,29 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from helpdesk.accounts import AccountError, authenticate, mark_login, update_preferences
+from helpdesk.accounts import (
+    AccountError,
+    authenticate,
+    bind_session,
+    change_password,
+    log_out_everywhere,
+    mark_login,
+    reset_password,
+    update_preferences,
+    user_for_reset_token,
+)
 from helpdesk.extensions import db, limiter
 from helpdesk.i18n import LANGUAGE_NAMES, _, _l
-from helpdesk.security import login_account_key
+from helpdesk.login_throttle import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_MAX_AGE,
+    known_device,
+    login_refused,
+    new_device_cookie,
+    normalise_address,
+    record_login_failure,
+)
+from helpdesk.password_reset import request_password_reset
 
 bp = Blueprint("auth", __name__)
 
@@ -30,6 +49,27 @@ bp = Blueprint("auth", __name__)
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    repeat_password = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=200)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    repeat_password = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=200)])
+
+
+def _password_error(form: FlaskForm, exc: AccountError) -> None:
+    """Show a password error by its field (the policy names it `password`: the new one here)."""
+    name = "new_password" if exc.field in (None, "password") else exc.field
+    getattr(form, name, form.new_password).errors.append(str(exc))
 
 
 class PreferencesForm(FlaskForm):
@@ -61,18 +101,19 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=login_account_key,
-    methods=["POST"],
-)
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        address = normalise_address(form.email.data)
+        device = known_device(request.cookies.get(DEVICE_COOKIE), address)
+        if login_refused(address, device):
+            # Refused without looking at the password, so the answer tells a guesser nothing.
+            form.password.errors.append(_("Too many attempts. Please wait a minute and try again."))
+            return render_template("auth/login.html", form=form), 429
+        user = authenticate(address, form.password.data)
         if user is not None:
             next_url = _safe_next(request.args.get("next"))
             language = session.get("language")
@@ -80,9 +121,17 @@ def login():
             if language:
                 session["language"] = language
             login_user(user)
+            bind_session(user)
             mark_login(user)
-            return redirect(next_url or home_for(user))
+            response = redirect(next_url or home_for(user))
+            if device is None:
+                response.set_cookie(
+                    DEVICE_COOKIE, new_device_cookie(address), max_age=DEVICE_COOKIE_MAX_AGE,
+                    httponly=True, samesite="Lax", secure=request.is_secure,
+                )
+            return response
         db.session.rollback()
+        record_login_failure(address, device)
         form.password.errors.append(_("Wrong e-mail or password."))
         status = 401
     elif request.method == "POST":
@@ -92,9 +141,51 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        log_out_everywhere(current_user)  # a copy of this cookie, anywhere, is dead too
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        request_password_reset(form.email.data)
+        # The same answer whether or not the address is known (or asked too often).
+        flash(_("If the address belongs to an account, we have sent it a link to set a new password. "
+                "The link works once, for one hour."), "success")
+        return redirect(url_for("auth.login"))
+    if request.method == "POST":
+        status = 400
+    return render_template("auth/forgot_password.html", form=form), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+def reset_password_page(token: str):
+    if user_for_reset_token(token) is None:
+        return render_template("auth/reset_password.html", form=None), 404
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            reset_password(token, new=form.new_password.data, repeat=form.repeat_password.data)
+        except AccountError as exc:
+            db.session.rollback()
+            _password_error(form, exc)
+            status = 422
+        else:
+            logout_user()
+            session.clear()
+            flash(_("Your password is changed. Log in with the new one."), "success")
+            return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/reset_password.html", form=form), status
 
 
 @bp.route("/language/<code>", methods=["POST"])
@@ -130,4 +221,29 @@ def preferences():
             return redirect(url_for("auth.preferences"))
     elif request.method == "POST":
         status = 422
-    return render_template("auth/preferences.html", form=form), status
+    return render_template("auth/preferences.html", form=form, password_form=PasswordChangeForm()), status
+
+
+@bp.route("/preferences/password", methods=["POST"])
+@login_required
+def change_own_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            change_password(
+                current_user,
+                current=form.current_password.data,
+                new=form.new_password.data,
+                repeat=form.repeat_password.data,
+            )
+        except AccountError as exc:
+            db.session.rollback()
+            _password_error(form, exc)
+        else:
+            bind_session(current_user)  # other sessions end; this one goes on
+            flash(_("Your password is changed. Your other sessions are logged out."), "success")
+            return redirect(url_for("auth.preferences"))
+    prefs = PreferencesForm(obj=current_user)
+    prefs.language.choices = [("", _("Browser's language"))] + list(LANGUAGE_NAMES.items())
+    prefs.language.data = current_user.language or ""
+    return render_template("auth/preferences.html", form=prefs, password_form=form), 422

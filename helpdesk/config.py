@@ -32,7 +32,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "API_TOKENS_PER_USER": 20,  # active tokens one user may hold
         "PASSWORD_HASH": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
         "LOGIN_LIMIT_PER_ADDRESS": "20 per minute",
+        # Failed logins per account, counted in the database (shared by every worker and host);
+        # a browser that logged in to the account before is held only by its own failures.
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
+        "PASSWORD_RESET_LIMIT_PER_ACCOUNT": "3 per hour",  # reset e-mails asked for one address
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -21,6 +21,7 @@ APPROVAL_NEEDED = "approval.needed"
 ALLOWANCE_WARNING = "allowance.warning"
 ALLOWANCE_EXHAUSTED = "allowance.exhausted"
 ONBOARDING_MEETING_REMINDER = "onboarding.meeting_reminder"
+PASSWORD_RESET = "account.password_reset"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class EventType:
     essential_for: frozenset[str]
     # Roles that may receive it, so the preferences page shows only what concerns the user.
     audience: frozenset[str]
+    # Private notices (a password-reset link) go to the person only, never to webhooks.
+    private: bool = False
 
     @property
     def template(self) -> str:
@@ -57,8 +60,12 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(ALLOWANCE_WARNING, _l("A support allowance reaches 80 percent"), frozenset(), EVERYONE),
         EventType(ALLOWANCE_EXHAUSTED, _l("A support allowance is used up"), EVERYONE, EVERYONE),
         EventType(ONBOARDING_MEETING_REMINDER, _l("Onboarding meeting reminders"), frozenset(), EVERYONE),
+        EventType(PASSWORD_RESET, _l("Password reset link"), EVERYONE, EVERYONE, private=True),
     )
 }
+
+# What a webhook endpoint may subscribe to: every event but the private ones.
+WEBHOOK_EVENT_TYPES: dict[str, EventType] = {n: e for n, e in EVENT_TYPES.items() if not e.private}
 
 
 def is_essential(event: str, role: str | None) -> bool:

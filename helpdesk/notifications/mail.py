@@ -47,6 +47,7 @@ SUBJECTS: dict[tuple[str, str], Any] = {
     (ev.ALLOWANCE_WARNING, "client"): _l("%(client)s has used 80 %% of its support allowance"),
     (ev.ALLOWANCE_EXHAUSTED, "client"): _l("%(client)s has used up its support allowance"),
     (ev.ONBOARDING_MEETING_REMINDER, "client"): _l("Reminder: onboarding meeting with %(client)s"),
+    (ev.PASSWORD_RESET, "client"): _l("Reset your Opiekun password"),
 }
 
 # Codes that callers pass as values, shown as words in the recipient's language.

@@ -160,7 +160,7 @@ def notify(
             Delivery(channel="email", target=recipient.email.strip().lower(), recipient_index=index,
                      state="pending", updated_at=now)
         )
-    for endpoint in subscribed_endpoints(event):
+    for endpoint in [] if EVENT_TYPES[event].private else subscribed_endpoints(event):
         entry.deliveries.append(
             Delivery(channel="webhook", target=f"endpoint:{endpoint.id}", endpoint_id=endpoint.id,
                      state="pending", updated_at=now)

@@ -17,7 +17,7 @@ from helpdesk.i18n import _
 from helpdesk.jobs import named_queue, redis_connection
 from helpdesk.notifications import preferences
 from helpdesk.notifications.delivery import retry_entry
-from helpdesk.notifications.events import EVENT_TYPES
+from helpdesk.notifications.events import WEBHOOK_EVENT_TYPES
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
 from helpdesk.notifications.outbox import QUEUE
 from helpdesk.notifications.webhooks import WebhookError, create_endpoint, deactivate_endpoint
@@ -107,7 +107,7 @@ def webhooks():
             return redirect(url_for("notifications.webhooks"))
     endpoints = db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)).all()
     return render_template(
-        "admin/webhooks.html", endpoints=endpoints, errors=errors, form=form, event_types=EVENT_TYPES.values(),
+        "admin/webhooks.html", endpoints=endpoints, errors=errors, form=form, event_types=WEBHOOK_EVENT_TYPES.values(),
         allow_private=current_app.config["WEBHOOKS_ALLOW_PRIVATE"],
     ), status
 

@@ -26,7 +26,7 @@ from flask import current_app
 
 from helpdesk.extensions import db
 from helpdesk.i18n import _
-from helpdesk.notifications.events import EVENT_TYPES
+from helpdesk.notifications.events import WEBHOOK_EVENT_TYPES
 from helpdesk.notifications.models import OutboxEntry, WebhookEndpoint
 
 ID_HEADER = "X-Opiekun-Webhook-Id"
@@ -103,12 +103,12 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> str:
 
 
 def parse_events(chosen: list[str]) -> list[str]:
-    unknown = [e for e in chosen if e not in EVENT_TYPES]
+    unknown = [e for e in chosen if e not in WEBHOOK_EVENT_TYPES]
     if unknown:
         raise WebhookError(_("Unsupported event type: %(events)s.", events=", ".join(unknown)), "events")
     if not chosen:
         raise WebhookError(_("Choose at least one event type."), "events")
-    return [e for e in EVENT_TYPES if e in chosen]
+    return [e for e in WEBHOOK_EVENT_TYPES if e in chosen]
 
 
 def create_endpoint(url: str, events: list[str], description: str = "") -> WebhookEndpoint:

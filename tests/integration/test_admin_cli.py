@@ -67,7 +67,7 @@ def test_admin_creates_a_client_and_its_users_in_the_web_ui(web, world, login):
     )
     milton = _user("milton@initech.example")
     assert milton.client_id == client.id and not milton.is_client_admin
-    web.post("/admin/users/new", data={"email": "bill@vendor.example", "password": "yeaaah-ok", "role": "manager", "client": ""})
+    web.post("/admin/users/new", data={"email": "bill@vendor.example", "password": "yeaaah-okay-then", "role": "manager", "client": ""})
     assert _user("bill@vendor.example").role == "manager"
     listing = text_of(web.get("/admin/users"))
     assert "peter@initech.example" in listing and "milton@initech.example" in listing and "bill@vendor.example" in listing
@@ -110,7 +110,7 @@ def test_bad_client_input_is_refused_with_a_message(web, world, login, data, fie
         ({"email": "new@vendor.example", "role": "agent", "client": "acme"}, "client", "Only client users belong to a client company."),
         ({"email": "new@acme.example", "role": "client", "client": "nope"}, "client", "Not a valid choice"),
         ({"email": "new@acme.example", "role": "wizard"}, "role", "Not a valid choice"),
-        ({"email": "new@acme.example", "role": "client", "client": "acme", "password": "short"}, "password", "at least 8 characters"),
+        ({"email": "new@acme.example", "role": "client", "client": "acme", "password": "short"}, "password", "at least 10 characters"),
         ({"email": "new@vendor.example", "role": "agent", "client_admin": "y"}, "client_admin", "Only client users can be client admins."),
     ],
 )
@@ -209,7 +209,7 @@ def test_cli_creates_clients_and_users(app, world):
     assert (peter.client_id, peter.is_client_admin, peter.name) == (client.id, True, "Peter")
     assert check_password(peter, "tps-reports-1")
 
-    result = _run(app, "users", "create", "--email", "ops@vendor.example", "--password", "long-enough", "--role", "agent")
+    result = _run(app, "users", "create", "--email", "ops@vendor.example", "--password", "long-enough-pass", "--role", "agent")
     assert result.exit_code == 0, result.output
     assert _user("ops@vendor.example").role == "agent"
 
@@ -221,19 +221,19 @@ def test_cli_creates_clients_and_users(app, world):
         (["clients", "create", "--slug", "Not OK", "--name", "Bad"], 1, "A slug is 1-40 lower-case letters"),
         (["clients", "create", "--slug", "fine", "--name", "  "], 1, "A name of 1 to 200 characters is required."),
         (["clients", "create", "--slug", "fine"], 2, "Missing option '--name'"),
-        (["users", "create", "--email", "x@acme.example", "--password", "long-enough", "--role", "client"], 1,
+        (["users", "create", "--email", "x@acme.example", "--password", "long-enough-pass", "--role", "client"], 1,
          "A client user needs a client company."),
-        (["users", "create", "--email", "x@acme.example", "--password", "long-enough", "--role", "client", "--client", "nope"], 1,
+        (["users", "create", "--email", "x@acme.example", "--password", "long-enough-pass", "--role", "client", "--client", "nope"], 1,
          "There is no client with this slug."),
-        (["users", "create", "--email", "anna@acme.example", "--password", "long-enough", "--role", "client", "--client", "acme"], 1,
+        (["users", "create", "--email", "anna@acme.example", "--password", "long-enough-pass", "--role", "client", "--client", "acme"], 1,
          "A user with this e-mail already exists."),
         (["users", "create", "--email", "x@vendor.example", "--password", "short", "--role", "agent"], 1,
-         "A password needs at least 8 characters."),
-        (["users", "create", "--email", "x@vendor.example", "--password", "long-enough", "--role", "agent", "--client-admin"], 1,
+         "A password needs at least 10 characters."),
+        (["users", "create", "--email", "x@vendor.example", "--password", "long-enough-pass", "--role", "agent", "--client-admin"], 1,
          "Only client users can be client admins."),
-        (["users", "create", "--email", "nope", "--password", "long-enough", "--role", "agent"], 1,
+        (["users", "create", "--email", "nope", "--password", "long-enough-pass", "--role", "agent"], 1,
          "Enter a valid e-mail address."),
-        (["users", "create", "--email", "x@vendor.example", "--password", "long-enough", "--role", "wizard"], 2,
+        (["users", "create", "--email", "x@vendor.example", "--password", "long-enough-pass", "--role", "wizard"], 2,
          "'wizard' is not one of"),
     ],
 )

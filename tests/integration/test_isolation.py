@@ -24,7 +24,7 @@ COMPANY_WIDE_PREFIXES = ("/portal/onboarding/",)
 # Logging in and out and choosing a language touch no company's data: they redirect.
 SESSION_ENDPOINTS = {"auth.index", "auth.login", "auth.logout", "auth.choose_language"}
 # Path arguments that are not ids of anyone's data, with the value the walk uses.
-PLAIN_ARGUMENTS = {"code": "pl", "key": "kickoff"}
+PLAIN_ARGUMENTS = {"code": "pl", "key": "kickoff", "token": "not-a-reset-token"}
 # Everything a POST might need, so a forgotten check cannot hide behind a validation error.
 POST_DATA = {
     "subject": "Walked in", "description": "Walked in", "category": "bug", "priority": "urgent",

@@ -329,6 +329,7 @@ CALLER_VALUES = {
                             "reason": "The plan's overage policy applies."},
     "onboarding.meeting_reminder": {"client": "ACME", "kind": "kickoff", "starts_at": "2026-12-02T09:00:00+00:00",
                                     "duration_minutes": 60, "location": "Online"},
+    "account.password_reset": {"link": "/password/reset/token"},
 }
 
 
