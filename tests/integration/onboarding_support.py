@@ -31,7 +31,7 @@ def at(instant: datetime = NOW):
 
 
 def start(world: Any, client: Any = None, guardian: Any = None, now: datetime = NOW) -> Any:
-    from plans.onboarding import start_onboarding
+    from plans.onboarding.stages import start_onboarding
 
     return start_onboarding(
         world.manager, client_id=(client or world.acme).id, guardian_id=(guardian or world.agent).id,
@@ -40,7 +40,7 @@ def start(world: Any, client: Any = None, guardian: Any = None, now: datetime = 
 
 
 def complete_start_data(world: Any, onboarding: Any, now: datetime = NOW) -> None:
-    from plans.onboarding import checklist, set_item_state
+    from plans.onboarding.stages import checklist, set_item_state
 
     for item in checklist(onboarding, "start_data"):
         set_item_state(world.agent, onboarding, item.id, "done", now)
@@ -55,7 +55,7 @@ def walk_to(world: Any, stage: str, client: Any = None, now: datetime = NOW) -> 
 
 
 def _walk_to(world: Any, stage: str, client: Any, now: datetime) -> Any:
-    from plans import onboarding as svc
+    from plans.onboarding import stages as svc
 
     onboarding = start(world, client, now=now)
     agent = world.agent

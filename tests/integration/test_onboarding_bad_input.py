@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from helpdesk.extensions import db
-from plans import onboarding as svc
-from plans.onboarding import OnboardingEvent, OnboardingMeeting, SuccessPlanItem, SuccessPlanVersion
+from plans.onboarding import stages as svc
+from plans.onboarding.stages import OnboardingEvent, OnboardingMeeting, SuccessPlanItem, SuccessPlanVersion
 from tests.integration.onboarding_support import NOW, PDF, PNG, at, reload, start, walk_to
 
 

@@ -8,8 +8,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from helpdesk.extensions import db
-from plans import onboarding as svc
-from plans.onboarding import OnboardingEvent, OnboardingMeeting
+from plans.onboarding import stages as svc
+from plans.onboarding.stages import OnboardingEvent, OnboardingMeeting
 from tests.integration.onboarding_support import NOW, at, reload, start, walk_to
 
 

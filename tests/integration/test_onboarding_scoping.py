@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from plans import onboarding as svc
-from plans.onboarding import OnboardingMeeting
+from plans.onboarding import stages as svc
+from plans.onboarding.stages import OnboardingMeeting
 from tests.integration.onboarding_support import NOW, PDF, at, walk_to
 
 BLUEPRINTS = ("onboarding.", "onboarding_manager.", "portal_onboarding.")

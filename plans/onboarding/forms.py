@@ -24,14 +24,21 @@ from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from helpdesk.i18n import _l
-from plans.onboarding import INTEGRATION_KINDS, ITEM_STATES, MEETING_KINDS, PLAN_SECTIONS, TIMINGS, ScanUpload
-from plans.onboarding_labels import (
+from plans.onboarding.labels import (
     INTEGRATION_KIND_LABELS,
     ITEM_STATE_LABELS,
     MEETING_KIND_LABELS,
     PLAN_SECTION_LABELS,
     PROTOCOL_FUNCTIONS,
     TIMING_LABELS,
+)
+from plans.onboarding.stages import (
+    INTEGRATION_KINDS,
+    ITEM_STATES,
+    MEETING_KINDS,
+    PLAN_SECTIONS,
+    TIMINGS,
+    ScanUpload,
 )
 
 

@@ -4,7 +4,7 @@ Models and the services that change them. Every change goes through a service he
 the web pages and the CLI; each service checks who acts and what was asked, writes the change
 and an event of the onboarding's history, and commits (one transaction per call). The rules that
 decide (stage order, meeting rhythm, reminder dates) are the pure functions of
-`plans.onboarding_rules`; services hand them `today` and `now`.
+`plans.onboarding.rules`; services hand them `today` and `now`.
 
 Guardian and phase live on `helpdesk.companies.Client` (`guardian_id`, `phase`,
 `protocol_signed_on`): recording the signed protocol moves the client to production there, which
@@ -46,8 +46,8 @@ from helpdesk.i18n import _
 from helpdesk.notifications import ONBOARDING_MEETING_REMINDER, notify, recipients_for_ids
 from helpdesk.storage import storage
 from helpdesk.uploads import UploadError, check_file
-from plans import onboarding_rules as rules
-from plans.onboarding_labels import (
+from plans.onboarding import rules
+from plans.onboarding.labels import (
     CONFIGURATION_ITEMS,
     INTEGRATION_ACCESS,
     INTEGRATION_KIND_LABELS,

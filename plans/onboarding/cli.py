@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from helpdesk.clock import utcnow
-from plans.onboarding import due_meeting_reminders, local_today, send_meeting_reminder
+from plans.onboarding.stages import due_meeting_reminders, local_today, send_meeting_reminder
 
 onboarding_cli = AppGroup("onboarding", help="Client onboardings.")
 

@@ -10,8 +10,8 @@ from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
-from plans import onboarding as svc
-from plans.onboarding_rules import working_day_on_or_after
+from plans.onboarding import stages as svc
+from plans.onboarding.rules import working_day_on_or_after
 
 DEMO_PLAN = [
     {"section": "integration", "kind": "marketplace", "name": "Allegro: main account", "timing": "at_start"},

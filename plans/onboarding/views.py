@@ -37,10 +37,8 @@ from helpdesk.clock import utcnow
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
-from plans import onboarding as svc
-from plans.onboarding import Onboarding, OnboardingError, OnboardingMeeting
-from plans.onboarding_calendar import CalendarMeeting, Person, calendar_file
-from plans.onboarding_forms import (
+from plans.onboarding import stages as svc
+from plans.onboarding.forms import (
     ConfirmForm,
     GuardianForm,
     ItemStateForm,
@@ -55,8 +53,10 @@ from plans.onboarding_forms import (
     choices,
     uploaded_scan,
 )
-from plans.onboarding_labels import STAGE_LABELS
-from plans.onboarding_rules import missing_prerequisites
+from plans.onboarding.ics import CalendarMeeting, Person, calendar_file
+from plans.onboarding.labels import STAGE_LABELS
+from plans.onboarding.rules import missing_prerequisites
+from plans.onboarding.stages import Onboarding, OnboardingError, OnboardingMeeting
 
 bp = Blueprint("onboarding", __name__, url_prefix="/onboarding")
 manager_bp = Blueprint("onboarding_manager", __name__, url_prefix="/manager/onboarding")
