@@ -23,7 +23,8 @@ ONBOARDING_DEFAULTS = {
 def init_app(app: Flask) -> None:
     """Register the onboarding blueprints, the `onboarding` command group and the template names."""
     from plans.onboarding import (
-        stages,  # noqa: F401  (the tables belong to the app's metadata)
+        meeting_views,  # noqa: F401  (its routes are on the blueprints of `views`)
+        models,  # noqa: F401  (the tables belong to the app's metadata)
         views,
     )
     from plans.onboarding.cli import onboarding_cli

@@ -32,14 +32,8 @@ from plans.onboarding.labels import (
     PROTOCOL_FUNCTIONS,
     TIMING_LABELS,
 )
-from plans.onboarding.stages import (
-    INTEGRATION_KINDS,
-    ITEM_STATES,
-    MEETING_KINDS,
-    PLAN_SECTIONS,
-    TIMINGS,
-    ScanUpload,
-)
+from plans.onboarding.models import INTEGRATION_KINDS, ITEM_STATES, MEETING_KINDS, PLAN_SECTIONS, TIMINGS
+from plans.onboarding.protocol import ScanUpload
 
 
 def choices(pairs) -> list[SelectChoice]:
