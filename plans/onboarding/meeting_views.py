@@ -5,6 +5,7 @@ Routes of the blueprints in `views`; the same thin-view rules apply.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -24,12 +25,13 @@ from flask_login import current_user
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
+from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required
 from plans.onboarding import meetings as meeting_services
 from plans.onboarding.access import can_edit, onboarding_of_client
 from plans.onboarding.dates import local_instant
-from plans.onboarding.errors import NotFound, OnboardingError
+from plans.onboarding.errors import NotFound
 from plans.onboarding.forms import (
     ConfirmForm,
     MeetingForm,
@@ -38,8 +40,6 @@ from plans.onboarding.ics import CalendarMeeting, Person, calendar_file
 from plans.onboarding.models import Onboarding, OnboardingMeeting
 from plans.onboarding.overview import client_meeting
 from plans.onboarding.views import (
-    _form_status,
-    _refused,
     bp,
     onboarding_or_404,
     people_choices,
@@ -80,6 +80,9 @@ def _meetings_page(onboarding: Onboarding, *, form=None, status: int = 200):
     ), status
 
 
+# -- meeting pages ---------------------------------------------------------------------------------
+
+
 @bp.route("/<int:onboarding_id>/meetings", methods=["GET", "POST"])
 @staff_or_404
 def meetings(onboarding_id: int):
@@ -88,39 +91,36 @@ def meetings(onboarding_id: int):
         return _meetings_page(onboarding)
     form = MeetingForm()
     form.participants.choices = people_choices(onboarding)
-    status = _form_status(form)
-    if status is None:
-        try:
-            meeting_services.schedule_meeting(
-                current_user, onboarding, kind=form.kind.data, starts_at=_meeting_starts(form),
-                duration=form.duration_minutes.data, location=form.location.data, notes=form.notes.data,
-                participant_ids=form.participants.data, now=utcnow(),
-            )
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("The meeting is scheduled."), "success")
-            return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
-    return _meetings_page(onboarding_or_404(onboarding_id), form=form, status=status)
+    outcome = submit(form, lambda: meeting_services.schedule_meeting(
+        current_user, onboarding, kind=form.kind.data, starts_at=_meeting_starts(form),
+        duration=form.duration_minutes.data, location=form.location.data, notes=form.notes.data,
+        participant_ids=form.participants.data, now=utcnow(),
+    ))
+    if outcome.done:
+        flash(_("The meeting is scheduled."), "success")
+        return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
+    return _meetings_page(onboarding_or_404(onboarding_id), form=form, status=outcome.status)
+
+
+def _confirmed(onboarding: Onboarding, action: Callable[[], object], done: str):
+    """An action with nothing to fill in but its CSRF token, from the meetings page, and back to it."""
+    outcome = submit(ConfirmForm(), action)
+    if outcome.done:
+        flash(done, "success")
+        return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
+    if outcome.invalid:
+        flash(_("The form has expired; please try again."), "error")
+    return _meetings_page(onboarding_or_404(onboarding.id), status=outcome.status)
 
 
 @bp.route("/<int:onboarding_id>/meetings/next", methods=["POST"])
 @staff_or_404
 def next_recurring(onboarding_id: int):
     onboarding = onboarding_or_404(onboarding_id)
-    form = ConfirmForm()
-    status = _form_status(form)
-    if status is None:
-        try:
-            meeting_services.add_recurring_meeting(current_user, onboarding, utcnow())
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("The next recurring meeting is scheduled."), "success")
-            return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
-    else:
-        flash(_("The form has expired; please try again."), "error")
-    return _meetings_page(onboarding_or_404(onboarding_id), status=status)
+    return _confirmed(
+        onboarding, lambda: meeting_services.add_recurring_meeting(current_user, onboarding, utcnow()),
+        _("The next recurring meeting is scheduled."),
+    )
 
 
 @bp.route("/<int:onboarding_id>/meetings/<int:meeting_id>", methods=["GET", "POST"])
@@ -140,19 +140,15 @@ def meeting(onboarding_id: int, meeting_id: int):
     else:
         form = MeetingForm()
         form.participants.choices = people_choices(onboarding)
-        status = _form_status(form)
-        if status is None:
-            try:
-                meeting_services.update_meeting(
-                    current_user, onboarding, found, starts_at=_meeting_starts(form),
-                    duration=form.duration_minutes.data, location=form.location.data, notes=form.notes.data,
-                    participant_ids=form.participants.data, now=utcnow(),
-                )
-            except OnboardingError as exc:
-                status = _refused(form, exc)
-            else:
-                flash(_("The meeting is saved."), "success")
-                return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
+        outcome = submit(form, lambda: meeting_services.update_meeting(
+            current_user, onboarding, found, starts_at=_meeting_starts(form),
+            duration=form.duration_minutes.data, location=form.location.data, notes=form.notes.data,
+            participant_ids=form.participants.data, now=utcnow(),
+        ))
+        if outcome.done:
+            flash(_("The meeting is saved."), "success")
+            return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
+        status = outcome.status
         onboarding = onboarding_or_404(onboarding_id)
         found = _meeting_or_404(onboarding, meeting_id)
     form.participants.choices = people_choices(onboarding)
@@ -167,19 +163,13 @@ def meeting(onboarding_id: int, meeting_id: int):
 def cancel_meeting(onboarding_id: int, meeting_id: int):
     onboarding = onboarding_or_404(onboarding_id)
     found = _meeting_or_404(onboarding, meeting_id)
-    form = ConfirmForm()
-    status = _form_status(form)
-    if status is None:
-        try:
-            meeting_services.cancel_meeting(current_user, onboarding, found, utcnow())
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("The meeting is cancelled."), "success")
-            return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
-    else:
-        flash(_("The form has expired; please try again."), "error")
-    return _meetings_page(onboarding_or_404(onboarding_id), status=status)
+    return _confirmed(
+        onboarding, lambda: meeting_services.cancel_meeting(current_user, onboarding, found, utcnow()),
+        _("The meeting is cancelled."),
+    )
+
+
+# -- .ics files ------------------------------------------------------------------------------------
 
 
 def _calendar_entry(onboarding: Onboarding, meeting: OnboardingMeeting, host: str) -> CalendarMeeting:

@@ -28,12 +28,11 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import FieldList, FormField
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
+from helpdesk.forms import form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
 from plans.onboarding import meetings as meeting_services
@@ -85,11 +84,7 @@ from plans.onboarding.stages import (
 from plans.onboarding.success_plan import add_plan_version, latest_plan_version, plan_items, plan_versions
 
 bp = Blueprint("onboarding", __name__, url_prefix="/onboarding")
-
-
 manager_bp = Blueprint("onboarding_manager", __name__, url_prefix="/manager/onboarding")
-
-
 portal_bp = Blueprint("portal_onboarding", __name__, url_prefix="/portal/onboarding")
 
 
@@ -119,44 +114,6 @@ def _stage_key_or_404(key: str) -> str:
     return key
 
 
-def _walk(fields) -> Any:
-    for f in fields:
-        yield f
-        if isinstance(f, FieldList):
-            yield from _walk(f.entries)
-        elif isinstance(f, FormField):
-            yield from _walk(f)
-
-
-def _apply_errors(form: FlaskForm, error: OnboardingError) -> None:
-    """Put each message next to its field; what has no field is flashed."""
-    by_name = {f.name: f for f in _walk(form)}
-    unplaced = []
-    for name, message in error.fields.items():
-        target = by_name.get(name) or by_name.get(f"{form._prefix}{name}")
-        if target is not None:
-            target.errors = list(target.errors) + [message]
-        else:
-            unplaced.append(message)
-    if unplaced or not error.fields:
-        flash(" ".join(unplaced) or error.message, "error")
-
-
-def _form_status(form: FlaskForm) -> int | None:
-    """None when the form parsed; else 400 for a missing/expired CSRF token, 422 for bad fields."""
-    if form.validate():
-        return None
-    if form.meta.csrf and form.csrf_token.errors:
-        return 400
-    return 422
-
-
-def _refused(form: FlaskForm, error: OnboardingError) -> int:
-    db.session.rollback()
-    _apply_errors(form, error)
-    return error.status
-
-
 def people_choices(onboarding: Onboarding, *, blank: bool = False):
     pairs = [("", "—")] if blank else []
     for person in people_for(onboarding):
@@ -167,6 +124,9 @@ def people_choices(onboarding: Onboarding, *, blank: bool = False):
 
 def _guardian_choices():
     return choices([("", "—")] + [(u.id, u.display_name) for u in guardian_candidates()])
+
+
+# -- list, start, detail ---------------------------------------------------------------------------
 
 
 @bp.route("/")
@@ -186,18 +146,15 @@ def start():
     form.guardian.choices = _guardian_choices()
     status = 200
     if request.method == "POST":
-        status = _form_status(form)
-        if status is None:
-            try:
-                onboarding = start_onboarding(
-                    current_user, client_id=form.client.data, guardian_id=form.guardian.data,
-                    kickoff_planned_on=form.kickoff_planned_on.data, now=utcnow(),
-                )
-            except OnboardingError as exc:
-                status = _refused(form, exc)
-            else:
-                flash(_("The onboarding of %(client)s has started.", client=onboarding.client.name), "success")
-                return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
+        outcome = submit(form, lambda: start_onboarding(
+            current_user, client_id=form.client.data, guardian_id=form.guardian.data,
+            kickoff_planned_on=form.kickoff_planned_on.data, now=utcnow(),
+        ))
+        if outcome.done:
+            onboarding = outcome.value
+            flash(_("The onboarding of %(client)s has started.", client=onboarding.client.name), "success")
+            return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
+        status = outcome.status
     return render_template("onboarding/start.html", form=form), status
 
 
@@ -239,16 +196,11 @@ def detail(onboarding_id: int):
 def guardian(onboarding_id: int):
     onboarding = onboarding_or_404(onboarding_id)
     form = GuardianForm()
-    status = _form_status(form)
-    if status is None:
-        try:
-            change_guardian(current_user, onboarding, form.guardian.data, utcnow())
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
-    return _detail(onboarding_or_404(onboarding_id), guardian_form=form, status=status)
+    outcome = submit(form, lambda: change_guardian(current_user, onboarding, form.guardian.data, utcnow()))
+    if outcome.done:
+        flash(_("Saved."), "success")
+        return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
+    return _detail(onboarding_or_404(onboarding_id), guardian_form=form, status=outcome.status)
 
 
 @bp.route("/<int:onboarding_id>/start-data", methods=["POST"])
@@ -256,18 +208,13 @@ def guardian(onboarding_id: int):
 def add_item(onboarding_id: int):
     onboarding = onboarding_or_404(onboarding_id)
     form = StartDataItemForm()
-    status = _form_status(form)
-    if status is None:
-        try:
-            add_start_data_item(
-                current_user, onboarding, label=form.label.data, required=form.required.data, now=utcnow()
-            )
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
-    return _detail(onboarding_or_404(onboarding_id), item_form=form, status=status)
+    outcome = submit(form, lambda: add_start_data_item(
+        current_user, onboarding, label=form.label.data, required=form.required.data, now=utcnow()
+    ))
+    if outcome.done:
+        flash(_("Saved."), "success")
+        return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
+    return _detail(onboarding_or_404(onboarding_id), item_form=form, status=outcome.status)
 
 
 @bp.route("/<int:onboarding_id>/items/<int:item_id>", methods=["POST"])
@@ -280,14 +227,13 @@ def item(onboarding_id: int, item_id: int):
         abort(404)
     on_stage_page = found.kind in ("configuration", "test")
     form = ItemStateForm()
-    status = _form_status(form)
+    status = form_status(form)
     if status is None:
         try:
             set_item_state(current_user, onboarding, item_id, form.state.data, utcnow())
         except OnboardingError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            status = exc.status
+            # Each row has its own state form, so the message goes at the top of the page.
+            status = refuse(form, exc, flash_message=True)
         else:
             flash(_("Saved."), "success")
             if on_stage_page:
@@ -299,6 +245,9 @@ def item(onboarding_id: int, item_id: int):
     if on_stage_page:
         return _stage_page(onboarding, "configuration", status=status)
     return _detail(onboarding, status=status)
+
+
+# -- stages ----------------------------------------------------------------------------------------
 
 
 def _stage_page(onboarding: Onboarding, key: str, *, edit_form=None, start_form=None, done_form=None,
@@ -342,19 +291,14 @@ def stage(onboarding_id: int, key: str):
         return _stage_page(onboarding, key)
     form = StageForm()
     form.owner.choices = people_choices(onboarding, blank=True)
-    status = _form_status(form)
-    if status is None:
-        try:
-            update_stage(
-                current_user, onboarding, key, planned_on=form.planned_on.data, owner_id=form.owner.data,
-                notes=form.notes.data, now=utcnow(),
-            )
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("Saved."), "success")
-            return redirect(url_for("onboarding.stage", onboarding_id=onboarding.id, key=key))
-    return _stage_page(onboarding_or_404(onboarding_id), key, edit_form=form, status=status)
+    outcome = submit(form, lambda: update_stage(
+        current_user, onboarding, key, planned_on=form.planned_on.data, owner_id=form.owner.data,
+        notes=form.notes.data, now=utcnow(),
+    ))
+    if outcome.done:
+        flash(_("Saved."), "success")
+        return redirect(url_for("onboarding.stage", onboarding_id=onboarding.id, key=key))
+    return _stage_page(onboarding_or_404(onboarding_id), key, edit_form=form, status=outcome.status)
 
 
 def _progress(onboarding_id: int, key: str, to_state: str):
@@ -362,20 +306,15 @@ def _progress(onboarding_id: int, key: str, to_state: str):
     key = _stage_key_or_404(key)
     prefix = "start" if to_state == "in_progress" else "done"
     form = StageProgressForm(prefix=prefix)
-    status = _form_status(form)
-    if status is None:
-        try:
-            change_stage_state(
-                current_user, onboarding, key, to_state=to_state, actual_on=form.actual_on.data,
-                reason=form.reason.data, now=utcnow(),
-            )
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("%(stage)s: saved.", stage=STAGE_LABELS[key]), "success")
-            return redirect(url_for("onboarding.stage", onboarding_id=onboarding.id, key=key))
+    outcome = submit(form, lambda: change_stage_state(
+        current_user, onboarding, key, to_state=to_state, actual_on=form.actual_on.data,
+        reason=form.reason.data, now=utcnow(),
+    ))
+    if outcome.done:
+        flash(_("%(stage)s: saved.", stage=STAGE_LABELS[key]), "success")
+        return redirect(url_for("onboarding.stage", onboarding_id=onboarding.id, key=key))
     forms = {"start_form": form} if prefix == "start" else {"done_form": form}
-    return _stage_page(onboarding_or_404(onboarding_id), key, status=status, **forms)
+    return _stage_page(onboarding_or_404(onboarding_id), key, status=outcome.status, **forms)
 
 
 @bp.route("/<int:onboarding_id>/stages/<key>/start", methods=["POST"])
@@ -395,20 +334,18 @@ def complete_stage(onboarding_id: int, key: str):
 def training(onboarding_id: int):
     onboarding = onboarding_or_404(onboarding_id)
     form = TrainingForm()
-    status = _form_status(form)
-    if status is None:
-        try:
-            record_training(
-                current_user, onboarding, held_on=form.held_on.data, plan_checked=form.plan_checked.data,
-                access_handed_over=form.access_handed_over.data, notes=form.notes.data,
-                reason=form.reason.data, now=utcnow(),
-            )
-        except OnboardingError as exc:
-            status = _refused(form, exc)
-        else:
-            flash(_("The training is recorded; the follow-up and recurring meetings are scheduled."), "success")
-            return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
-    return _stage_page(onboarding_or_404(onboarding_id), "training", training_form=form, status=status)
+    outcome = submit(form, lambda: record_training(
+        current_user, onboarding, held_on=form.held_on.data, plan_checked=form.plan_checked.data,
+        access_handed_over=form.access_handed_over.data, notes=form.notes.data,
+        reason=form.reason.data, now=utcnow(),
+    ))
+    if outcome.done:
+        flash(_("The training is recorded; the follow-up and recurring meetings are scheduled."), "success")
+        return redirect(url_for("onboarding.meetings", onboarding_id=onboarding.id))
+    return _stage_page(onboarding_or_404(onboarding_id), "training", training_form=form, status=outcome.status)
+
+
+# -- Success Plan ----------------------------------------------------------------------------------
 
 
 @bp.route("/<int:onboarding_id>/plan", methods=["GET", "POST"])
@@ -419,18 +356,14 @@ def plan(onboarding_id: int):
     form = PlanForm()
     status = 200
     if request.method == "POST":
-        status = _form_status(form)
-        if status is None:
-            entries = [entry.data for entry in form.entries.entries]
-            try:
-                version = add_plan_version(
-                    current_user, onboarding, entries=entries, note=form.note.data, now=utcnow()
-                )
-            except OnboardingError as exc:
-                status = _refused(form, exc)
-            else:
-                flash(_("Success Plan version %(n)s is recorded.", n=version.version), "success")
-                return redirect(url_for("onboarding.plan", onboarding_id=onboarding.id))
+        outcome = submit(form, lambda: add_plan_version(
+            current_user, onboarding, entries=[entry.data for entry in form.entries.entries],
+            note=form.note.data, now=utcnow(),
+        ))
+        if outcome.done:
+            flash(_("Success Plan version %(n)s is recorded.", n=outcome.value.version), "success")
+            return redirect(url_for("onboarding.plan", onboarding_id=onboarding.id))
+        status = outcome.status
         onboarding = onboarding_or_404(onboarding_id)
     shown = latest
     wanted = request.args.get("version", "")
@@ -453,6 +386,9 @@ def plan(onboarding_id: int):
     ), status
 
 
+# -- acceptance protocol ---------------------------------------------------------------------------
+
+
 @bp.route("/<int:onboarding_id>/protocol", methods=["GET", "POST"])
 @staff_or_404
 def protocol(onboarding_id: int):
@@ -461,19 +397,15 @@ def protocol(onboarding_id: int):
     status = 200
     if request.method == "POST":
         scan = uploaded_scan()
-        status = _form_status(form)
-        if status is None:
-            try:
-                record_protocol(
-                    current_user, onboarding, signed_on=form.signed_on.data,
-                    functions=form.functions.data or [], scan=scan, now=utcnow(),
-                )
-            except OnboardingError as exc:
-                status = _refused(form, exc)
-            else:
-                flash(_("The signed protocol is recorded: %(client)s is in production from %(day)s.",
-                        client=onboarding.client.name, day=onboarding.protocol_signed_on.isoformat()), "success")
-                return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
+        outcome = submit(form, lambda: record_protocol(
+            current_user, onboarding, signed_on=form.signed_on.data,
+            functions=form.functions.data or [], scan=scan, now=utcnow(),
+        ))
+        if outcome.done:
+            flash(_("The signed protocol is recorded: %(client)s is in production from %(day)s.",
+                    client=onboarding.client.name, day=onboarding.protocol_signed_on.isoformat()), "success")
+            return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
+        status = outcome.status
         if request.files.get("scan") and request.files["scan"].filename and not form.scan.errors:
             form.scan.errors = [_("Please attach the scan again.")]
         onboarding = onboarding_or_404(onboarding_id)
@@ -511,6 +443,9 @@ def protocol_scan(onboarding_id: int):
     return _send_scan(onboarding_or_404(onboarding_id))
 
 
+# -- managers' overview ----------------------------------------------------------------------------
+
+
 @manager_bp.route("/")
 @manager_required
 def overview():
@@ -526,6 +461,9 @@ def overview():
     return render_template(
         "onboarding/overview.html", overview=overviews.overview(utcnow(), days), stage_labels=STAGE_LABELS,
     ), status
+
+
+# -- the client's portal ---------------------------------------------------------------------------
 
 
 @portal_bp.route("/")
