@@ -6,6 +6,9 @@ The client's guardian and managers change an onboarding; `lock` serialises chang
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import select
 
 from helpdesk.accounts import User
@@ -88,6 +91,14 @@ def guardian_candidates() -> list[User]:
             .order_by(User.name, User.email)
         )
     )
+
+
+def pick(people: Mapping[int, User], raw_id: Any) -> User | None:
+    """The one of `people` whose id was sent (as text or a number); None for anything else."""
+    try:
+        return people.get(int(raw_id))
+    except (TypeError, ValueError):
+        return None
 
 
 def people_for(onboarding: Onboarding) -> list[User]:

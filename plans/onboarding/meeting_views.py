@@ -10,16 +10,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from helpdesk.accounts import User
@@ -29,7 +20,7 @@ from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required
 from plans.onboarding import meetings as meeting_services
-from plans.onboarding.access import can_edit, onboarding_of_client
+from plans.onboarding.access import can_edit
 from plans.onboarding.dates import local_instant
 from plans.onboarding.errors import NotFound
 from plans.onboarding.forms import (
@@ -42,6 +33,7 @@ from plans.onboarding.overview import client_meeting
 from plans.onboarding.views import (
     bp,
     onboarding_or_404,
+    own_onboarding_or_404,
     people_choices,
     portal_bp,
     staff_or_404,
@@ -234,7 +226,5 @@ def portal_meeting_ics(meeting_id: int):
 @portal_bp.route("/meetings.ics", endpoint="series_ics")
 @client_required
 def portal_series_ics():
-    onboarding = onboarding_of_client(current_user)
-    if onboarding is None:
-        abort(404)
+    onboarding = own_onboarding_or_404()
     return _ics(onboarding, _series(onboarding), f"onboarding-{onboarding.client.slug}.ics")

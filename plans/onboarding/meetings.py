@@ -17,7 +17,7 @@ from helpdesk.accounts import User
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans.onboarding import rules
-from plans.onboarding.access import lock, people_for, require_edit
+from plans.onboarding.access import lock, people_for, pick, require_edit
 from plans.onboarding.dates import business_zone, local_instant, local_today
 from plans.onboarding.errors import Conflict, NotFound, check_text, raise_if
 from plans.onboarding.labels import MEETING_KIND_LABELS
@@ -69,10 +69,7 @@ def _meeting_fields(
     allowed = {p.id: p for p in people_for(onboarding)}
     chosen: list[User] = []
     for raw in participant_ids or ():
-        try:
-            person = allowed.get(int(raw))
-        except (TypeError, ValueError):
-            person = None
+        person = pick(allowed, raw)
         if person is None:
             fields["participants"] = _("Choose participants among staff and this client's users.")
             break

@@ -23,7 +23,7 @@ from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans.onboarding import rules
-from plans.onboarding.access import lock, people_for, require_edit, require_manager
+from plans.onboarding.access import lock, people_for, pick, require_edit, require_manager
 from plans.onboarding.checklists import checklist, missing_start_data
 from plans.onboarding.dates import local_today
 from plans.onboarding.errors import Conflict, NotFound, OnboardingError, check_text, raise_if, staff_user
@@ -151,11 +151,7 @@ def update_stage(
     notes = check_text(fields, "notes", notes, limit=5000)
     owner = None
     if owner_id not in (None, ""):
-        allowed = {p.id: p for p in people_for(onboarding)}
-        try:
-            owner = allowed.get(int(owner_id))
-        except (TypeError, ValueError):
-            owner = None
+        owner = pick({p.id: p for p in people_for(onboarding)}, owner_id)
         if owner is None:
             fields["owner"] = _("Choose a member of staff or a user of this client.")
     raise_if(fields)

@@ -108,6 +108,14 @@ def onboarding_or_404(onboarding_id: int) -> Onboarding:
         abort(404)
 
 
+def own_onboarding_or_404() -> Onboarding:
+    """The onboarding of the client user's own company; 404 when it has none."""
+    onboarding = onboarding_of_client(current_user)
+    if onboarding is None:
+        abort(404)
+    return onboarding
+
+
 def _stage_key_or_404(key: str) -> str:
     if key not in STAGES:
         abort(404)
@@ -185,6 +193,15 @@ def _detail(onboarding: Onboarding, *, guardian_form=None, item_form=None, statu
     ), status
 
 
+def _detail_form(onboarding_id: int, form: Any, action: Callable[[], object], **forms: Any):
+    """A form of the detail page: saved, back to the page; refused, the page again with the form."""
+    outcome = submit(form, action)
+    if outcome.done:
+        flash(_("Saved."), "success")
+        return redirect(url_for("onboarding.detail", onboarding_id=onboarding_id))
+    return _detail(onboarding_or_404(onboarding_id), status=outcome.status, **forms)
+
+
 @bp.route("/<int:onboarding_id>")
 @staff_or_404
 def detail(onboarding_id: int):
@@ -196,11 +213,10 @@ def detail(onboarding_id: int):
 def guardian(onboarding_id: int):
     onboarding = onboarding_or_404(onboarding_id)
     form = GuardianForm()
-    outcome = submit(form, lambda: change_guardian(current_user, onboarding, form.guardian.data, utcnow()))
-    if outcome.done:
-        flash(_("Saved."), "success")
-        return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
-    return _detail(onboarding_or_404(onboarding_id), guardian_form=form, status=outcome.status)
+    return _detail_form(
+        onboarding_id, form, lambda: change_guardian(current_user, onboarding, form.guardian.data, utcnow()),
+        guardian_form=form,
+    )
 
 
 @bp.route("/<int:onboarding_id>/start-data", methods=["POST"])
@@ -208,13 +224,9 @@ def guardian(onboarding_id: int):
 def add_item(onboarding_id: int):
     onboarding = onboarding_or_404(onboarding_id)
     form = StartDataItemForm()
-    outcome = submit(form, lambda: add_start_data_item(
+    return _detail_form(onboarding_id, form, lambda: add_start_data_item(
         current_user, onboarding, label=form.label.data, required=form.required.data, now=utcnow()
-    ))
-    if outcome.done:
-        flash(_("Saved."), "success")
-        return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
-    return _detail(onboarding_or_404(onboarding_id), item_form=form, status=outcome.status)
+    ), item_form=form)
 
 
 @bp.route("/<int:onboarding_id>/items/<int:item_id>", methods=["POST"])
@@ -483,7 +495,4 @@ def progress():
 @portal_bp.route("/protocol/scan", endpoint="protocol_scan")
 @client_required
 def portal_protocol_scan():
-    onboarding = onboarding_of_client(current_user)
-    if onboarding is None:
-        abort(404)
-    return _send_scan(onboarding)
+    return _send_scan(own_onboarding_or_404())
