@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from helpdesk.companies import Client
 from helpdesk.extensions import db
+from helpdesk.forms import refuse
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
 from helpdesk.sla_policies import SlaPolicy
@@ -32,13 +33,6 @@ from plans.services import CoverageError
 
 bp = Blueprint("plans", __name__, url_prefix="/manager")
 portal_bp = Blueprint("usage", __name__, url_prefix="/portal")
-
-
-def _apply_errors(form: Any, error: CoverageError) -> None:
-    for name, message in error.fields.items():
-        target = getattr(form, name, None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = list(target.errors) + [message]
 
 
 def _csv(rows: Iterable[list[Any]], filename: str) -> Response:
@@ -95,10 +89,7 @@ def new_plan():
                     actor_id=current_user.id, name=form.name.data, period=form.period.data, values=form.values()
                 )
             except CoverageError as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                flash(exc.message, "error")
-                status = exc.status
+                status = refuse(form, exc, flash_message=True)
             else:
                 flash(_("Plan %(name)s created.", name=plan.name), "success")
                 return redirect(url_for("plans.plan", plan_id=plan.id))
@@ -157,10 +148,7 @@ def plan_terms(plan_id: int):
     except services.NotFound:
         abort(404)
     except CoverageError as exc:
-        db.session.rollback()
-        _apply_errors(form, exc)
-        flash(exc.message, "error")
-        return _plan_page(plan_id, terms_form=form, status=exc.status)
+        return _plan_page(plan_id, terms_form=form, status=refuse(form, exc, flash_message=True))
     flash(_("New terms saved; they apply to periods starting on or after %(day)s.",
             day=version.effective_from.isoformat()), "success")
     return redirect(url_for("plans.plan", plan_id=plan_id))
@@ -177,10 +165,7 @@ def plan_settings(plan_id: int):
     except services.NotFound:
         abort(404)
     except CoverageError as exc:
-        db.session.rollback()
-        _apply_errors(form, exc)
-        flash(exc.message, "error")
-        return _plan_page(plan_id, settings_form=form, status=exc.status)
+        return _plan_page(plan_id, settings_form=form, status=refuse(form, exc, flash_message=True))
     flash(_("Saved."), "success")
     return redirect(url_for("plans.plan", plan_id=plan_id))
 
@@ -212,10 +197,7 @@ def subscriptions():
                     starts_on=form.starts_on.data, ends_on=form.ends_on.data,
                 )
             except CoverageError as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                flash(exc.message, "error")
-                status = exc.status
+                status = refuse(form, exc, flash_message=True)
             else:
                 flash(_("Subscription saved."), "success")
                 return redirect(url_for("plans.subscriptions"))
@@ -265,10 +247,7 @@ def client_coverage(client_id: int):
                     client_id, signed_on=form.protocol_signed_on.data, months=form.package_months.data
                 )
             except CoverageError as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                flash(exc.message, "error")
-                status = exc.status
+                status = refuse(form, exc, flash_message=True)
             else:
                 flash(_("Saved."), "success")
                 return redirect(url_for("plans.client_coverage", client_id=client_id))

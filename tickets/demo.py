@@ -17,7 +17,7 @@ from helpdesk.accounts import User, create_user, user_by_email
 from helpdesk.clock import utcnow
 from helpdesk.companies import client_by_slug, create_client
 from helpdesk.extensions import db
-from plans.onboarding_demo import seed_demo_onboarding
+from plans.onboarding.demo import seed_demo_onboarding
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
 from tickets.services import Actor, add_message, file_ticket
 

@@ -62,7 +62,7 @@ WORDS: dict[str, Any] = {
     # SLA clocks (tickets/sla.py)
     "first_response": _l("First response"),
     "resolution": _l("Resolution"),
-    # onboarding meetings (plans/onboarding_labels.py)
+    # onboarding meetings (plans/onboarding/labels.py)
     "kickoff": _l("Kickoff meeting"),
     "training": _l("Training"),
     "follow_up": _l("Follow-up meeting"),

@@ -31,7 +31,7 @@ def at(instant: datetime = NOW):
 
 
 def start(world: Any, client: Any = None, guardian: Any = None, now: datetime = NOW) -> Any:
-    from plans.onboarding import start_onboarding
+    from plans.onboarding.stages import start_onboarding
 
     return start_onboarding(
         world.manager, client_id=(client or world.acme).id, guardian_id=(guardian or world.agent).id,
@@ -40,7 +40,7 @@ def start(world: Any, client: Any = None, guardian: Any = None, now: datetime = 
 
 
 def complete_start_data(world: Any, onboarding: Any, now: datetime = NOW) -> None:
-    from plans.onboarding import checklist, set_item_state
+    from plans.onboarding.checklists import checklist, set_item_state
 
     for item in checklist(onboarding, "start_data"):
         set_item_state(world.agent, onboarding, item.id, "done", now)
@@ -55,28 +55,28 @@ def walk_to(world: Any, stage: str, client: Any = None, now: datetime = NOW) -> 
 
 
 def _walk_to(world: Any, stage: str, client: Any, now: datetime) -> Any:
-    from plans import onboarding as svc
+    from plans.onboarding import checklists, stages, success_plan
 
     onboarding = start(world, client, now=now)
     agent = world.agent
     if stage == "kickoff":
         return onboarding
-    svc.add_plan_version(agent, onboarding, entries=PLAN_ENTRIES, note="kickoff", now=now)
-    svc.change_stage_state(agent, onboarding, "kickoff", to_state="done", actual_on=TODAY, reason="", now=now)
+    success_plan.add_plan_version(agent, onboarding, entries=PLAN_ENTRIES, note="kickoff", now=now)
+    stages.change_stage_state(agent, onboarding, "kickoff", to_state="done", actual_on=TODAY, reason="", now=now)
     complete_start_data(world, onboarding, now)
     if stage == "configuration":
         return onboarding
-    svc.change_stage_state(agent, onboarding, "configuration", to_state="in_progress", actual_on=TODAY,
-                           reason="", now=now)
+    stages.change_stage_state(agent, onboarding, "configuration", to_state="in_progress", actual_on=TODAY,
+                              reason="", now=now)
     for kind in ("configuration", "test"):
-        for item in svc.checklist(onboarding, kind):
-            svc.set_item_state(agent, onboarding, item.id, "done", now)
-    svc.change_stage_state(agent, onboarding, "configuration", to_state="done", actual_on=TODAY, reason="",
-                           now=now)
+        for item in checklists.checklist(onboarding, kind):
+            checklists.set_item_state(agent, onboarding, item.id, "done", now)
+    stages.change_stage_state(agent, onboarding, "configuration", to_state="done", actual_on=TODAY, reason="",
+                              now=now)
     if stage == "training":
         return onboarding
-    svc.record_training(agent, onboarding, held_on=TODAY, plan_checked=True, access_handed_over=True,
-                        notes="", reason="", now=now)
+    stages.record_training(agent, onboarding, held_on=TODAY, plan_checked=True, access_handed_over=True,
+                           notes="", reason="", now=now)
     return onboarding
 
 

@@ -38,7 +38,8 @@ def staff_ids(world: Any) -> dict[str, int]:
     """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
     from helpdesk.business_calendars import ensure_builtin_calendars
     from helpdesk.sla_policies import default_policy
-    from plans.onboarding import checklist, meetings
+    from plans.onboarding.checklists import checklist
+    from plans.onboarding.meetings import meetings
     from tests.integration.onboarding_support import walk_to
 
     plan, subscription = acme_plan_and_subscription(world)

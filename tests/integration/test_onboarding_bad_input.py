@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from helpdesk.extensions import db
-from plans import onboarding as svc
-from plans.onboarding import OnboardingEvent, OnboardingMeeting, SuccessPlanItem, SuccessPlanVersion
+from plans.onboarding import access, checklists, errors, meetings, protocol, success_plan
+from plans.onboarding.models import OnboardingEvent, OnboardingMeeting, SuccessPlanItem, SuccessPlanVersion
 from tests.integration.onboarding_support import NOW, PDF, PNG, at, reload, start, walk_to
 
 
@@ -104,8 +104,8 @@ def test_storage_is_cleaned_when_the_commit_fails(app, world, monkeypatch):
     with app.test_request_context():
         monkeypatch.setattr(db.session, "commit", broken_commit)
         with pytest.raises(RuntimeError):
-            svc.record_protocol(world.agent, onboarding, signed_on=date(2026, 3, 2), functions=[],
-                                scan=svc.ScanUpload("p.pdf", PDF), now=NOW)
+            protocol.record_protocol(world.agent, onboarding, signed_on=date(2026, 3, 2), functions=[],
+                                     scan=protocol.ScanUpload("p.pdf", PDF), now=NOW)
         monkeypatch.undo()
     assert stored_files(app) == []
     assert_protocol_not_recorded(app, onboarding, world)
@@ -151,7 +151,7 @@ def test_meeting_in_the_past(web, world, login):
 def test_moving_a_meeting_into_the_past(web, world, login):
     with at():
         onboarding = walk_to(world, "protocol")
-        meeting = svc.meetings(onboarding)[0]
+        meeting = meetings.meetings(onboarding)[0]
         login(world.agent)
         response = web.post(f"/onboarding/{onboarding.id}/meetings/{meeting.id}", data={
             "day": "2026-03-01", "start_time": "10:00", "duration_minutes": "60",
@@ -200,7 +200,7 @@ def test_gates_no_reason_overrides(web, world, login):
         assert response.status_code == 409
         assert b"Company details and the sender address for shipping labels" in response.data
         # Configuration items are ticked only while configuration is in progress.
-        item = svc.checklist(onboarding, "configuration")[0]
+        item = checklists.checklist(onboarding, "configuration")[0]
         response = web.post(f"/onboarding/{onboarding.id}/items/{item.id}", data={"state": "done"})
         assert response.status_code == 409
         assert b"Configuration items and tests are ticked while configuration is in progress." in response.data
@@ -240,7 +240,7 @@ def test_success_plan_versions_never_rewrite_the_start(web, world, login):
     with at():
         onboarding = walk_to(world, "configuration")
         login(world.agent)
-        before = [(i.id, i.name, i.timing, i.version) for i in svc.plan_items(onboarding)]
+        before = [(i.id, i.name, i.timing, i.version) for i in success_plan.plan_items(onboarding)]
         # After the kickoff, nothing more is added "at start".
         response = web.post(f"/onboarding/{onboarding.id}/plan", data={
             "entries-0-section": "integration", "entries-0-kind": "marketplace",
@@ -264,8 +264,8 @@ def test_success_plan_versions_never_rewrite_the_start(web, world, login):
         page = web.get(f"/onboarding/{onboarding.id}/plan?version=1")
         assert b"Allegro second account" not in page.data and b"Allegro main account" in page.data
         assert web.get(f"/onboarding/{onboarding.id}/plan?version=3").status_code == 404
-    assert [(i.id, i.name, i.timing, i.version) for i in svc.plan_items(onboarding, 1)] == before
-    assert [i.name for i in svc.plan_items(onboarding) if i.version == 2] == ["Allegro second account"]
+    assert [(i.id, i.name, i.timing, i.version) for i in success_plan.plan_items(onboarding, 1)] == before
+    assert [i.name for i in success_plan.plan_items(onboarding) if i.version == 2] == ["Allegro second account"]
     assert count(SuccessPlanItem) == len(before) + 1
     assert reload(onboarding).agreed_plan_version == 1
 
@@ -345,13 +345,13 @@ def test_two_guardians_recording_the_protocol_at_once_make_one_record(app, world
     def record(user_id: int) -> None:
         with app.app_context(), app.test_request_context():
             user = db.session.get(User, user_id)
-            onboarding = svc.get_onboarding(user, onboarding_id)
+            onboarding = access.get_onboarding(user, onboarding_id)
             barrier.wait()
             try:
-                svc.record_protocol(user, onboarding, signed_on=date(2026, 3, 2), functions=[],
-                                    scan=svc.ScanUpload("p.pdf", PDF), now=NOW)
+                protocol.record_protocol(user, onboarding, signed_on=date(2026, 3, 2), functions=[],
+                                         scan=protocol.ScanUpload("p.pdf", PDF), now=NOW)
                 outcomes.append("recorded")
-            except svc.Conflict:
+            except errors.Conflict:
                 db.session.rollback()
                 outcomes.append("conflict")
             finally:

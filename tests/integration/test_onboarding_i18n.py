@@ -19,7 +19,7 @@ KEYWORDS = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None}
 def onboarding_msgids() -> set[str]:
     found: set[str] = set()
     sources = [
-        (ROOT / "plans", [("onboarding.py", "python"), ("onboarding_*.py", "python")]),
+        (ROOT / "plans" / "onboarding", [("**.py", "python")]),
         (ROOT / "templates", [("onboarding/**.html", "jinja2"), ("portal/onboarding.html", "jinja2")]),
     ]
     for directory, mapping in sources:

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from helpdesk.companies import Client
 from helpdesk.extensions import db
-from plans.onboarding import ChecklistItem, Onboarding, OnboardingMeeting, SuccessPlanItem, plan_items
+from plans.onboarding.models import ChecklistItem, Onboarding, OnboardingMeeting, SuccessPlanItem
+from plans.onboarding.success_plan import plan_items
 from tests.integration.onboarding_support import NOW, PDF, at, reload
 from tickets import services
 from tickets.models import Ticket, TicketEvent

@@ -8,13 +8,13 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from helpdesk.extensions import db
-from plans import onboarding as svc
-from plans.onboarding import OnboardingEvent, OnboardingMeeting
+from plans.onboarding import meetings, reminders, stages
+from plans.onboarding.models import OnboardingEvent, OnboardingMeeting
 from tests.integration.onboarding_support import NOW, at, reload, start, walk_to
 
 
 def rhythm(onboarding) -> list[OnboardingMeeting]:
-    return svc.meetings(onboarding)
+    return meetings.meetings(onboarding)
 
 
 def events(data: bytes):
@@ -97,7 +97,7 @@ def test_cancelled_meeting_stays_in_the_calendar_as_cancelled(web, world, login)
         assert web.post(f"/onboarding/{onboarding.id}/meetings/{last.id}/cancel").status_code == 302
         _, found = events(web.get(f"/onboarding/{onboarding.id}/meetings/{last.id}.ics").data)
         assert str(found[0]["status"]) == "CANCELLED"
-        assert svc.due_meeting_reminders(date(2026, 5, 1)) == []
+        assert reminders.due_meeting_reminders(date(2026, 5, 1)) == []
         # Another recurring meeting after the last one still planned, on the rhythm.
         assert web.post(f"/onboarding/{onboarding.id}/meetings/next").status_code == 302
         newest = max(rhythm(onboarding), key=lambda m: m.id)
@@ -108,8 +108,8 @@ def test_reminders_are_due_the_working_day_before_and_sent_once(app, world):
     onboarding = walk_to(world, "protocol")
     follow_up, first_recurring, after_easter = rhythm(onboarding)[:3]
     # The follow-up is on Monday 9 March: its reminder goes out on Friday 6 March.
-    assert svc.due_meeting_reminders(date(2026, 3, 5)) == []
-    due = svc.due_meeting_reminders(date(2026, 3, 6))
+    assert reminders.due_meeting_reminders(date(2026, 3, 5)) == []
+    due = reminders.due_meeting_reminders(date(2026, 3, 6))
     assert [r.meeting_id for r in due] == [follow_up.id]
     reminder = due[0]
     assert reminder.client_name == "ACME Logistics" and reminder.kind == "follow_up"
@@ -118,7 +118,7 @@ def test_reminders_are_due_the_working_day_before_and_sent_once(app, world):
     }
     assert reminder.values()["starts_at"] == "2026-03-09T09:00:00+00:00"
     # Tuesday 7 April follows Easter Monday: reminded on Good Friday, 3 April (a working day).
-    assert [r.meeting_id for r in svc.due_meeting_reminders(date(2026, 4, 3))] == [after_easter.id]
+    assert [r.meeting_id for r in reminders.due_meeting_reminders(date(2026, 4, 3))] == [after_easter.id]
 
     runner = app.test_cli_runner()
     sent_at = datetime(2026, 3, 6, 7, tzinfo=UTC)
@@ -133,7 +133,7 @@ def test_reminders_are_due_the_working_day_before_and_sent_once(app, world):
     sent = db.session.scalars(select(OnboardingEvent).where(OnboardingEvent.kind == "reminder_sent")).all()
     assert len(sent) == 1 and sent[0].via == "system"
     # A direct second send of the same meeting does nothing either.
-    assert svc.send_meeting_reminder(follow_up.id, date(2026, 3, 6), sent_at) is False
+    assert reminders.send_meeting_reminder(follow_up.id, date(2026, 3, 6), sent_at) is False
     # Sending a reminder is not progress of the onboarding.
     assert reload(onboarding).last_progress_at == NOW
 
@@ -155,8 +155,8 @@ def test_remind_defaults_to_today_in_warsaw_and_can_dry_run(app, world):
 def test_training_recorded_late_schedules_nothing_in_the_past(app, world):
     onboarding = walk_to(world, "training")
     late = NOW + timedelta(days=12)  # Saturday 14 March
-    svc.record_training(world.agent, onboarding, held_on=date(2026, 3, 2), plan_checked=True,
-                        access_handed_over=True, notes="", reason="", now=late)
+    stages.record_training(world.agent, onboarding, held_on=date(2026, 3, 2), plan_checked=True,
+                           access_handed_over=True, notes="", reason="", now=late)
     meetings = rhythm(onboarding)
     assert all(m.starts_at > late for m in meetings)
     assert meetings[0].kind == "follow_up"

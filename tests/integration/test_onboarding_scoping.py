@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from plans import onboarding as svc
-from plans.onboarding import OnboardingMeeting
+from plans.onboarding import checklists, meetings, overview, protocol, stages
+from plans.onboarding.models import OnboardingMeeting
 from tests.integration.onboarding_support import NOW, PDF, at, walk_to
 
 BLUEPRINTS = ("onboarding.", "onboarding_manager.", "portal_onboarding.")
@@ -27,18 +27,18 @@ def acme_setup(world):
     from flask import current_app
 
     with current_app.test_request_context():
-        svc.record_protocol(world.agent, acme, signed_on=NOW.date(), functions=["orders_import"],
-                            scan=svc.ScanUpload("signed.pdf", PDF), now=NOW)
+        protocol.record_protocol(world.agent, acme, signed_on=NOW.date(), functions=["orders_import"],
+                                 scan=protocol.ScanUpload("signed.pdf", PDF), now=NOW)
     globex = walk_to(world, "configuration", client=world.globex)
     return acme, globex
 
 
 def fill(rule, acme) -> str:
-    meeting = svc.meetings(acme)[0]
+    meeting = meetings.meetings(acme)[0]
     values = {
         "onboarding_id": acme.id,
         "meeting_id": meeting.id,
-        "item_id": svc.checklist(acme, "start_data")[0].id,
+        "item_id": checklists.checklist(acme, "start_data")[0].id,
         "key": "kickoff",
     }
     return rule.build({name: values[name] for name in rule.arguments})[1]
@@ -68,7 +68,7 @@ def test_every_onboarding_route_is_404_for_another_company(app, web, world, logi
         # Globex's own page shows Globex's onboarding, and none of ACME's meetings.
         page = web.get("/portal/onboarding/")
         assert page.status_code == 200 and b"Configuration and tests" in page.data
-        acme_meeting = svc.meetings(acme)[0]
+        acme_meeting = meetings.meetings(acme)[0]
         assert web.get(f"/portal/onboarding/meetings/{acme_meeting.id}.ics").status_code == 404
         assert web.get("/portal/onboarding/protocol/scan").status_code == 404  # Globex has none yet
         assert web.get(f"/onboarding/{globex.id}").status_code == 404  # clients never reach staff pages
@@ -78,10 +78,10 @@ def test_a_meeting_id_of_another_onboarding_is_404_for_staff_too(web, world, log
     with at():
         acme, globex = acme_setup(world)
         login(world.agent)
-        other = svc.meetings(acme)[0]
+        other = meetings.meetings(acme)[0]
         assert web.get(f"/onboarding/{globex.id}/meetings/{other.id}").status_code == 404
         assert web.get(f"/onboarding/{globex.id}/meetings/{other.id}.ics").status_code == 404
-        item = svc.checklist(acme, "start_data")[0]
+        item = checklists.checklist(acme, "start_data")[0]
         assert web.post(f"/onboarding/{globex.id}/items/{item.id}", data={"state": "done"}).status_code == 404
         assert web.get(f"/onboarding/{acme.id}/stages/lunch").status_code == 404
         assert web.get("/onboarding/999999").status_code == 404
@@ -102,8 +102,8 @@ def test_staff_pages_all_render(app, web, world, login):
                     break
         # The client's own pages; staff notes stay internal.
         with app.test_request_context():
-            svc.update_stage(world.agent, acme, "follow_up", planned_on=None, owner_id=world.agent.id,
-                             notes="Internal: client slow with the ERP export", now=NOW)
+            stages.update_stage(world.agent, acme, "follow_up", planned_on=None, owner_id=world.agent.id,
+                                notes="Internal: client slow with the ERP export", now=NOW)
         login(world.acme_admin)
         page = web.get("/portal/onboarding/")
         assert page.status_code == 200
@@ -125,10 +125,10 @@ def test_managers_overview_by_stage_stalled_and_load(app, web, world, login):
         assert "ACME Logistics" in stalled and "Globex Trading" in stalled
         assert "No progress for 20 days or more" in web.get("/manager/onboarding/?days=20").get_data(as_text=True)
         assert web.get("/manager/onboarding/?days=zero").status_code == 400
-        overview = svc.overview(later, 10)
-        assert [o.client.slug for o in overview.by_stage["follow_up"]] == ["acme"]
-        assert [o.client.slug for o in overview.by_stage["configuration"]] == ["globex"]
-        (load,) = overview.load
+        found = overview.overview(later, 10)
+        assert [o.client.slug for o in found.by_stage["follow_up"]] == ["acme"]
+        assert [o.client.slug for o in found.by_stage["configuration"]] == ["globex"]
+        (load,) = found.load
         assert load.guardian.id == world.agent.id
         assert (load.active, load.before_protocol, load.stalled) == (2, 1, 2)
         # ACME's meetings within 14 days of 13 March: 23 March only (9 March is past).
@@ -142,10 +142,10 @@ def test_managers_overview_by_stage_stalled_and_load(app, web, world, login):
 def test_progress_resets_the_stall(app, world):
     acme = walk_to(world, "protocol")
     later = NOW + timedelta(days=15)
-    assert acme in svc.overview(later, 10).stalled
-    meeting = svc.meetings(acme)[-1]
+    assert acme in overview.overview(later, 10).stalled
+    meeting = meetings.meetings(acme)[-1]
     with app.test_request_context():
-        svc.update_meeting(world.agent, acme, meeting, starts_at=meeting.starts_at, duration=30,
-                           location="", notes="", participant_ids=[world.agent.id], now=later)
-    assert acme not in svc.overview(later, 10).stalled
+        meetings.update_meeting(world.agent, acme, meeting, starts_at=meeting.starts_at, duration=30,
+                                location="", notes="", participant_ids=[world.agent.id], now=later)
+    assert acme not in overview.overview(later, 10).stalled
     assert isinstance(meeting, OnboardingMeeting) and meeting.starts_at > datetime(2026, 3, 2, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plans.onboarding_rules import (
+from plans.onboarding.rules import (
     STAGES,
     check_protocol_date,
     check_stage_change,

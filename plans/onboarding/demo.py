@@ -10,8 +10,12 @@ from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
-from plans import onboarding as svc
-from plans.onboarding_rules import working_day_on_or_after
+from plans.onboarding.checklists import checklist, set_item_state
+from plans.onboarding.dates import local_today
+from plans.onboarding.models import Onboarding
+from plans.onboarding.rules import working_day_on_or_after
+from plans.onboarding.stages import change_stage_state, start_onboarding, update_stage
+from plans.onboarding.success_plan import add_plan_version
 
 DEMO_PLAN = [
     {"section": "integration", "kind": "marketplace", "name": "Allegro: main account", "timing": "at_start"},
@@ -27,24 +31,24 @@ DEMO_PLAN = [
 
 def seed_demo_onboarding(client: Client, manager: User) -> bool:
     """Open the client's onboarding half-way through configuration; False if it already exists."""
-    exists = db.session.scalar(select(svc.Onboarding.id).where(svc.Onboarding.client_id == client.id))
+    exists = db.session.scalar(select(Onboarding.id).where(Onboarding.client_id == client.id))
     if exists or client.phase != "onboarding" or client.guardian_id is None:
         return False
     guardian = db.session.get(User, client.guardian_id)
     now = utcnow()
-    onboarding = svc.start_onboarding(manager, client_id=client.id, guardian_id=guardian.id,
-                                      kickoff_planned_on=None, now=now)
-    svc.add_plan_version(guardian, onboarding, entries=DEMO_PLAN, note="Agreed at the kickoff", now=now)
-    svc.change_stage_state(guardian, onboarding, "kickoff", to_state="done",
-                           actual_on=svc.local_today(now), reason="", now=now)
+    onboarding = start_onboarding(manager, client_id=client.id, guardian_id=guardian.id,
+                                  kickoff_planned_on=None, now=now)
+    add_plan_version(guardian, onboarding, entries=DEMO_PLAN, note="Agreed at the kickoff", now=now)
+    change_stage_state(guardian, onboarding, "kickoff", to_state="done",
+                       actual_on=local_today(now), reason="", now=now)
     # Most start data is in; two items are still missing, which the client sees in the portal.
-    for item in svc.checklist(onboarding, "start_data")[:-2]:
-        svc.set_item_state(guardian, onboarding, item.id, "done", now)
-    today = svc.local_today(now)
+    for item in checklist(onboarding, "start_data")[:-2]:
+        set_item_state(guardian, onboarding, item.id, "done", now)
+    today = local_today(now)
     configuration = working_day_on_or_after(today + timedelta(days=1))
     training = working_day_on_or_after(today + timedelta(days=8))
-    svc.update_stage(guardian, onboarding, "configuration", planned_on=configuration, owner_id=guardian.id,
-                     notes="", now=now)
-    svc.update_stage(guardian, onboarding, "training", planned_on=training, owner_id=guardian.id, notes="",
-                     now=now)
+    update_stage(guardian, onboarding, "configuration", planned_on=configuration, owner_id=guardian.id,
+                 notes="", now=now)
+    update_stage(guardian, onboarding, "training", planned_on=training, owner_id=guardian.id, notes="",
+                 now=now)
     return True

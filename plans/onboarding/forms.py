@@ -24,8 +24,7 @@ from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from helpdesk.i18n import _l
-from plans.onboarding import INTEGRATION_KINDS, ITEM_STATES, MEETING_KINDS, PLAN_SECTIONS, TIMINGS, ScanUpload
-from plans.onboarding_labels import (
+from plans.onboarding.labels import (
     INTEGRATION_KIND_LABELS,
     ITEM_STATE_LABELS,
     MEETING_KIND_LABELS,
@@ -33,6 +32,8 @@ from plans.onboarding_labels import (
     PROTOCOL_FUNCTIONS,
     TIMING_LABELS,
 )
+from plans.onboarding.models import INTEGRATION_KINDS, ITEM_STATES, MEETING_KINDS, PLAN_SECTIONS, TIMINGS
+from plans.onboarding.protocol import ScanUpload
 
 
 def choices(pairs) -> list[SelectChoice]:

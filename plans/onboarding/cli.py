@@ -8,7 +8,8 @@ import click
 from flask.cli import AppGroup
 
 from helpdesk.clock import utcnow
-from plans.onboarding import due_meeting_reminders, local_today, send_meeting_reminder
+from plans.onboarding.dates import local_today
+from plans.onboarding.reminders import due_meeting_reminders, send_meeting_reminder
 
 onboarding_cli = AppGroup("onboarding", help="Client onboardings.")
 

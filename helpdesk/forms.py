@@ -1,0 +1,94 @@
+"""How a form page answers a refused request: the one place a `ServiceError` becomes field errors.
+
+A view parses its form and calls one service. `submit` does both: it answers 400 when the CSRF
+token is missing or expired and 422 when a field does not parse; when the service refuses, it
+rolls the session back and `refuse` puts each message next to its field (flashing what has no
+field) and answers the error's status. Nothing the user typed is lost: the view renders the
+same form again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from flask import flash
+from wtforms import Field, FieldList, FormField
+
+from helpdesk.errors import ServiceError
+from helpdesk.extensions import db
+
+T = TypeVar("T")
+
+
+def form_status(form: Any) -> int | None:
+    """None when the form parsed; else 400 for a missing/expired CSRF token, 422 for bad fields."""
+    if form.validate():
+        return None
+    if form.meta.csrf and form.csrf_token.errors:
+        return 400
+    return 422
+
+
+def _fields(fields: Iterable[Field]) -> Iterator[Field]:
+    for found in fields:
+        yield found
+        if isinstance(found, FieldList):
+            yield from _fields(found.entries)
+        elif isinstance(found, FormField):
+            yield from _fields(found)
+
+
+def place_errors(form: Any, messages: Mapping[str, str]) -> list[str]:
+    """Put each message next to its field (also inside lists of sub-forms, with or without the
+    form's prefix); return the messages that have no field on this form."""
+    by_name = {f.name: f for f in _fields(form)}
+    unplaced = []
+    for name, message in messages.items():
+        target = by_name.get(name) or by_name.get(f"{form._prefix}{name}")
+        if target is not None:
+            target.errors = list(target.errors) + [message]
+        else:
+            unplaced.append(message)
+    return unplaced
+
+
+def refuse(form: Any, error: ServiceError, *, flash_message: bool = False) -> int:
+    """Undo the refused change and show why on the form; returns the status to answer with.
+
+    Messages go next to their fields; what has no field is flashed (the error's message when it
+    names no field). With `flash_message` the error's message is flashed in any case.
+    """
+    db.session.rollback()
+    unplaced = place_errors(form, error.fields)
+    if flash_message:
+        flash(error.message, "error")
+    elif unplaced or not error.fields:
+        flash(" ".join(unplaced) or error.message, "error")
+    return error.status
+
+
+@dataclass(frozen=True)
+class Submitted(Generic[T]):
+    """What became of a submitted form: done (with the service's result) or the 4xx to answer."""
+
+    status: int | None = None
+    value: T | None = None
+    invalid: bool = False  # the form itself did not parse, so no service was called
+
+    @property
+    def done(self) -> bool:
+        return self.status is None
+
+
+def submit(form: Any, action: Callable[[], T]) -> Submitted[T]:
+    """Parse `form` and, when it parses, run `action` (one service call); see the module's docstring."""
+    status = form_status(form)
+    if status is not None:
+        return Submitted(status=status, invalid=True)
+    try:
+        value = action()
+    except ServiceError as exc:
+        return Submitted(status=refuse(form, exc))
+    return Submitted(value=value)
