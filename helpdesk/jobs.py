@@ -35,6 +35,7 @@ from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker, Worker
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock
+from rq.utils import now as rq_now
 
 from helpdesk.extensions import db
 
@@ -169,11 +170,11 @@ class InlineScheduler(RQScheduler):
         return owned
 
     def tick(self) -> None:
-        had = bool(self._acquired_locks)
-        if self.acquire_locks() and not had:
-            self.register_birth()
-        if self._acquired_locks:
-            self.enqueue_scheduled_jobs()
+        if not self.acquire_locks():
+            return
+        if self.last_heartbeat is None or (rq_now() - self.last_heartbeat).total_seconds() > 30:
+            self.register_birth()  # RQ's record of who schedules (`rq info`); it lives 61 s
+        self.enqueue_scheduled_jobs()
 
 
 class _AppWorkerMixin:
