@@ -9,6 +9,12 @@ with `on_worker_start(app, func)`, and periodic tasks with `every(...)` (such as
 sweep), which run in the worker's main process between jobs, so no thread ever sits beside a
 fork. Any number of workers, on any number of hosts, may serve one Redis and one database: every
 job and every periodic task is safe to run twice.
+
+The scheduler runs the same way, in the worker's main process every second, not in the child
+process RQ forks for it: a SIGKILLed worker took only itself down, and its orphaned scheduler
+kept the scheduler locks (and, killed in turn, kept them for a minute, while its successor asked
+again only every ten). Now the locks live `SCHEDULER_LOCK_SECONDS` without a refresh and every
+worker tries to take free ones on each tick, so a dead worker's successor schedules within that.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -26,6 +33,9 @@ import redis
 from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker, Worker
+from rq.scheduler import RQScheduler
+from rq.scripts import acquire_or_refresh_lock
+from rq.utils import now as rq_now
 
 from helpdesk.extensions import db
 
@@ -33,6 +43,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "opiekun"
+SCHEDULER_SECONDS = 1  # how often a worker moves due scheduled jobs to their queues
+SCHEDULER_LOCK_SECONDS = 15  # a scheduler lock nobody refreshes is free after this
 
 
 @dataclass
@@ -131,12 +143,47 @@ def worker_queues(app: Flask) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+class InlineScheduler(RQScheduler):
+    """RQ's scheduler, ticked by the worker's own main process instead of a forked child.
+
+    `tick()` takes or refreshes the scheduler locks (one per queue, as RQ does, so one worker
+    schedules a queue at a time) with a short lifetime, then moves the jobs that are due.
+    """
+
+    def start(self) -> None:  # type: ignore[override]
+        """RQ forks a scheduler process here; ours is ticked by the worker instead."""
+        return None
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        owned = set()
+        for name in self._queue_names:
+            outcome = acquire_or_refresh_lock(self.connection, self.get_locking_key(name), self.name,
+                                              SCHEDULER_LOCK_SECONDS)
+            if outcome == "acquired":
+                self.log.info("Acquired scheduler lock for %s", name)
+            if outcome != "taken":
+                owned.add(name)
+        if owned != self._acquired_locks:
+            self._scheduled_job_registries = []
+        self._acquired_locks = owned
+        self.lock_acquisition_time = datetime.now()
+        return owned
+
+    def tick(self) -> None:
+        if not self.acquire_locks():
+            return
+        if self.last_heartbeat is None or (rq_now() - self.last_heartbeat).total_seconds() > 30:
+            self.register_birth()  # RQ's record of who schedules (`rq info`); it lives 61 s
+        self.enqueue_scheduled_jobs()
+
+
 class _AppWorkerMixin:
-    """Runs each job in a fresh app context and the registered periodic tasks between jobs."""
+    """Runs each job in a fresh app context, the scheduler and the periodic tasks between jobs."""
 
     app: Flask
     _main_pid: int
     _next_run: dict[str, float]
+    scheduler: InlineScheduler | None
 
     def setup_app(self, app: Flask) -> None:
         self.app = app
@@ -147,8 +194,10 @@ class _AppWorkerMixin:
 
     @property
     def dequeue_timeout(self) -> int:
-        # Wake up often enough to run the periodic tasks even when no job arrives.
+        # Wake up often enough to run the scheduler and the periodic tasks when no job arrives.
         shortest = min((self._interval(task) for task in _PERIODIC), default=60.0)
+        if getattr(self, "scheduler", None) is not None:
+            shortest = min(shortest, SCHEDULER_SECONDS)
         return max(1, min(int(shortest), int(self.worker_ttl) - 15))  # type: ignore[attr-defined]
 
     def _interval(self, task: PeriodicTask) -> float:
@@ -161,7 +210,40 @@ class _AppWorkerMixin:
             self.run_periodic_tasks()
         return result
 
+    def _start_scheduler(self, burst: bool = False, *args: Any, **kwargs: Any) -> None:
+        """Instead of RQ's forked scheduler process: one ticked by this process (see the module)."""
+        self.scheduler = InlineScheduler(
+            self.queues, connection=self.connection,  # type: ignore[attr-defined]
+            interval=SCHEDULER_SECONDS, serializer=self.serializer,  # type: ignore[attr-defined]
+        )
+        self._next_run["scheduler"] = 0.0
+        self.tick_scheduler()
+        if burst:
+            self.stop_scheduler()
+
+    def tick_scheduler(self) -> None:
+        if self.scheduler is None or os.getpid() != self._main_pid:
+            return
+        now = time.monotonic()
+        if self._next_run.get("scheduler", 0.0) > now:
+            return
+        self._next_run["scheduler"] = now + SCHEDULER_SECONDS
+        try:
+            self.scheduler.tick()
+        except redis.RedisError:  # Redis away: the worker's own loop reconnects; try next tick
+            log.warning("scheduler tick failed", exc_info=True)
+
+    def stop_scheduler(self) -> None:
+        """Release the scheduler locks at once (a warm shutdown or the end of a burst)."""
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            try:
+                scheduler.stop()
+            except redis.RedisError:  # the locks expire on their own
+                log.warning("could not release the scheduler locks", exc_info=True)
+
     def run_periodic_tasks(self) -> None:
+        self.tick_scheduler()
         now = time.monotonic()
         for task in _PERIODIC:
             if self._next_run.get(task.name, 0.0) > now:

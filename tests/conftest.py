@@ -241,3 +241,24 @@ def redis_url() -> Iterator[str]:
     finally:
         conn.flushdb()
         conn.close()
+
+
+# -- an ERROR logged by the application fails the test (tests/log_guard.py) -------------------
+
+
+@pytest.fixture(autouse=True)
+def _error_log_guard() -> Iterator[Any]:
+    from tests.log_guard import ErrorLogGuard
+
+    guard = ErrorLogGuard().install()
+    try:
+        yield guard
+    finally:
+        guard.uninstall()
+    guard.check()
+
+
+@pytest.fixture
+def expect_errors(_error_log_guard: Any) -> Any:
+    """expect_errors("text in the message", reason="why this test provokes it")."""
+    return _error_log_guard.expect

@@ -28,7 +28,7 @@ from flask import current_app, has_app_context
 from rq import get_current_job
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import case, event, select
+from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.accounts import User
@@ -40,6 +40,7 @@ from helpdesk.i18n import _
 from helpdesk.jobs import get_queue
 from helpdesk.notifications import notify, recipients_for_ids
 from helpdesk.sla_policies import SlaPolicy, default_policy, policy_for_source
+from helpdesk.transactions import on_commit_batch
 from plans.models import CoverageDecision, PlanVersion, Subscription
 from tickets.models import CLOCKS, OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent
 from tickets.sla_clock import ClockHistory, ClockReading, Pause, read_clock
@@ -392,8 +393,16 @@ def _timers(ticket_id: int, readings: dict[str, ClockReading], facts: set, now: 
 
 
 def _defer_timers(ticket_id: int, timers: dict[str, Any]) -> None:
-    """Keep the timers to set for after the commit: a job must never see an uncommitted row."""
-    db.session.info.setdefault("sla_timers", {}).update(timers)
+    """Set the timers after the outermost commit: a job must never see an uncommitted row."""
+    on_commit_batch(_set_timers, timers)
+
+
+def _set_timers(batches: list[dict[str, Any]]) -> None:
+    timers: dict[str, Any] = {}
+    for batch in batches:
+        timers.update(batch)  # the latest refresh of a clock wins
+    if timers and has_app_context():
+        apply_timers(timers)
 
 
 def _whole_second_after(at: datetime) -> datetime:
@@ -425,19 +434,6 @@ def apply_timers(timers: dict[str, Any]) -> None:
         schedule_next_sweep(queue)  # the sweep's chain heals with any ticket change
     except Exception:  # Redis down: the sweep records what the timers would have
         log.warning("Could not set SLA timers; the sweep will catch up.", exc_info=True)
-
-
-@event.listens_for(db.session, "after_commit")
-def _set_timers_after_commit(session: Any) -> None:
-    timers = session.info.pop("sla_timers", None)
-    if timers and has_app_context():
-        apply_timers(timers)
-
-
-@event.listens_for(db.session, "after_soft_rollback")
-def _forget_timers(session: Any, previous_transaction: Any) -> None:
-    if not previous_transaction.nested:
-        session.info.pop("sla_timers", None)
 
 
 # -- the sweep -------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Writing to the outbox in the caller's transaction, and relaying it after the commit.
 
-`notify()` adds an `OutboxEntry` and its deliveries to `db.session`; it never commits. When that
-session commits, the ids written in the transaction are relayed: enqueued on RQ when REDIS_URL is
-set, else delivered inline. A relay that fails (Redis down, process killed) loses nothing: the
-row stays pending, and the sweep that every worker runs relays rows whose `due_at` has passed.
+`notify()` adds an `OutboxEntry` and its deliveries to `db.session`; it never commits. After the
+outermost commit (`helpdesk.transactions.on_commit_batch`), the ids written in the transaction
+are relayed: enqueued on RQ when REDIS_URL is set, else delivered inline. A relay that fails (Redis down, process killed) loses nothing: the
+row stays pending, and the sweep that every worker runs relays rows whose `due_at` has passed;
+a relay that fails on Redis makes its rows due at once, so they go with the next sweep.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from helpdesk.extensions import db
 from helpdesk.jobs import every, named_queue, redis_connection
 from helpdesk.notifications.events import EVENT_TYPES, is_essential
 from helpdesk.notifications.models import Delivery, NotificationMute, OutboxEntry, WebhookEndpoint
+from helpdesk.transactions import on_commit_batch
 
 log = logging.getLogger(__name__)
 
 QUEUE = "notifications"
-_RELAY_KEY = "notifications.relay"  # session.info key: outbox ids to relay after commit
 SWEEP_BATCH = 500
 # A queue this long is probably holding the rows the sweep finds; relaying them again would
 # only double the work.
@@ -180,8 +181,8 @@ def subscribed_endpoints(event: str) -> list[WebhookEndpoint]:
 
 
 def mark_for_relay(session: Session, entry_id: int) -> None:
-    """Relay this entry when `session` commits (notify() does it for new rows itself)."""
-    session.info.setdefault(_RELAY_KEY, set()).add(entry_id)
+    """Relay this entry after the outermost commit of `session` (notify() does it for new rows)."""
+    on_commit_batch(relay, entry_id, session)
 
 
 @sa_event.listens_for(OutboxEntry, "after_insert")
@@ -191,23 +192,12 @@ def _remember_new_entry(mapper: Any, connection: Any, target: OutboxEntry) -> No
         mark_for_relay(session, target.id)
 
 
-@sa_event.listens_for(Session, "after_commit")
-def _relay_after_commit(session: Session) -> None:
-    ids = session.info.pop(_RELAY_KEY, None)
-    if ids:
-        relay(sorted(ids))
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_RELAY_KEY, None)
-
-
 def relay(ids: list[int]) -> None:
     """Hand committed outbox ids to RQ, or deliver them now when there is no Redis.
 
     Never raises: the web request that caused the notification has already succeeded.
     """
+    ids = sorted(set(ids))
     if not ids:
         return
     if current_app.config.get("REDIS_URL"):
@@ -215,8 +205,27 @@ def relay(ids: list[int]) -> None:
             enqueue(ids)
         except redis.RedisError as exc:
             log.warning("Redis unreachable, %d notification(s) wait for the sweep: %s", len(ids), exc)
+            due_now(ids)
     else:
         deliver_inline(ids)
+
+
+def due_now(ids: list[int]) -> None:
+    """Make pending rows due for the next sweep: their relay failed, so waiting out the grace
+    period (meant for relays still in flight) would only delay them. Never raises."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.app_context():  # a session of its own: the caller's may be between transactions
+        try:
+            db.session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id.in_(ids), OutboxEntry.state == "pending")
+                .values(due_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+        except Exception:  # the grace period still brings them back, only later
+            log.warning("could not mark %d notification(s) due now", len(ids), exc_info=True)
+            db.session.rollback()
 
 
 def retry_policy() -> Retry | None:

@@ -189,8 +189,9 @@ def test_the_web_keeps_html_errors(app, world):
     assert response.status_code == 404 and response.mimetype == "text/html"
 
 
-def test_an_unexpected_exception_is_logged_and_answered_as_json_500(app_config, caplog):
+def test_an_unexpected_exception_is_logged_and_answered_as_json_500(app_config, caplog, expect_errors):
     """The last resort exists (the rest of the suite shows it is never reached)."""
+    expect_errors("Unexpected error in GET /api/v1/broken", reason="the endpoint fails on purpose")
     from app import create_app
     from helpdesk.api import ApiBlueprint, register_api
 

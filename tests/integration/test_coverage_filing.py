@@ -135,10 +135,11 @@ def test_category_not_in_plan_and_no_plan_are_uncovered(cov, world, clock):
     assert (other.coverage_source, other.coverage_covered, other.coverage_approval) == ("none", False, "pending")
 
 
-def test_a_failing_decision_never_loses_the_report(cov, world, clock, monkeypatch):
+def test_a_failing_decision_never_loses_the_report(cov, world, clock, monkeypatch, expect_errors):
     import plans.services
 
     clock.on(TODAY)
+    expect_errors("could not be decided", reason="the coverage engine is broken on purpose")
 
     def broken(**kwargs):
         db.session.add(CoverageDecision())  # half-written work that the savepoint must undo

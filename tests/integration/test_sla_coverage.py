@@ -297,7 +297,7 @@ def test_a_plans_overage_approval_keeps_the_plans_policy(cov, world, clock, poli
     assert recomputed(ticket) == []
 
 
-def test_retrying_an_undecided_filing_recomputes(cov, world, clock, policies, monkeypatch):
+def test_retrying_an_undecided_filing_recomputes(cov, world, clock, policies, monkeypatch, expect_errors):
     import plans.services
     from tickets.coverage import retry_coverage
     from tickets.services import Actor, get_ticket
@@ -311,6 +311,7 @@ def test_retrying_an_undecided_filing_recomputes(cov, world, clock, policies, mo
         raise RuntimeError("the coverage engine is down")
 
     monkeypatch.setattr(plans.services, "decide_for_ticket", broken)
+    expect_errors("could not be decided", reason="the coverage engine is broken on purpose")
     ticket = cov.file(world.acme_user, "question")
     monkeypatch.undo()
     clock.on(day)
