@@ -45,6 +45,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.notifications import ONBOARDING_MEETING_REMINDER, notify, recipients_for_ids
 from helpdesk.storage import storage
+from helpdesk.text import is_blank, one_line_error, whole_number
 from helpdesk.uploads import UploadError, check_file
 from plans import onboarding_rules as rules
 from plans.onboarding_labels import (
@@ -587,12 +588,16 @@ def _record(
         onboarding.last_progress_at = now
 
 
-def _check_text(fields: dict[str, str], name: str, value: Any, *, limit: int, required: bool = False) -> str:
+def _check_text(
+    fields: dict[str, str], name: str, value: Any, *, limit: int, required: bool = False, one_line: bool = False
+) -> str:
     if value is not None and not isinstance(value, str):
         fields[name] = _("Must be text.")
         return ""
     value = (value or "").strip()
-    if required and not value:
+    if one_line and (problem := one_line_error(value)):
+        fields[name] = problem
+    elif required and is_blank(value):
         fields[name] = _("This field is required.")
     elif len(value) > limit:
         fields[name] = _("At most %(limit)s characters.", limit=limit)
@@ -849,7 +854,7 @@ def add_plan_version(
     clean: list[dict[str, Any]] = []
     for index, entry in enumerate(entries):
         prefix = f"entries-{index}-"
-        name = _check_text(fields, prefix + "name", entry.get("name"), limit=200)
+        name = _check_text(fields, prefix + "name", entry.get("name"), limit=200, one_line=True)
         if not name:
             continue  # a blank row of the form
         section, kind, timing = entry.get("section"), entry.get("kind") or None, entry.get("timing")
@@ -928,7 +933,7 @@ def add_start_data_item(
     """The guardian asks the client for one more piece of start data; commits."""
     _require_edit(user, onboarding)
     fields: dict[str, str] = {}
-    label = _check_text(fields, "label", label, limit=200, required=True)
+    label = _check_text(fields, "label", label, limit=200, required=True, one_line=True)
     _raise_if(fields)
     if required and onboarding.stage("configuration").state != "pending":
         raise Conflict(
@@ -1122,13 +1127,10 @@ def _meeting_fields(
 ) -> tuple[int, str, str, list[User]]:
     if starts_at is None:
         fields["day"] = _("Enter the date and time of the meeting.")
-    try:
-        minutes = int(duration)
-    except (TypeError, ValueError):
-        minutes = 0
+    minutes = duration if isinstance(duration, int) else whole_number(str(duration or "")) or 0
     if not 5 <= minutes <= 8 * 60:
         fields["duration_minutes"] = _("A meeting lasts from 5 to 480 minutes.")
-    location = _check_text(fields, "location", location, limit=500)
+    location = _check_text(fields, "location", location, limit=500, one_line=True)
     notes = _check_text(fields, "notes", notes, limit=5000)
     allowed = {p.id: p for p in people_for(onboarding)}
     chosen: list[User] = []
