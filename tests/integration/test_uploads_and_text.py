@@ -128,3 +128,19 @@ def test_queue_filters_take_ascii_digits_only(app, web, world, login, name, valu
     login(world.agent)
     response = web.get("/agent/queue", query_string={name: value})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("duration", ["６０", "٦٠"])
+def test_the_meeting_form_takes_ascii_digits_only(app, web, world, login, duration):
+    from plans.onboarding import OnboardingMeeting
+    from tests.integration.onboarding_support import NOW, at, start
+
+    with at(NOW):
+        onboarding = start(world)
+        login(world.agent)
+        response = web.post(f"/onboarding/{onboarding.id}/meetings", data={
+            "kind": "kickoff", "day": "2026-03-05", "start_time": "10:00", "duration_minutes": duration,
+            "participants": [str(world.agent.id)]})
+    assert response.status_code == 422
+    assert "A meeting lasts from 5 to 480 minutes." in text_of(response)
+    assert db.session.scalar(select(func.count(OnboardingMeeting.id))) == 0
