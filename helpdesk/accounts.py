@@ -19,6 +19,7 @@ from helpdesk.companies import Client, client_by_slug
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db, login_manager
 from helpdesk.i18n import _, valid_timezone
+from helpdesk.text import one_line_error
 
 ROLES = ("client", "agent", "manager", "admin")
 STAFF_ROLES = ("agent", "manager", "admin")
@@ -137,6 +138,17 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
+def check_display_name(name: str | None) -> str:
+    """A person's display name (it goes into e-mail headers): one line, at most 200 characters."""
+    name = (name or "").strip()
+    problem = one_line_error(name)
+    if problem:
+        raise AccountError(problem, "name")
+    if len(name) > 200:
+        raise AccountError(_("At most %(limit)s characters.", limit=200), "name")
+    return name
+
+
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 200
 # zxcvbn's estimate: 3 is "safely unguessable: moderate protection from offline slow-hash
@@ -173,6 +185,7 @@ def create_user(
 ) -> User:
     """Add a user after checking every field; commits unless told not to."""
     email = normalise_email(email)
+    name = check_display_name(name)
     if role not in ROLES:
         raise AccountError(_("Unknown role; choose client, agent, manager or admin."), "role")
     client = None
@@ -191,7 +204,7 @@ def create_user(
         raise AccountError(_("A user with this e-mail already exists."), "email")
     user = User(
         email=email,
-        name=(name or "").strip()[:200],
+        name=name,
         password_hash=hash_password(password),
         role=role,
         client=client,
@@ -215,6 +228,7 @@ def update_user(
     password: str | None = None,
 ) -> User:
     """Change a user's role, company, flags or password (admin action); commits."""
+    name = check_display_name(name)
     if role not in ROLES:
         raise AccountError(_("Unknown role; choose client, agent, manager or admin."), "role")
     if (role == "client") != (client is not None):
@@ -225,7 +239,7 @@ def update_user(
         end_sessions(user)
     if user.active and not active:
         end_sessions(user)
-    user.name = (name or "").strip()[:200]
+    user.name = name
     user.role, user.client, user.active = role, client, active
     user.is_client_admin = bool(client_admin and client is not None)
     db.session.commit()
@@ -234,11 +248,12 @@ def update_user(
 
 def update_preferences(user: User, *, name: str, language: str | None, timezone: str) -> User:
     """The user's own settings: display name, language, timezone; commits."""
+    name = check_display_name(name)
     if language not in (None, "", *current_app.config["LANGUAGES"]):
         raise AccountError(_("Choose Polish or English."), "language")
     if not valid_timezone(timezone):
         raise AccountError(_("Unknown timezone."), "timezone")
-    user.name = (name or "").strip()[:200]
+    user.name = name
     user.language = language or None
     user.timezone = timezone
     db.session.commit()

@@ -25,6 +25,7 @@ from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
+from helpdesk.text import is_blank, one_line_error
 
 DEFAULT = "default"
 ALWAYS_OPEN = "24/7"
@@ -349,7 +350,9 @@ def check_calendar(data: CalendarInput) -> BusinessCalendar:
     """The pure calendar the admin described, or CalendarFormError with a message per field."""
     fields: dict[str, str] = {}
     name = (data.name or "").strip()
-    if not name:
+    if problem := one_line_error(name):
+        fields["name"] = problem
+    elif is_blank(name):
         fields["name"] = _("This field is required.")
     elif len(name) > 80:
         fields["name"] = _("At most %(limit)s characters.", limit=80)

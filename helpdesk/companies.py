@@ -15,6 +15,7 @@ from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
 from helpdesk.i18n import _
+from helpdesk.text import is_blank, one_line_error
 
 PHASES = ("onboarding", "production")
 PACKAGE_MONTHS_MAX = 24
@@ -61,6 +62,14 @@ def client_by_slug(slug: str) -> Client | None:
     return db.session.scalar(select(Client).where(Client.slug == slug))
 
 
+def _check_name(name: str) -> None:
+    problem = one_line_error(name)
+    if problem:
+        raise ClientError(problem, "name")
+    if is_blank(name) or len(name) > 200:
+        raise ClientError(_("A name of 1 to 200 characters is required."), "name")
+
+
 def create_client(slug: str, name: str) -> Client:
     """Add a client company; commits. Raises ClientError on a bad or taken slug."""
     slug = (slug or "").strip().lower()
@@ -69,8 +78,7 @@ def create_client(slug: str, name: str) -> Client:
         raise ClientError(
             _("A slug is 1-40 lower-case letters, digits and hyphens, e.g. acme-logistics."), "slug"
         )
-    if not name or len(name) > 200:
-        raise ClientError(_("A name of 1 to 200 characters is required."), "name")
+    _check_name(name)
     if client_by_slug(slug) is not None:
         raise DuplicateClient(_("A client with this slug already exists."), "slug")
     client = Client(slug=slug, name=name)
@@ -109,8 +117,7 @@ def change_client(
     changes: dict[str, Any] = {}
     if name is not UNCHANGED:
         name = (name or "").strip()
-        if not name or len(name) > 200:
-            raise ClientError(_("A name of 1 to 200 characters is required."), "name")
+        _check_name(name)
         changes["name"] = name
     if active is not UNCHANGED:
         changes["active"] = bool(active)

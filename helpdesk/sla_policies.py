@@ -21,6 +21,7 @@ from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
+from helpdesk.text import is_blank, one_line_error, whole_number
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 CLOCKS = ("first_response", "resolution")
@@ -192,10 +193,7 @@ def _whole(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    text = str(value or "").strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    return None
+    return whole_number(str(value or ""), signed=True)
 
 
 def save_policy(policy: SlaPolicy | None, data: PolicyInput) -> SlaPolicy:
@@ -206,7 +204,9 @@ def save_policy(policy: SlaPolicy | None, data: PolicyInput) -> SlaPolicy:
     """
     fields: dict[str, str] = {}
     name = (data.name or "").strip()
-    if not name:
+    if problem := one_line_error(name):
+        fields["name"] = problem
+    elif is_blank(name):
         fields["name"] = _("This field is required.")
     elif len(name) > 80:
         fields["name"] = _("At most %(limit)s characters.", limit=80)

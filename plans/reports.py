@@ -362,6 +362,11 @@ def client_period_rows(client_id: int, usage: PeriodUsage) -> list[UsageEntry]:
     )
 
 
+def _money(value: Decimal) -> Decimal:
+    """An amount with two decimals, as a number: a CSV cell keeps its sign (never text)."""
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
 def csv_rows(lines: Iterable[ClientUsage]) -> Iterable[list[Any]]:
     """The usage report as CSV rows, header first (column names stay English for tools)."""
     yield [
@@ -378,7 +383,7 @@ def csv_rows(lines: Iterable[ClientUsage]) -> Iterable[list[Any]]:
             "" if line.rollover_minutes is None else line.rollover_minutes, s.used,
             "" if line.remaining_minutes is None else line.remaining_minutes,
             "" if line.allowance_tickets is None else line.allowance_tickets, s.tickets_counted, s.free, s.overage,
-            s.billable, s.pending, s.goodwill, s.unbilled, f"{s.value:.2f}", s.currency or "",
+            s.billable, s.pending, s.goodwill, s.unbilled, _money(s.value), s.currency or "",
             *(line.by_category[c] for c in CATEGORIES), *(line.by_source[x] for x in SOURCES),
         ]
 
@@ -388,5 +393,5 @@ def csv_ledger(rows: Iterable[UsageEntry]) -> Iterable[list[Any]]:
            "minutes", "tickets", "amount", "currency", "author_id", "created_at"]
     for r in rows:
         yield [r.id, r.work_date.isoformat(), r.ticket_id, r.time_entry_id or "", r.decision_id, r.period_label,
-               r.source, r.kind, r.charge, r.minutes, r.tickets, f"{r.amount:.2f}", r.currency or "",
+               r.source, r.kind, r.charge, r.minutes, r.tickets, _money(r.amount), r.currency or "",
                r.author_id or "", r.created_at.isoformat()]

@@ -33,6 +33,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
 from helpdesk.notifications import notify, recipients_for
 from helpdesk.sla_policies import SlaPolicy
+from helpdesk.text import is_blank, one_line_error, whole_number
 from plans.coverage import (
     CATEGORIES,
     FREE_SOURCES,
@@ -69,6 +70,8 @@ WARNING_SHARE = Decimal("0.8")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 # pg_advisory_xact_lock(namespace, client_id): one namespace for the coverage of a client.
 _LOCK_NAMESPACE = 0x434F56  # "COV"
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 
 
 class CoverageError(ServiceError, ValueError):
@@ -111,10 +114,9 @@ def parse_int(fields: dict[str, str], name: str, raw: Any, *, low: int, high: in
         if required:
             fields[name] = _("This field is required.")
         return None
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        fields[name] = _("Enter a whole number.")
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else whole_number(str(raw), signed=True)
+    if value is None:
+        fields[name] = _("Enter a whole number with the digits 0-9.")
         return None
     if not low <= value <= high:
         fields[name] = _("Enter a whole number from %(low)s to %(high)s.", low=low, high=high)
@@ -244,7 +246,11 @@ def parse_terms(values: Mapping[str, Any], period: str) -> dict[str, Any]:
 
 def _check_name(fields: dict[str, str], name: Any, plan_id: int | None = None) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
-    if not name or len(name) > 100:
+    problem = one_line_error(name)
+    if problem:
+        fields["name"] = problem
+        return name
+    if is_blank(name) or len(name) > 100:
         fields["name"] = _("A name of 1 to 100 characters is required.")
         return name
     taken = db.session.scalar(select(SupportPlan.id).where(func.lower(SupportPlan.name) == name.lower()))
@@ -378,12 +384,12 @@ def subscribe(*, actor_id: int | None, client_id: Any, plan_id: Any, starts_on: 
     """
     fields: dict[str, str] = {}
     client = plan = None
-    if str(client_id or "").isdigit():
-        client = db.session.get(Client, int(client_id))
+    if (wanted := whole_number(str(client_id or ""))) is not None and wanted <= MAX_ID:
+        client = db.session.get(Client, wanted)
     if client is None:
         fields["client"] = _("Choose a client.")
-    if str(plan_id or "").isdigit():
-        plan = db.session.get(SupportPlan, int(plan_id))
+    if (wanted := whole_number(str(plan_id or ""))) is not None and wanted <= MAX_ID:
+        plan = db.session.get(SupportPlan, wanted)
     if plan is None or not plan.active:
         fields["plan"] = _("Choose a plan that is on sale.")
     start = parse_date(fields, "starts_on", starts_on, required=True)

@@ -3,9 +3,6 @@ client admins' own usage. Views parse input, call one service and redirect or re
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from helpdesk.companies import Client
+from helpdesk.csv_export import csv_response
 from helpdesk.extensions import db
 from helpdesk.forms import refuse
 from helpdesk.i18n import _
@@ -35,16 +33,6 @@ bp = Blueprint("plans", __name__, url_prefix="/manager")
 portal_bp = Blueprint("usage", __name__, url_prefix="/portal")
 
 
-def _csv(rows: Iterable[list[Any]], filename: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow(row)
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
-    )
 
 
 def _error_page(error: CoverageError, *details: str) -> tuple[str, int]:
@@ -285,7 +273,7 @@ def usage():
 @manager_required
 def usage_csv():
     period = _period()
-    return _csv(reports.csv_rows(reports.usage_report(period)), f"usage-{period.label}.csv")
+    return csv_response(reports.csv_rows(reports.usage_report(period)), f"usage-{period.label}.csv")
 
 
 @bp.route("/usage/<int:client_id>/entries")
@@ -299,7 +287,7 @@ def usage_entries(client_id: int):
     except CoverageError as exc:
         return _error_page(exc)
     if request.args.get("format") == "csv":
-        return _csv(reports.csv_ledger(rows), f"ledger-{client.slug}-{period.label}.csv")
+        return csv_response(reports.csv_ledger(rows), f"ledger-{client.slug}-{period.label}.csv")
     csv_url = url_for("plans.usage_entries", client_id=client_id, period=period.label, format="csv",
                       **{k: v for k, v in filters.items() if v})
     return render_template(

@@ -54,7 +54,7 @@ def log_time(actor: Actor, ticket: Ticket, *, minutes: Any, work_date: Any, note
         raise Forbidden(_("Only staff can log time."))
     fields: dict[str, str] = {}
     value = coverage.parse_int(fields, "minutes", minutes, low=1, high=MAX_ENTRY_MINUTES, required=True)
-    if "minutes" in fields:
+    if "minutes" in fields and fields["minutes"] != _("Enter a whole number with the digits 0-9."):
         fields["minutes"] = _("Enter the minutes worked, from 1 to %(max)s (one day).", max=MAX_ENTRY_MINUTES)
     day = coverage.parse_date(fields, "work_date", work_date, required=True)
     if note is not None and not isinstance(note, str):

@@ -144,6 +144,8 @@ def attachment(attachment_id: int):
         download_name=found.filename,
         max_age=0,
     )
+    # The stored type is complete ("text/plain; charset=utf-8"): send_file would add a second charset.
+    response.headers["Content-Type"] = found.content_type
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

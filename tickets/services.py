@@ -24,6 +24,7 @@ from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
+from helpdesk.text import is_blank, one_line_error, whole_number
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
 from tickets import notices, sla
@@ -232,24 +233,27 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
     elif client:
         filters.client = client
     assignee = (args.get("assignee") or "").strip()
-    if assignee and assignee != "none" and not (assignee.isdigit() and int(assignee) <= MAX_ID):
+    assignee_id = whole_number(assignee)
+    if assignee and assignee != "none" and (assignee_id is None or assignee_id > MAX_ID):
         filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee[:20])
     elif assignee:
         filters.assignee = assignee
     within = (args.get("breaching_within_minutes") or "").strip()
     if within:
-        if not within.isdigit() or not 1 <= int(within) <= BREACHING_WITHIN_MAX:
+        minutes = whole_number(within)
+        if minutes is None or not 1 <= minutes <= BREACHING_WITHIN_MAX:
             filters.errors["breaching_within_minutes"] = _(
                 "A whole number of minutes from 1 to %(limit)s.", limit=BREACHING_WITHIN_MAX
             )
         else:
-            filters.breaching_within_minutes = int(within)
+            filters.breaching_within_minutes = minutes
     limit = (args.get("limit") or "").strip()
     if limit:
-        if not limit.isdigit() or not 1 <= int(limit) <= 200:
+        count = whole_number(limit)
+        if count is None or not 1 <= count <= 200:
             filters.errors["limit"] = _("The limit is a whole number from 1 to 200.")
         else:
-            filters.limit = int(limit)
+            filters.limit = count
     filters.cursor = (args.get("cursor") or "").strip() or None
     sort = (args.get("sort") or "").strip()
     if sort and sort not in SORTS:
@@ -258,12 +262,13 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
         filters.sort = sort
     within = (args.get("breaching_within") or "").strip()
     if within:
-        if not within.isdigit() or not 1 <= int(within) <= MAX_BREACHING_HOURS:
+        hours = whole_number(within)
+        if hours is None or not 1 <= hours <= MAX_BREACHING_HOURS:
             filters.errors["breaching_within"] = _(
                 "Breaching within is a whole number of hours from 1 to %(max)s.", max=MAX_BREACHING_HOURS
             )
         else:
-            filters.breaching_within = int(within)
+            filters.breaching_within = hours
     breached = (args.get("breached") or "").strip()
     if breached and breached not in ("0", "1"):
         filters.errors["breached"] = _("Breached is 1 or 0.")
@@ -363,7 +368,9 @@ def _due_order(query: Select[tuple[Ticket]], filters: QueueFilters) -> Select[tu
 # -- validating ------------------------------------------------------------------------------
 
 
-def _check_text(fields: dict[str, str], name: str, value: Any, *, required: bool, limit: int) -> str:
+def _check_text(
+    fields: dict[str, str], name: str, value: Any, *, required: bool, limit: int, one_line: bool = False
+) -> str:
     if value is not None and not isinstance(value, str):
         fields[name] = _("Must be text.")
         return ""
@@ -371,7 +378,10 @@ def _check_text(fields: dict[str, str], name: str, value: Any, *, required: bool
         fields[name] = _("Must not contain NUL characters.")
         return ""
     value = (value or "").strip()
-    if required and not value:
+    problem = one_line_error(value) if one_line else None
+    if problem:
+        fields[name] = problem
+    elif required and is_blank(value):
         fields[name] = _("This field is required.")
     elif len(value) > limit:
         fields[name] = _("At most %(limit)s characters.", limit=limit)
@@ -439,7 +449,7 @@ def file_ticket(
         raise Forbidden(_("Only client users file tickets here."))
     config = current_app.config
     fields: dict[str, str] = {}
-    subject = _check_text(fields, "subject", subject, required=True, limit=200)
+    subject = _check_text(fields, "subject", subject, required=True, limit=200, one_line=True)
     description = _check_text(
         fields, "description", description, required=True, limit=config["DESCRIPTION_MAX_CHARS"]
     )

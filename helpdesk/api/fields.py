@@ -15,6 +15,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from helpdesk.i18n import _
+from helpdesk.text import is_blank
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 Bound = int | Callable[[], int]
@@ -95,7 +96,8 @@ class Field:
 
 
 class String(Field):
-    """Text. `blank=False` needs something besides whitespace; NUL characters are always refused."""
+    """Text. `blank=False` needs something visible (not only spaces or zero-width characters);
+    NUL characters are always refused. One-line fields are checked by the services."""
 
     def __init__(
         self,
@@ -135,7 +137,7 @@ class String(Field):
         limit = _bound(self.max_length)
         if limit is not None and len(value) > limit:
             raise Invalid(_("At most %(limit)s characters.", limit=limit))
-        if not self.blank and not value.strip():
+        if not self.blank and is_blank(value):
             raise Invalid(_("This field is required."))
         if self._compiled is not None and not self._compiled.search(value):
             raise Invalid(_("Not in the expected format."))

@@ -20,6 +20,7 @@ from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
 from helpdesk.i18n import _
+from helpdesk.text import is_blank, one_line_error
 
 TOKEN_PREFIX = "opk_"
 NAME_MAX = 80
@@ -67,12 +68,13 @@ def hash_secret(secret: str) -> str:
 
 def _check_name(name: str | None) -> str:
     name = (name or "").strip()
-    if not name:
+    problem = one_line_error(name)
+    if problem:
+        raise TokenError(problem, "name")
+    if is_blank(name):
         raise TokenError(_("Give the token a name, e.g. the script or system that uses it."), "name")
     if len(name) > NAME_MAX:
         raise TokenError(_("At most %(limit)s characters.", limit=NAME_MAX), "name")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise TokenError(_("The name cannot contain control characters."), "name")
     return name
 
 

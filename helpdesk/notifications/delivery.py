@@ -178,6 +178,8 @@ def _attempt(conn: Connection, entry: Row[Any], claim: Claim) -> None:
                 raise webhooks.WebhookFailed("endpoint removed", permanent=True)
             webhooks.post(endpoint, entry)
             claim.message_id = webhooks.webhook_id(entry.id)
+    except mail.MessageNotBuilt as exc:  # the same data would fail again: dead at once, for an admin
+        _failed(claim, str(exc), permanent=True, dead=True)
     except (mail.SendError, webhooks.WebhookFailed) as exc:
         _failed(claim, str(exc), permanent=exc.permanent)
     except Exception as exc:  # a template or data bug: keep trying, and show it to an admin
@@ -187,8 +189,10 @@ def _attempt(conn: Connection, entry: Row[Any], claim: Claim) -> None:
         claim.state, claim.last_error = "sent", None
 
 
-def _failed(claim: Claim, error: str, *, permanent: bool) -> None:
-    if permanent:
+def _failed(claim: Claim, error: str, *, permanent: bool, dead: bool = False) -> None:
+    if dead:
+        claim.state = "dead"
+    elif permanent:
         claim.state = "failed"
     elif claim.attempts >= max_attempts():
         claim.state = "dead"

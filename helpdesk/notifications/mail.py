@@ -7,6 +7,7 @@ the messages of a ticket carry In-Reply-To and References to the ticket's thread
 
 from __future__ import annotations
 
+import email.errors
 import os
 import smtplib
 import ssl
@@ -14,12 +15,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from email.charset import QP, Charset
-from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, parseaddr
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -171,43 +170,43 @@ def thread_id(thread: str) -> str:
     return f"<opiekun.{thread}@{mail_domain()}>"
 
 
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.header_encoding = QP
-_UTF8_QP.body_encoding = QP  # every line 7-bit: any SMTP server takes it without 8BITMIME
+class MessageNotBuilt(Exception):
+    """The values cannot make a well-formed message (say a subject with a line break in old data).
+
+    Trying again would build the same message, so the delivery is given up at once.
+    """
 
 
 def build_message(
     mail: Mail, *, to: str, name: str, msg_id: str, thread: str | None, event: str, ticket_id: int | None
-) -> Message:
+) -> EmailMessage:
     """The MIME message: multipart/alternative with the text and HTML parts.
 
-    Built with the compat32 classes, several times faster than EmailMessage's header objects.
+    Every header goes through `email.headerregistry` (EmailMessage with policy=default), which
+    refuses a value holding CR, LF or another line break instead of writing it out, so no subject
+    or display name can add a header line. Such a message raises MessageNotBuilt.
     """
-    message = MIMEMultipart("alternative")
-    message["From"] = _address(current_app.config["MAIL_FROM"])
-    message["To"] = _address(formataddr((name, to)) if name and name != to else to)
-    message["Subject"] = Header(mail.subject, _UTF8_QP if not mail.subject.isascii() else "us-ascii")
-    message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = msg_id
-    if thread:
-        root = thread_id(thread)
-        message["In-Reply-To"] = root
-        message["References"] = root
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Opiekun-Event"] = event
-    if ticket_id is not None:
-        message["X-Opiekun-Ticket"] = str(ticket_id)
-    message.attach(MIMEText(mail.text, "plain", _UTF8_QP))
-    message.attach(MIMEText(mail.html, "html", _UTF8_QP))
+    try:
+        message = EmailMessage(policy=policy.default)
+        message["From"] = current_app.config["MAIL_FROM"]
+        message["To"] = Address(display_name=name if name and name != to else "", addr_spec=to)
+        message["Subject"] = mail.subject
+        message["Date"] = format_datetime(utcnow())
+        message["Message-ID"] = msg_id
+        if thread:
+            root = thread_id(thread)
+            message["In-Reply-To"] = root
+            message["References"] = root
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Opiekun-Event"] = event
+        if ticket_id is not None:
+            message["X-Opiekun-Ticket"] = str(ticket_id)
+        # quoted-printable: every line 7-bit, so any SMTP server takes it without 8BITMIME
+        message.set_content(mail.text, cte="quoted-printable")
+        message.add_alternative(mail.html, subtype="html", cte="quoted-printable")
+    except (ValueError, TypeError, email.errors.MessageError) as exc:
+        raise MessageNotBuilt(f"the message cannot be built: {exc}") from exc
     return message
-
-
-def _address(value: str) -> str:
-    """An address header with a non-ASCII display name encoded (RFC 2047)."""
-    display, address = parseaddr(value)
-    if not display or display.isascii():
-        return value
-    return formataddr((display, address), charset="utf-8")
 
 
 # -- sending ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
 from helpdesk.notifications.outbox import QUEUE
 from helpdesk.notifications.webhooks import WebhookError, create_endpoint, deactivate_endpoint
 from helpdesk.security import admin_required
+from helpdesk.text import whole_number
 
 admin_bp = Blueprint("notifications", __name__, url_prefix="/admin/notifications")
 preferences_bp = Blueprint("notification_preferences", __name__)
@@ -67,10 +68,10 @@ def dashboard():
 
 
 def _posted_id(name: str) -> int:
-    value = request.form.get(name, "")
-    if not value.isdigit():
+    value = whole_number(request.form.get(name, ""))
+    if value is None:
         abort(404)
-    return int(value)
+    return value
 
 
 @admin_bp.route("/retry", methods=["POST"])

@@ -28,6 +28,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.notifications.events import WEBHOOK_EVENT_TYPES
 from helpdesk.notifications.models import OutboxEntry, WebhookEndpoint
+from helpdesk.text import one_line_error
 
 ID_HEADER = "X-Opiekun-Webhook-Id"
 TIMESTAMP_HEADER = "X-Opiekun-Webhook-Timestamp"
@@ -114,11 +115,14 @@ def parse_events(chosen: list[str]) -> list[str]:
 def create_endpoint(url: str, events: list[str], description: str = "") -> WebhookEndpoint:
     """Register an endpoint after checking its URL and event types; commits."""
     allow_private = bool(current_app.config["WEBHOOKS_ALLOW_PRIVATE"])
+    description = (description or "").strip()
+    if problem := one_line_error(description):
+        raise WebhookError(problem, "description")
+    if len(description) > 200:
+        raise WebhookError(_("At most %(limit)s characters.", limit=200), "description")
     chosen = parse_events(events)
     url = check_url(url, allow_private=allow_private)
-    endpoint = WebhookEndpoint(
-        url=url, events=chosen, secret=secrets.token_hex(32), description=(description or "").strip()[:200]
-    )
+    endpoint = WebhookEndpoint(url=url, events=chosen, secret=secrets.token_hex(32), description=description)
     db.session.add(endpoint)
     db.session.commit()
     return endpoint

@@ -90,7 +90,7 @@ def add_start_data_item(
     """The guardian asks the client for one more piece of start data; commits."""
     require_edit(user, onboarding)
     fields: dict[str, str] = {}
-    label = check_text(fields, "label", label, limit=200, required=True)
+    label = check_text(fields, "label", label, limit=200, required=True, one_line=True)
     raise_if(fields)
     if required and onboarding.stage("configuration").state != "pending":
         raise Conflict(

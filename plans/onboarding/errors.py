@@ -12,6 +12,7 @@ from helpdesk.accounts import User
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _
+from helpdesk.text import is_blank, one_line_error
 
 
 class OnboardingError(ServiceError):
@@ -37,12 +38,16 @@ def raise_if(fields: dict[str, str]) -> None:
         raise OnboardingError(_("Please correct the marked fields."), fields)
 
 
-def check_text(fields: dict[str, str], name: str, value: Any, *, limit: int, required: bool = False) -> str:
+def check_text(
+    fields: dict[str, str], name: str, value: Any, *, limit: int, required: bool = False, one_line: bool = False
+) -> str:
     if value is not None and not isinstance(value, str):
         fields[name] = _("Must be text.")
         return ""
     value = (value or "").strip()
-    if required and not value:
+    if one_line and (problem := one_line_error(value)):
+        fields[name] = problem
+    elif required and is_blank(value):
         fields[name] = _("This field is required.")
     elif len(value) > limit:
         fields[name] = _("At most %(limit)s characters.", limit=limit)

@@ -12,7 +12,6 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -122,7 +121,7 @@ class MeetingForm(FlaskForm):
                        validate_choice=False)
     day = _date(_l("Date"))
     start_time = TimeField(_l("Start time"), validators=[Optional()])
-    duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[Optional()], default=60)
+    duration_minutes = StringField(_l("Duration (minutes)"), default="60")  # ASCII digits, checked by the service
     location = StringField(_l("Where (room or link)"))
     notes = TextAreaField(_l("Notes (staff only)"))
     participants = CheckboxesField(_l("Participants"), choices=[], validate_choice=False)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from helpdesk.accounts import User
 from helpdesk.extensions import db
 from helpdesk.i18n import _
+from helpdesk.text import whole_number
 from plans.onboarding import rules
 from plans.onboarding.access import lock, people_for, pick, require_edit
 from plans.onboarding.dates import business_zone, local_instant, local_today
@@ -58,13 +59,10 @@ def _meeting_fields(
 ) -> tuple[int, str, str, list[User]]:
     if starts_at is None:
         fields["day"] = _("Enter the date and time of the meeting.")
-    try:
-        minutes = int(duration)
-    except (TypeError, ValueError):
-        minutes = 0
+    minutes = duration if isinstance(duration, int) else whole_number(str(duration or "")) or 0
     if not 5 <= minutes <= 8 * 60:
         fields["duration_minutes"] = _("A meeting lasts from 5 to 480 minutes.")
-    location = check_text(fields, "location", location, limit=500)
+    location = check_text(fields, "location", location, limit=500, one_line=True)
     notes = check_text(fields, "notes", notes, limit=5000)
     allowed = {p.id: p for p in people_for(onboarding)}
     chosen: list[User] = []

@@ -72,7 +72,7 @@ def add_plan_version(
     clean: list[dict[str, Any]] = []
     for index, entry in enumerate(entries):
         prefix = f"entries-{index}-"
-        name = check_text(fields, prefix + "name", entry.get("name"), limit=200)
+        name = check_text(fields, prefix + "name", entry.get("name"), limit=200, one_line=True)
         if not name:
             continue  # a blank row of the form
         section, kind, timing = entry.get("section"), entry.get("kind") or None, entry.get("timing")

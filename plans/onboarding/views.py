@@ -35,6 +35,7 @@ from helpdesk.extensions import db
 from helpdesk.forms import form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
+from helpdesk.text import whole_number
 from plans.onboarding import meetings as meeting_services
 from plans.onboarding import overview as overviews
 from plans.onboarding.access import (
@@ -380,9 +381,10 @@ def plan(onboarding_id: int):
     shown = latest
     wanted = request.args.get("version", "")
     if wanted:
-        if not wanted.isdigit() or not 1 <= int(wanted) <= latest:
+        version = whole_number(wanted)
+        if version is None or not 1 <= version <= latest:
             abort(404)
-        shown = int(wanted)
+        shown = version
     if onboarding.stage("kickoff").state == "done" and request.method == "GET":
         for entry in form.entries.entries:
             entry.form.timing.data = "later"
@@ -465,8 +467,8 @@ def overview():
     wanted = request.args.get("days", "")
     status = 200
     if wanted:
-        if wanted.isdigit() and 1 <= int(wanted) <= 365:
-            days = int(wanted)
+        if (number := whole_number(wanted)) is not None and 1 <= number <= 365:
+            days = number
         else:
             flash(_("The number of days is a whole number from 1 to 365."), "error")
             status = 400
