@@ -23,6 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from helpdesk.date_bounds import WithinDateBounds
 from helpdesk.i18n import _l
 from plans.onboarding import INTEGRATION_KINDS, ITEM_STATES, MEETING_KINDS, PLAN_SECTIONS, TIMINGS, ScanUpload
 from plans.onboarding_labels import (
@@ -46,7 +47,7 @@ class CheckboxesField(SelectMultipleField):
 
 
 def _date(label) -> DateField:
-    return DateField(label, validators=[Optional()], format="%Y-%m-%d")
+    return DateField(label, validators=[Optional(), WithinDateBounds()], format="%Y-%m-%d")
 
 
 class StartOnboardingForm(FlaskForm):
