@@ -201,3 +201,14 @@ def test_every_api_date_field_refuses_dates_outside_the_bounds(app, world, cov, 
             response = api.call(method, url, getattr(tokens, role), json=body(day))
     assert response.status_code in (400, 422), (name, response.status_code)
     assert MESSAGE in json.dumps(error_of(response)), name
+
+
+@pytest.mark.parametrize("args", [
+    ["sla", "due", "--calendar", "default", "--minutes", "60", "9999-12-31T23:00:00+00:00"],
+    ["sla", "due", "--calendar", "default", "--minutes", "60", "0001-01-01T00:00:00+14:00"],
+    ["onboarding", "remind", "--today", "9999-12-31", "--dry-run"],
+])
+def test_the_commands_refuse_dates_outside_the_bounds_as_bad_parameters(app, args):
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 2, result.output
+    assert MESSAGE in result.output
