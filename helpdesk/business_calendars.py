@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from helpdesk.calendars import BusinessCalendar, CalendarError, always_open, default_calendar
 from helpdesk.clock import utcnow
+from helpdesk.date_bounds import DateOutOfBounds, parse_day
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
@@ -297,7 +298,7 @@ def format_spans(spans: tuple[tuple[time, time], ...] | list[tuple[time, time]])
 
 
 def _parse_date(text: str) -> date:
-    return date.fromisoformat(text.strip())
+    return parse_day(text)
 
 
 def input_of(row: Calendar | None) -> CalendarInput:
@@ -381,6 +382,9 @@ def check_calendar(data: CalendarInput) -> BusinessCalendar:
             continue
         try:
             closed.add(_parse_date(line))
+        except DateOutOfBounds as exc:
+            fields["closed_dates"] = str(exc)
+            break
         except ValueError:
             fields["closed_dates"] = _("Write one date per line, as 2026-12-24 (not %(text)s).", text=line.strip())
             break
@@ -391,6 +395,9 @@ def check_calendar(data: CalendarInput) -> BusinessCalendar:
         day_text, _sep, spans_text = line.strip().partition(" ")
         try:
             entry = (_parse_date(day_text), _parse_spans(spans_text))
+        except DateOutOfBounds as exc:
+            fields["open_dates"] = str(exc)
+            break
         except ValueError:
             fields["open_dates"] = _(
                 "Write one date per line with its hours, as 2026-12-27 10:00-14:00 (not %(text)s).", text=line.strip()

@@ -29,6 +29,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REOPEN_WINDOW_DAYS": 7,
         "QUEUE_PAGE_SIZE": 50,
         "API_RATE_LIMIT": "300 per minute",  # per token, shared by every API endpoint
+        "API_AUTH_FAILURE_LIMIT": "20 per minute",  # missing or unknown tokens, per client address
         "API_TOKENS_PER_USER": 20,  # active tokens one user may hold
         "PASSWORD_HASH": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
         "LOGIN_LIMIT_PER_ADDRESS": "20 per minute",
@@ -77,6 +78,7 @@ ENVIRONMENT = {
     "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "BASE_URL": "BASE_URL",
     "API_RATE_LIMIT": "API_RATE_LIMIT",
+    "API_AUTH_FAILURE_LIMIT": "API_AUTH_FAILURE_LIMIT",
     "MAIL_OUTBOX_DIR": "MAIL_OUTBOX_DIR",
 }
 

@@ -9,6 +9,7 @@ month the quarter starts. Every figure is a SUM over ``usage_entries`` filtered 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from helpdesk.companies import Client
+from helpdesk.date_bounds import EARLIEST, LATEST, out_of_bounds_message, within_bounds
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans.coverage import CATEGORIES, SOURCES
@@ -36,16 +38,26 @@ from plans.services import (
 SUM_NAMES = ("used", "tickets_counted", "free", "billable", "pending", "goodwill", "unbilled")
 
 
+def _refuse_years_out_of_bounds(label: str) -> None:
+    """A label naming a year outside the date bounds is refused with their message (400)."""
+    for year in re.findall(r"(?<![0-9])[0-9]{4}(?=-)", label):
+        if not EARLIEST.year <= int(year) <= LATEST.year:
+            raise CoverageError(out_of_bounds_message(), status=400)
+
+
 def report_period(label: str | None, today: date) -> Period:
     """The calendar month or quarter a label names (this month when empty); 400 otherwise."""
     if not label:
         return calendar_month(today)
+    _refuse_years_out_of_bounds(label)
     try:
         period = Period.from_label(label.strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         period = None
     if period is None or not (period.is_calendar_month or period.is_calendar_quarter):
         raise CoverageError(_("Choose a month such as 2026-11 or a quarter such as 2026-Q4."), status=400)
+    if not within_bounds(period.start):
+        raise CoverageError(out_of_bounds_message(), status=400)
     return period
 
 
@@ -340,10 +352,13 @@ def client_periods(client_id: int, today: date) -> list[PeriodUsage]:
 
 def client_period(client_id: int, label: str, today: date) -> PeriodUsage:
     """One of the client's plan periods by label; 400 for a bad label, 404 without a plan."""
+    _refuse_years_out_of_bounds(label)
     try:
         wanted = Period.from_label(label)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise CoverageError(_("That is not a period."), status=400) from None
+    if not (within_bounds(wanted.start) and within_bounds(wanted.last_day)):
+        raise CoverageError(out_of_bounds_message(), status=400)
     for usage in client_periods(client_id, today):
         if usage.allowance.period == wanted:
             return usage

@@ -28,6 +28,7 @@ from sqlalchemy import func, or_, select, text
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, vendor_today
+from helpdesk.date_bounds import DateOutOfBounds, out_of_bounds_message, parse_day, within_bounds
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
@@ -126,13 +127,19 @@ def parse_int(fields: dict[str, str], name: str, raw: Any, *, low: int, high: in
 
 def parse_date(fields: dict[str, str], name: str, raw: Any, *, required: bool) -> date | None:
     if isinstance(raw, date):
+        if not within_bounds(raw):
+            fields[name] = out_of_bounds_message()
+            return None
         return raw
     if _blank(raw):
         if required:
             fields[name] = _("This field is required.")
         return None
     try:
-        return date.fromisoformat(str(raw).strip())
+        return parse_day(raw)
+    except DateOutOfBounds as exc:
+        fields[name] = str(exc)
+        return None
     except ValueError:
         fields[name] = _("Enter a date as YYYY-MM-DD.")
         return None

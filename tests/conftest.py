@@ -101,6 +101,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
         "LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
+        "API_AUTH_FAILURE_LIMIT": "1000 per minute",
         "REDIS_URL": None,
         "SMTP_URL": None,
     }

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import SLUG_RE, Client
+from helpdesk.date_bounds import parse_instant
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _
@@ -191,12 +192,9 @@ def decode_cursor(cursor: str, sort: str = "newest") -> list[Any]:
             raise invalid()
         if values[0] is not None:
             try:
-                due = datetime.fromisoformat(values[0])
-            except ValueError as exc:
+                values[0] = parse_instant(values[0])
+            except ValueError as exc:  # malformed, naive, or outside the date bounds
                 raise invalid() from exc
-            if due.tzinfo is None:
-                raise invalid()
-            values[0] = due.astimezone(UTC)
         return values
     if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int) \
             or isinstance(values[0], bool) or not 0 < values[0] <= MAX_ID:

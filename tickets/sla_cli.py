@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from helpdesk.business_calendars import calendar_by_name, calendar_names
 from helpdesk.calendars import CalendarError, add_business_minutes
 from helpdesk.clock import utcnow
+from helpdesk.date_bounds import DateOutOfBounds, check_instant
 
 sla_cli = AppGroup("sla", help="SLA due times, clocks and the breach sweep.")
 
@@ -26,7 +27,10 @@ def _instant(text: str) -> datetime:
             f"{text!r} has no time zone offset; write it as, for example, 2026-03-27T15:30:00+01:00.",
             param_hint="START",
         )
-    return value
+    try:
+        return check_instant(value)
+    except DateOutOfBounds as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint="START") from None
 
 
 @sla_cli.command("due")

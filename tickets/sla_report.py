@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
+from helpdesk.date_bounds import out_of_bounds_message, within_bounds
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l, format_date
 from helpdesk.security import manager_required
@@ -210,9 +211,12 @@ def _month_arg(name: str, fallback: date) -> tuple[date, str | None]:
         return fallback, None
     try:
         year, month = text.split("-")
-        return date(int(year), int(month), 1), None
+        first = date(int(year), int(month), 1)
     except ValueError:
         return fallback, _("Write a month as 2026-01.")
+    if not within_bounds(first):
+        return fallback, out_of_bounds_message()
+    return first, None
 
 
 @bp.route("/")

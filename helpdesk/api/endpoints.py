@@ -10,7 +10,9 @@ the checked values and the path arguments, and returns a JSON-able value or `(st
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
@@ -18,6 +20,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem
+from limits import parse as parse_limit
 from werkzeug.exceptions import HTTPException
 
 from helpdesk.accounts import User
@@ -179,13 +183,56 @@ def rate_limit_key() -> str:
     return "api-address:" + (get_remote_address() or "")
 
 
+# Failed authentications are counted per client address, whatever token was presented: the
+# per-token rate limit cannot stop someone who sends a new random token each time.
+_AUTH_FAILURES = "api-auth-failures"
+
+
+def _auth_failure_limit() -> tuple[RateLimitItem, str] | None:
+    if not limiter.enabled:
+        return None
+    return parse_limit(current_app.config["API_AUTH_FAILURE_LIMIT"]), get_remote_address() or ""
+
+
+def refuse_addresses_that_keep_failing() -> None:
+    """429 with Retry-After while this address is over its allowance of failed authentications.
+
+    Checked before the token is looked at, so an address that has guessed too often learns
+    nothing more (not even whether its next token is valid) until the window has passed.
+    """
+    limit = _auth_failure_limit()
+    if limit is None:
+        return
+    item, address = limit
+    if not limiter.limiter.test(item, _AUTH_FAILURES, address):
+        stats = limiter.limiter.get_window_stats(item, _AUTH_FAILURES, address)
+        # The limits storage keeps its windows in Unix time, so the wait is measured against it.
+        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        raise ApiError(
+            429,
+            _("Too many failed authentications from this address; retry after %(seconds)s seconds.",
+              seconds=wait),
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _count_failed_authentication() -> None:
+    limit = _auth_failure_limit()
+    if limit is not None:
+        limiter.limiter.hit(limit[0], _AUTH_FAILURES, limit[1])
+
+
 def authenticate() -> ApiToken:
-    """The token of this request, or 401. Only the Authorization header counts, never a cookie."""
+    """The token of this request, or 401. Only the Authorization header counts, never a cookie.
+    A missing or unknown token counts as a failed authentication of the client's address."""
+    refuse_addresses_that_keep_failing()
     secret = bearer_secret()
     if secret is None:
+        _count_failed_authentication()
         raise ApiError(401, headers={"WWW-Authenticate": 'Bearer realm="opiekun"'})
     token = token_for_secret(secret)
     if token is None:
+        _count_failed_authentication()
         raise ApiError(
             401,
             _("This token is unknown or revoked."),

@@ -14,6 +14,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from helpdesk.date_bounds import EARLIEST, LATEST, DateOutOfBounds, parse_day
 from helpdesk.i18n import _
 from helpdesk.text import is_blank
 
@@ -226,13 +227,15 @@ class Date(Field):
     """A calendar day written YYYY-MM-DD."""
 
     def _schema(self) -> dict[str, Any]:
-        return {"type": "string", "format": "date"}
+        return {"type": "string", "format": "date", "description": f"From {EARLIEST} to {LATEST}."}
 
     def _parse(self, value: Any) -> date:
         if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
             raise Invalid(_("Must be a date written YYYY-MM-DD."))
         try:
-            return date.fromisoformat(value)
+            return parse_day(value)
+        except DateOutOfBounds as exc:
+            raise Invalid(str(exc)) from exc
         except ValueError as exc:
             raise Invalid(_("Must be a date written YYYY-MM-DD.")) from exc
 

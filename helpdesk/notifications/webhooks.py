@@ -3,8 +3,9 @@
 Each delivery is a POST of JSON with three headers: the webhook id (from the outbox id, the same
 on every retry, so receivers can drop duplicates), a Unix timestamp, and
 `sha256=<hex HMAC-SHA256 of "id.timestamp.body" with the endpoint's secret>`. URLs must be
-https:// on public addresses; WEBHOOKS_ALLOW_PRIVATE also allows http:// and private, loopback
-or link-local hosts. The address is checked again at every delivery (DNS may have changed), and
+https:// on public addresses (IPv6 addresses that embed an IPv4 one, such as NAT64, 6to4 or
+Teredo, are refused whatever they embed); WEBHOOKS_ALLOW_PRIVATE also allows http:// and
+private, loopback or link-local hosts. The address is checked again at every delivery (DNS may have changed), and
 redirects are never followed.
 """
 
@@ -62,10 +63,27 @@ def verify(secret: str, wid: str, timestamp: str, body: bytes, signature: str, *
     return hmac.compare_digest(sign(secret, wid, int(timestamp), body), signature)
 
 
+# IPv6 prefixes that carry an IPv4 address inside (mapped, compatible, NAT64, 6to4, Teredo).
+# Whatever IPv4 address they embed, a translator or tunnel may deliver to it, including private
+# and loopback ones, so webhooks refuse these prefixes entirely rather than decode each scheme.
+EMBEDDED_IPV4_PREFIXES = tuple(
+    ipaddress.ip_network(prefix)
+    for prefix in (
+        "::ffff:0:0/96",  # IPv4-mapped
+        "::/96",  # IPv4-compatible (deprecated)
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+        "64:ff9b::/96",  # NAT64, well-known prefix
+        "64:ff9b:1::/48",  # NAT64, local-use prefix
+        "2002::/16",  # 6to4
+        "2001::/32",  # Teredo
+    )
+)
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if ip.version == 6 and any(ip in prefix for prefix in EMBEDDED_IPV4_PREFIXES):
+        return False
     return ip.is_global and not ip.is_multicast
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 from flask.cli import AppGroup
 
 from helpdesk.clock import utcnow
+from helpdesk.date_bounds import DateOutOfBounds, parse_day
 from plans.onboarding.dates import local_today
 from plans.onboarding.reminders import due_meeting_reminders, send_meeting_reminder
 
@@ -29,7 +28,9 @@ def remind(today_text: str | None, dry_run: bool) -> None:
     """
     now = utcnow()
     try:
-        today = date.fromisoformat(today_text) if today_text else local_today(now)
+        today = parse_day(today_text) if today_text else local_today(now)
+    except DateOutOfBounds as exc:
+        raise click.BadParameter(str(exc), param_hint="--today") from exc
     except ValueError as exc:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from exc
     due = due_meeting_reminders(today)

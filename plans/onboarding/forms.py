@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from helpdesk.date_bounds import WithinDateBounds
 from helpdesk.i18n import _l
 from plans.onboarding.labels import (
     INTEGRATION_KIND_LABELS,
@@ -46,7 +47,7 @@ class CheckboxesField(SelectMultipleField):
 
 
 def _date(label) -> DateField:
-    return DateField(label, validators=[Optional()], format="%Y-%m-%d")
+    return DateField(label, validators=[Optional(), WithinDateBounds()], format="%Y-%m-%d")
 
 
 class StartOnboardingForm(FlaskForm):

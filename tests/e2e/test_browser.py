@@ -163,3 +163,81 @@ def test_script_in_a_ticket_never_runs(live_server, browser, world):
         page.wait_for_load_state("load")
         page.context.close()
     assert dialogs == [], dialogs
+
+
+# -- Content-Security-Policy: the pages work under it, and nothing of ours is blocked -------------
+
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+def _watch_csp(page: Any) -> list[str]:
+    """Collect CSP violations of every page `page` shows: the DOM events and Chromium's console reports."""
+    found: list[str] = []
+    page.add_init_script(CSP_WATCH)
+    page.on("console", lambda message: found.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text else None)
+    return found
+
+
+def _visit(page: Any, url: str, found: list[str]) -> None:
+    page.goto(url)
+    page.wait_for_load_state("load")
+    found.extend(f"{url}: {v}" for v in page.evaluate("window.__cspViolations"))
+
+
+def test_main_pages_raise_no_csp_violations(live_server, browser, world):
+    from playwright.sync_api import expect
+
+    from tickets.services import Actor, file_ticket
+
+    ticket = file_ticket(Actor(world.acme_user), subject="Labels", description="**Blank** labels.", category="bug")
+    pages = {
+        world.acme_admin: ["/portal/", "/portal/tickets/new", f"/portal/tickets/{ticket.id}", "/portal/usage",
+                           "/preferences", "/preferences/tokens"],
+        world.agent: ["/agent/queue", "/agent/queue?sort=due", f"/agent/tickets/{ticket.id}", "/onboarding/"],
+        world.manager: ["/manager/", "/manager/approvals", "/manager/plans", "/manager/plans/new",
+                        "/manager/subscriptions", "/manager/usage", "/manager/sla/", "/manager/onboarding/",
+                        "/onboarding/start"],
+        world.admin: ["/admin/", "/admin/users", "/admin/clients", "/admin/calendars/", "/admin/notifications/",
+                      "/admin/notifications/webhooks"],
+    }
+    found: list[str] = []
+    anonymous = browser.new_context().new_page()
+    found += _watch_csp(anonymous)
+    _visit(anonymous, f"{live_server}/login", found)
+    _visit(anonymous, f"{live_server}/no-such-page", found)
+    anonymous.context.close()
+    for user, paths in pages.items():
+        page = _log_in(browser, live_server, user)
+        found += _watch_csp(page)
+        for path in paths:
+            _visit(page, f"{live_server}{path}", found)
+        page.context.close()
+
+    # The refusal page's "Go back" is a nonce'd script: it runs (back to the queue), nothing is blocked.
+    page = _log_in(browser, live_server, world.acme_admin)
+    found += _watch_csp(page)
+    _visit(page, f"{live_server}/portal/", found)
+    _visit(page, f"{live_server}/portal/usage?period=bogus", found)
+    page.get_by_role("link", name="Go back").click()
+    page.wait_for_url(re.compile(r"/portal/$"))
+    expect(page.get_by_role("heading", name="My tickets")).to_be_visible()
+    page.context.close()
+    assert found == [], found
+
+
+def test_the_csp_watch_sees_a_blocked_inline_handler(live_server, browser, world):
+    """The control: the watch above does report a violation when there is one."""
+    page = browser.new_context().new_page()
+    found = _watch_csp(page)
+    _visit(page, f"{live_server}/login", found)
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=\"data:,\" onerror=\"window.ran = 1\">')")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.ran") is None
+    assert any("script-src" in v for v in page.evaluate("window.__cspViolations"))
+    page.context.close()
