@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from helpdesk.clock import frozen
 from helpdesk.extensions import db
-from plans.onboarding import OnboardingMeeting, schedule_meeting
+from plans.onboarding.meetings import schedule_meeting
+from plans.onboarding.models import OnboardingMeeting
 from tests.integration.api_support import *  # noqa: F403  (fixtures)
 from tests.integration.api_support import error_of
 from tests.integration.onboarding_support import NOW, PDF, start, walk_to

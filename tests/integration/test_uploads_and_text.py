@@ -132,7 +132,7 @@ def test_queue_filters_take_ascii_digits_only(app, web, world, login, name, valu
 
 @pytest.mark.parametrize("duration", ["６０", "٦٠"])
 def test_the_meeting_form_takes_ascii_digits_only(app, web, world, login, duration):
-    from plans.onboarding import OnboardingMeeting
+    from plans.onboarding.models import OnboardingMeeting
     from tests.integration.onboarding_support import NOW, at, start
 
     with at(NOW):
