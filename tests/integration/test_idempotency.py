@@ -332,3 +332,44 @@ def test_the_header_is_documented_on_every_post_and_patch(api):
             assert ("Idempotency-Key" in names) == expected, f"{method} {path}"
             if expected:
                 assert {"409", "422"} <= set(operation["responses"]), f"{method} {path}"
+
+
+def _hold(key: str, scope: str, asked: str, created_at: Any) -> None:
+    """A claim left "in progress" (a request still running, or a process that died)."""
+    db.session.add(IdempotencyKey(scope=scope, key=key, fingerprint=asked, state="in_progress", created_at=created_at))
+    db.session.commit()
+
+
+def _api_fingerprint(app: Any, body: dict[str, Any]) -> str:
+    from helpdesk.idempotency import api_fingerprint
+
+    with app.test_request_context("/api/v1/tickets", method="POST"):
+        return api_fingerprint(body)
+
+
+def test_api_a_repeat_while_the_first_still_runs_waits_then_answers_409(app, api, world, tokens):
+    from helpdesk.api.tokens import token_for_secret
+    from helpdesk.clock import utcnow
+
+    app.config["IDEMPOTENCY_WAIT_SECONDS"] = 0.3
+    secret = tokens.acme_user
+    _hold("k-busy", f"token:{token_for_secret(secret).id}", _api_fingerprint(app, NEW_TICKET), utcnow())
+    started = time.monotonic()
+    response = api.post("/api/v1/tickets", secret, json=NEW_TICKET, headers={"Idempotency-Key": "k-busy"})
+    assert response.status_code == 409 and error_of(response)["code"] == "idempotency_key_in_use"
+    assert time.monotonic() - started >= 0.3  # it waited for the first
+    assert count(Ticket) == 0
+
+
+def test_api_a_claim_left_by_a_dead_process_is_taken_over_after_the_lease(app, api, world, tokens):
+    from datetime import timedelta
+
+    from helpdesk.api.tokens import token_for_secret
+    from helpdesk.clock import utcnow
+
+    secret = tokens.acme_user
+    lease = timedelta(seconds=app.config["IDEMPOTENCY_LEASE_SECONDS"])
+    _hold("k-dead", f"token:{token_for_secret(secret).id}", _api_fingerprint(app, NEW_TICKET), utcnow() - lease)
+    response = api.post("/api/v1/tickets", secret, json=NEW_TICKET, headers={"Idempotency-Key": "k-dead"})
+    assert response.status_code == 201 and count(Ticket) == 1
+    assert [k.state for k in db.session.scalars(select(IdempotencyKey))] == ["done"]
