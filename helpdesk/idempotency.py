@@ -62,8 +62,8 @@ KEEP = timedelta(hours=24)
 PURGE_EVERY_SECONDS = 60.0
 POLL_SECONDS = 0.05
 STORED_HEADERS = ("Content-Type", "Location", "Content-Disposition")
-# Form fields that are the same for every submit of a session: not part of what was asked.
-UNASKED_FIELDS = frozenset({FORM_FIELD, "csrf_token"})
+# Form fields that are not part of what was asked: the key itself, and CSRF tokens (any prefix).
+CSRF_FIELD = "csrf_token"
 
 IN_PROGRESS, DONE = "in_progress", "done"
 _KEY_RE = re.compile(KEY_PATTERN)
@@ -268,17 +268,21 @@ class Refused(Exception):
 # -- the web: a key in every form ----------------------------------------------------------------
 
 
-def form_guard() -> Markup:
-    """The hidden fields every state-changing form carries: the CSRF token and a fresh key."""
-    return Markup(
+def form_guard(form: Any = None) -> Markup:
+    """The hidden fields every state-changing form carries: the CSRF token and a fresh key.
+
+    Given a WTForms form, its own CSRF field is written (it may carry a prefix, "start-csrf_token").
+    """
+    field = getattr(form, "csrf_token", None) if form is not None else None
+    csrf = Markup(field()) if field is not None else Markup(
         f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">'
-        f'<input type="hidden" name="{FORM_FIELD}" value="{uuid4()}">'
     )
+    return csrf + Markup(f'<input type="hidden" name="{FORM_FIELD}" value="{uuid4()}">')
 
 
 def _form_fingerprint() -> str:
     parts: list[bytes] = []
-    for name in sorted(set(request.form) - UNASKED_FIELDS):
+    for name in sorted(n for n in request.form if n != FORM_FIELD and not n.endswith(CSRF_FIELD)):
         for value in request.form.getlist(name):
             parts += [name.encode(), value.encode("utf-8", "surrogateescape")]
     for name in sorted(request.files):

@@ -213,7 +213,7 @@ def test_every_post_form_carries_the_guard():
             if re.search(r'method="post"', match.group(0)[:200], re.I):
                 forms += 1
                 body = match.group(1)
-                assert "form_guard()" in body or "meeting_fields(" in body, f"{path}: a POST form without form_guard()"
+                assert "form_guard(" in body or "meeting_fields(" in body, f"{path}: a POST form without form_guard()"
     assert forms >= 40
 
 
@@ -373,3 +373,29 @@ def test_api_a_claim_left_by_a_dead_process_is_taken_over_after_the_lease(app, a
     response = api.post("/api/v1/tickets", secret, json=NEW_TICKET, headers={"Idempotency-Key": "k-dead"})
     assert response.status_code == 201 and count(Ticket) == 1
     assert [k.state for k in db.session.scalars(select(IdempotencyKey))] == ["done"]
+
+
+def test_with_csrf_on_the_guard_writes_each_forms_own_token(app, world, login):
+    """A form with a prefix checks "start-csrf_token": form_guard(form) writes that field, and the key."""
+    import html
+
+    from tests.integration.onboarding_support import at, reload, start
+
+    with at():
+        onboarding = start(world)
+        client = app.test_client()
+        login(world.agent, client)
+        app.config["WTF_CSRF_ENABLED"] = True
+        try:
+            page = client.get(f"/onboarding/{onboarding.id}/stages/kickoff").get_data(as_text=True)
+            form = re.search(r'<form[^>]*action="([^"]*/stages/kickoff/start)"[^>]*>(.*?)</form>', page, re.S)
+            hidden = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"', form.group(2)))
+            hidden |= dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form.group(2)))
+            assert "start-csrf_token" in hidden and FORM_FIELD in hidden
+            response = client.post(html.unescape(form.group(1)), data={k: html.unescape(v) for k, v in hidden.items()})
+            again = client.post(html.unescape(form.group(1)), data={k: html.unescape(v) for k, v in hidden.items()})
+        finally:
+            app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert again.status_code == 302 and again.headers["Idempotent-Replayed"] == "true"
+    assert reload(onboarding).stage("kickoff").state == "in_progress"
