@@ -242,10 +242,10 @@ def once(scope: str, key: str, asked: str, run: Callable[[], Response]) -> Respo
         db.session.rollback()
         release(outcome.claim_id)
         raise
+    db.session.rollback()  # nothing left uncommitted may hold a lock our own connection then waits on (SQLite)
     if response.status_code < 400:
         store(outcome.claim_id, response)
     else:
-        db.session.rollback()
         release(outcome.claim_id)
     return response
 
