@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 import helpdesk.accounts  # noqa: F401  (registers the user loader)
 import plans
 import tickets
-from helpdesk import config, security
+from helpdesk import config, idempotency, security
 from helpdesk.api import http_error_response, is_api_request
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
 from helpdesk.i18n import _l, get_locale, select_locale, select_timezone
@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     limiter.init_app(app)
     init_storage(app)
+    idempotency.init_app(app)  # after CSRF: a forged post never claims a key
 
 
 def register_domains(app: Flask) -> None:

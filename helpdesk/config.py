@@ -64,6 +64,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SMTP_TIMEOUT": 30,
         "WEBHOOK_TIMEOUT": 10,
         "WEBHOOKS_ALLOW_PRIVATE": False,  # allow webhook URLs on private/loopback hosts and http://
+        # One submit, one effect (helpdesk/idempotency.py)
+        "IDEMPOTENCY_WAIT_SECONDS": 10.0,  # a repeat waits this long for the first request to finish
+        "IDEMPOTENCY_LEASE_SECONDS": 120.0,  # an unfinished claim this old was left by a dead process
     }
 
 

@@ -24,6 +24,7 @@ from limits import RateLimitItem
 from limits import parse as parse_limit
 from werkzeug.exceptions import HTTPException
 
+from helpdesk import idempotency
 from helpdesk.accounts import User
 from helpdesk.api.errors import (
     DESCRIPTIONS,
@@ -42,6 +43,7 @@ API_V1 = "/api/v1"
 ROUTE_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
 EXTENSION_KEY = "opiekun_api"
+IDEMPOTENT_METHODS = ("POST", "PATCH")  # the methods that honour the Idempotency-Key header
 
 Schema = dict[str, Any]
 Handler = Callable[..., Any]
@@ -91,6 +93,10 @@ class Endpoint:
     auth: bool = True
 
     @property
+    def takes_idempotency_key(self) -> bool:
+        return self.auth and self.method in IDEMPOTENT_METHODS
+
+    @property
     def operation_id(self) -> str:
         return self.handler.__name__
 
@@ -110,6 +116,8 @@ class Endpoint:
             statuses.add(422)
         if self.body is not None:
             statuses |= {400, 413, 415, 422}
+        if self.takes_idempotency_key:
+            statuses |= {409, 422}  # the key is busy, or belongs to another request
         return sorted(statuses)
 
     def operation(self) -> Schema:
@@ -136,6 +144,8 @@ class Endpoint:
         ]
         if self.query:
             parameters += self.query.parameters()
+        if self.takes_idempotency_key:
+            parameters.append(IDEMPOTENCY_PARAMETER)
         if parameters:
             operation["parameters"] = parameters
         if self.body is not None:
@@ -148,6 +158,22 @@ class Endpoint:
         if not self.auth:
             operation["security"] = []
         return operation
+
+
+IDEMPOTENCY_PARAMETER: Schema = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Optional, recommended on every POST and PATCH: a unique value per intended request (a UUID). "
+        "The first result is kept for 24 hours for this token: a repeat with the same key and body answers "
+        "that result again (with the header `Idempotent-Replayed: true`) and changes nothing; while the "
+        "first is still running a repeat waits for it (then 409 `idempotency_key_in_use`); the same key "
+        "with another method, path or body is refused with 422 `idempotency_key_reused`. Failed requests "
+        "(4xx, 5xx) keep nothing, so the same key may be sent again."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.KEY_MAX, "pattern": "^[!-~]+$"},
+}
 
 
 def _error_response_doc(status: int) -> Schema:
@@ -267,6 +293,21 @@ def read_json_body() -> Any:
     return value
 
 
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key, None when absent; a malformed one is a 422 naming the header."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        return None
+    if not idempotency.valid_key(key):
+        raise ApiError(
+            422,
+            _("Some values are not acceptable."),
+            fields={idempotency.HEADER: _("Send 1 to %(n)s printable characters without spaces, e.g. a UUID.",
+                                          n=idempotency.KEY_MAX)},
+        )
+    return key
+
+
 def _checked(parse: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return parse()
@@ -287,7 +328,9 @@ def _make_view(spec: Endpoint) -> Callable[..., Response]:
             except Invalid as exc:
                 raise ApiError(404) from exc
         query = _checked(lambda: spec.query.parse(request.args)) if spec.query else {}
+        key = _idempotency_key() if spec.takes_idempotency_key else None
         body: dict[str, Any] = {}
+        raw: Any = None
         if spec.body is not None:
             raw = read_json_body()
             if raw is _NO_BODY:
@@ -295,12 +338,23 @@ def _make_view(spec: Endpoint) -> Callable[..., Response]:
             if not isinstance(raw, dict):
                 raise ApiError(400, _("The body must be a JSON object."), code="invalid_body")
             body = _checked(lambda: spec.body.parse(raw))
-        result = spec.handler(ApiCall(token=token, query=query, body=body), **values)
-        status, payload = result if isinstance(result, tuple) else (200, result)
-        response = jsonify(payload)
-        response.status_code = status
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        call = ApiCall(token=token, query=query, body=body)
+
+        def run() -> Response:
+            result = spec.handler(call, **values)
+            status, payload = result if isinstance(result, tuple) else (200, result)
+            response = jsonify(payload)
+            response.status_code = status
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        if key is None or token is None:
+            return run()
+        try:
+            return idempotency.once(f"token:{token.id}", key, idempotency.api_fingerprint(raw), run)
+        except idempotency.Refused as exc:
+            code = "idempotency_key_reused" if exc.status == 422 else "idempotency_key_in_use"
+            raise ApiError(exc.status, exc.message, code=code) from exc
 
     return limiter.shared_limit(
         lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=rate_limit_key

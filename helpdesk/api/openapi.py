@@ -21,7 +21,8 @@ interface; another company's ids answer 404.
 
 Every error has the shape `{"error": {"code", "message", "fields"}}`. Lists are paginated by
 keyset: pass `next_cursor` back as `cursor` until it is null. Each token has a rate limit;
-beyond it the API answers 429 with `Retry-After`.
+beyond it the API answers 429 with `Retry-After`. Send `Idempotency-Key` on POST and PATCH to retry
+safely: a repeat with the same key answers the first result (for 24 hours) and changes nothing.
 """
 
 

@@ -241,3 +241,66 @@ def test_the_csp_watch_sees_a_blocked_inline_handler(live_server, browser, world
     assert page.evaluate("window.ran") is None
     assert any("script-src" in v for v in page.evaluate("window.__cspViolations"))
     page.context.close()
+
+def _double_click_submit(live_server, browser, world, monkeypatch, *, without_key=False):
+    import time
+
+    import tickets.services
+
+    real = tickets.services.file_ticket
+
+    def slow(*args, **kwargs):  # the first post is still being filed when the second arrives
+        time.sleep(0.6)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tickets.services, "file_ticket", slow)
+    client = _log_in(browser, live_server, world.acme_user)
+    client.goto(f"{live_server}/portal/tickets/new")
+    key = client.get_by_role("main").locator("input[name=idempotency_key]")
+    assert re.fullmatch(r"[0-9a-f-]{36}", key.get_attribute("value"))  # the form carries its key
+    if without_key:  # the control: a page from before keys existed
+        key.evaluate("input => input.remove()")
+    client.get_by_label("Subject").fill("Pressed twice")
+    client.get_by_role("radio", name=re.compile(r"\bBug\b")).check()
+    client.get_by_label("Description").fill("The button was double-clicked.")
+    posts: list[str] = []
+    client.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    # Two clicks 250 ms apart, the second while the first post is on its way (a person's impatient
+    # second click; Playwright itself would wait for the navigation in between).
+    client.get_by_role("main").locator("button[type=submit]").evaluate(
+        "button => { button.click(); setTimeout(() => button.click(), 250); }"
+    )
+    from playwright.sync_api import expect
+
+    expect(client).to_have_url(re.compile(r"/portal/tickets/\d+$"))  # polls: the first navigation is aborted
+    client.wait_for_load_state("load")
+    return client, posts
+
+
+def test_a_double_clicked_submit_files_one_ticket(live_server, browser, world, monkeypatch):
+    from playwright.sync_api import expect
+    from sqlalchemy import func, select
+
+    from helpdesk.extensions import db
+    from tickets.models import Ticket
+
+    client, posts = _double_click_submit(live_server, browser, world, monkeypatch)
+    assert len(posts) == 2, posts  # Chromium really sent the form twice
+    number = re.search(r"/portal/tickets/(\d+)$", client.url).group(1)
+    expect(client.get_by_role("status")).to_contain_text(f"Your ticket OP-{number} is filed.")
+    client.context.close()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_control_a_double_clicked_submit_without_a_key_files_two(live_server, browser, world, monkeypatch):
+    from sqlalchemy import func, select
+
+    from helpdesk.extensions import db
+    from tickets.models import Ticket
+
+    client, posts = _double_click_submit(live_server, browser, world, monkeypatch, without_key=True)
+    assert len(posts) == 2, posts
+    client.context.close()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 2

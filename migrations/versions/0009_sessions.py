@@ -1,6 +1,6 @@
 """sessions that end and login throttling across workers: users.session_version, auth_attempts
 
-Revision ID: 0009_h_session
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04 13:45:00.000000
 
@@ -12,7 +12,7 @@ import helpdesk.dbtypes
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_h_session'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
