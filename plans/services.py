@@ -26,13 +26,13 @@ from typing import Any
 from sqlalchemy import func, or_, select, text
 
 from helpdesk.accounts import User
+from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, vendor_today
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
 from helpdesk.notifications import notify, recipients_for
-from helpdesk.sla_policies import SlaPolicy
 from plans.coverage import (
     CATEGORIES,
     FREE_SOURCES,

@@ -7,14 +7,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from helpdesk.accounts import User, staff_users
+from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
-from helpdesk.sla_policies import SlaPolicy
 from plans import services as plans_services
-from tickets import coverage, services, sla
+from tickets import coverage, services
 from tickets.forms import (
     AssignForm,
     CategoryForm,
@@ -25,6 +25,7 @@ from tickets.forms import (
     uploaded_files,
 )
 from tickets.services import Actor, TicketError
+from tickets.sla import refresh as sla
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 

@@ -36,8 +36,8 @@ POST_DATA = {
 
 def staff_ids(world: Any) -> dict[str, int]:
     """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
-    from helpdesk.business_calendars import ensure_builtin_calendars
-    from helpdesk.sla_policies import default_policy
+    from helpdesk.calendars.models import ensure_builtin_calendars
+    from helpdesk.calendars.policies import default_policy
     from plans.onboarding import checklist, meetings
     from tests.integration.onboarding_support import walk_to
 

@@ -84,7 +84,7 @@ def calendar_form(**changes: str) -> dict[str, str]:
 
 
 def test_admin_adds_a_calendar_with_a_lunch_break_and_the_cli_uses_it(app, web, world, login):
-    from helpdesk.business_calendars import Calendar
+    from helpdesk.calendars.models import Calendar
 
     login(world.admin)
     listing = text_of(web.get("/admin/calendars/"))
@@ -128,7 +128,7 @@ def test_admin_adds_a_calendar_with_a_lunch_break_and_the_cli_uses_it(app, web, 
 def test_a_bad_calendar_gets_a_message_next_to_the_field_and_nothing_is_saved(
     app, web, world, login, changes, field, message
 ):
-    from helpdesk.business_calendars import Calendar, CalendarDate, CalendarHours
+    from helpdesk.calendars.models import Calendar, CalendarDate, CalendarHours
 
     login(world.admin)
     web.get("/admin/calendars/")  # creates the built-in calendars
@@ -157,7 +157,7 @@ def test_calendar_messages_are_in_the_admins_language(app, web, world, login, tr
 
 
 def test_editing_the_default_calendar_keeps_its_name_and_moves_new_due_instants(app, web, world, login):
-    from helpdesk.business_calendars import DEFAULT, Calendar
+    from helpdesk.calendars.models import DEFAULT, Calendar
 
     login(world.admin)
     web.get("/admin/calendars/")
@@ -184,7 +184,7 @@ def test_only_admins_edit_calendars(app, web, world, login):
 
 
 def policy_form(**changes: str) -> dict[str, str]:
-    from helpdesk.business_calendars import ALWAYS_OPEN, Calendar, ensure_builtin_calendars
+    from helpdesk.calendars.models import ALWAYS_OPEN, Calendar, ensure_builtin_calendars
     from helpdesk.extensions import db
 
     ensure_builtin_calendars()
@@ -200,8 +200,8 @@ def policy_form(**changes: str) -> dict[str, str]:
 
 
 def test_manager_adds_a_policy_and_maps_sources_to_it(app, web, world, login, make_ticket):
+    from helpdesk.calendars.policies import SlaPolicy, SlaSourcePolicy
     from helpdesk.extensions import db
-    from helpdesk.sla_policies import SlaPolicy, SlaSourcePolicy
 
     login(world.manager)
     page = text_of(web.get("/manager/sla/policies/"))
@@ -244,7 +244,7 @@ def test_manager_adds_a_policy_and_maps_sources_to_it(app, web, world, login, ma
 def test_a_bad_policy_gets_a_message_next_to_the_field_and_nothing_is_saved(
     app, web, world, login, changes, field, message
 ):
-    from helpdesk.sla_policies import SlaPolicy, SlaTarget
+    from helpdesk.calendars.policies import SlaPolicy, SlaTarget
 
     login(world.manager)
     web.get("/manager/sla/policies/")

@@ -20,7 +20,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from helpdesk.calendars import BusinessCalendar, CalendarError, always_open, default_calendar
+from helpdesk.calendars.arithmetic import BusinessCalendar, CalendarError, always_open, default_calendar
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db

@@ -19,13 +19,13 @@ from helpdesk.jobs import app_job, get_queue
 
 log = logging.getLogger(__name__)
 
-SWEEP_JOB = "tickets.sla_jobs.sla_sweep"
+SWEEP_JOB = "tickets.sla.jobs.sla_sweep"
 
 
 @app_job
 def sla_timer(ticket_id: int, clock: str, kind: str) -> int:
     """A clock's warning or breach instant has come: record what is due on that ticket."""
-    from tickets.sla import process_ticket
+    from tickets.sla.refresh import process_ticket
 
     return process_ticket(ticket_id, utcnow())
 
@@ -49,7 +49,7 @@ def schedule_next_sweep(queue: Queue | None = None, now: datetime | None = None)
 @app_job
 def sla_sweep() -> int:
     """Record every warning and breach that is due (a timer may have been lost); returns facts."""
-    from tickets.sla import sweep
+    from tickets.sla.refresh import sweep
 
     try:
         schedule_next_sweep()

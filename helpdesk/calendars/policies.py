@@ -16,7 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.business_calendars import DEFAULT, Calendar, ensure_builtin_calendars
+from helpdesk.calendars.models import DEFAULT, Calendar, ensure_builtin_calendars
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import StringField, TextAreaField
 
-from helpdesk.business_calendars import (
+from helpdesk.calendars.models import (
     WEEKDAY_FIELDS,
     WEEKDAY_LABELS,
     Calendar,
@@ -18,10 +18,10 @@ from helpdesk.business_calendars import (
     input_of,
     save_calendar,
 )
+from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
-from helpdesk.sla_policies import SlaPolicy
 
 bp = Blueprint("calendars_admin", __name__, url_prefix="/admin/calendars")
 

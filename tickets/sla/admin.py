@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from helpdesk.business_calendars import all_calendars
-from helpdesk.extensions import db
-from helpdesk.i18n import _
-from helpdesk.security import manager_required
-from helpdesk.sla_policies import (
+from helpdesk.calendars.models import all_calendars
+from helpdesk.calendars.policies import (
     CLOCK_LABELS,
     CLOCKS,
     DEFAULT_TARGETS,
@@ -25,6 +22,9 @@ from helpdesk.sla_policies import (
     source_mapping,
     target_field,
 )
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from helpdesk.security import manager_required
 
 bp = Blueprint("sla_admin", __name__, url_prefix="/manager/sla/policies")
 

@@ -5,7 +5,7 @@ resolution (met by resolving or closing). Both start when the ticket is filed, p
 waits on the client, and count business time on the calendar of the ticket's SLA policy. The
 clock history is what the ticket records anyway (created_at, first_responded_at, resolved_at or
 closed_at) plus `SlaPause` rows; `refresh` derives everything else from it with the pure rules
-in `tickets.sla_clock`, inside the transaction of the change that calls it:
+in `tickets.sla.clock`, inside the transaction of the change that calls it:
 
 - the due instants on the ticket (`first_response_due_at`, `resolution_due_at`), the nearest
   one still running (`next_deadline_at`, for the queue) and the next instant something is to
@@ -32,21 +32,21 @@ from sqlalchemy import case, event, select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.accounts import User
-from helpdesk.business_calendars import business_calendar, business_calendars
-from helpdesk.calendars import BusinessCalendar, business_seconds_between
+from helpdesk.calendars.arithmetic import BusinessCalendar, business_seconds_between
+from helpdesk.calendars.models import business_calendar, business_calendars
+from helpdesk.calendars.policies import SlaPolicy, default_policy, policy_for_source
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.jobs import get_queue
 from helpdesk.notifications import notify, recipients_for_ids
-from helpdesk.sla_policies import SlaPolicy, default_policy, policy_for_source
 from plans.models import CoverageDecision, PlanVersion, Subscription
 from tickets.models import CLOCKS, OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent
-from tickets.sla_clock import ClockHistory, ClockReading, Pause, read_clock
+from tickets.sla.clock import ClockHistory, ClockReading, Pause, read_clock
 
 log = logging.getLogger(__name__)
 
-TIMER_JOB = "tickets.sla_jobs.sla_timer"
+TIMER_JOB = "tickets.sla.jobs.sla_timer"
 # Finished timer jobs leave nothing behind for long; failed ones stay a week for a look.
 TIMER_RESULT_TTL = 60
 TIMER_FAILURE_TTL = 7 * 24 * 3600
@@ -420,7 +420,7 @@ def apply_timers(timers: dict[str, Any]) -> None:
                     _whole_second_after(at), TIMER_JOB, *args, job_id=job_id,
                     result_ttl=TIMER_RESULT_TTL, failure_ttl=TIMER_FAILURE_TTL,
                 )
-        from tickets.sla_jobs import schedule_next_sweep
+        from tickets.sla.jobs import schedule_next_sweep
 
         schedule_next_sweep(queue)  # the sweep's chain heals with any ticket change
     except Exception:  # Redis down: the sweep records what the timers would have

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from helpdesk.calendars import BusinessCalendar, add_business_seconds, business_seconds_between
+from helpdesk.calendars.arithmetic import BusinessCalendar, add_business_seconds, business_seconds_between
 
 
 @dataclass(frozen=True)
