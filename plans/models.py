@@ -85,7 +85,7 @@ class PlanVersion(db.Model):
     The SLA policy (which brings its business calendar) is one of the terms: a better or worse
     response time is part of what a client buys, so it changes from a date like the allowance,
     and a ticket decided in a period keeps the policy of that period's terms. None: the policy
-    every support plan gets by default (``helpdesk.calendars.policies.policy_for_source``).
+    every support plan gets by default (``tickets.sla.policies.policy_for_source``).
     """
 
     __tablename__ = "plan_versions"

@@ -200,8 +200,9 @@ def policy_form(**changes: str) -> dict[str, str]:
 
 
 def test_manager_adds_a_policy_and_maps_sources_to_it(app, web, world, login, make_ticket):
-    from helpdesk.calendars.policies import SlaPolicy, SlaSourcePolicy
+    from helpdesk.calendars.policies import SlaPolicy
     from helpdesk.extensions import db
+    from tickets.sla.policies import SlaSourcePolicy
 
     login(world.manager)
     page = text_of(web.get("/manager/sla/policies/"))

@@ -14,7 +14,7 @@ def init_app(app: Flask) -> None:
     from helpdesk.jobs import on_worker_start
     from tickets.sla import admin, report
     from tickets.sla.cli import sla_cli
-    from tickets.sla.jobs import schedule_next_sweep
+    from tickets.sla.timers import schedule_next_sweep
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(report.bp)

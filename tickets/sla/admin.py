@@ -10,21 +10,19 @@ from helpdesk.calendars.policies import (
     CLOCKS,
     DEFAULT_TARGETS,
     DEFAULT_WARNING_PERCENT,
-    MAPPED_SOURCES,
     PRIORITIES,
-    SOURCE_LABELS,
     PolicyError,
     PolicyInput,
     SlaPolicy,
     all_policies,
     save_policy,
-    save_source_mapping,
-    source_mapping,
     target_field,
 )
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
+from plans.labels import SOURCE_LABELS
+from tickets.sla.policies import MAPPED_SOURCES, save_source_mapping, source_mapping
 
 bp = Blueprint("sla_admin", __name__, url_prefix="/manager/sla/policies")
 

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from helpdesk.calendars.arithmetic import CalendarError, add_business_minutes
 from helpdesk.calendars.models import calendar_by_name, calendar_names
 from helpdesk.clock import utcnow
+from tickets.sla.jobs import sweep
 
 sla_cli = AppGroup("sla", help="SLA due times, clocks and the breach sweep.")
 
@@ -55,7 +56,5 @@ def due(calendar_name: str, minutes: int, starts: tuple[str, ...]) -> None:
 @sla_cli.command("sweep")
 def sweep_command() -> None:
     """Record every SLA warning and breach that is due (what the worker does every minute)."""
-    from tickets.sla.refresh import sweep
-
     result = sweep(utcnow())
     click.echo(f"Checked {result.tickets} tickets, recorded {result.facts} warnings and breaches.")

@@ -1,56 +1,106 @@
-"""SLA jobs on RQ: a timer per clock and fact, and the sweep every minute that backs them up.
+"""The SLA sweep and the RQ jobs that run it: a timer per clock and fact, and the sweep every minute.
 
-Both take ids (or nothing), re-read the tickets, and record only what is due and not recorded
-yet, so running one twice, late or after a lost timer changes nothing but the outcome's time.
-The sweep reschedules itself for the next whole minute, under an id made of that minute, before
-it does its work: a failing sweep cannot break the chain, and scheduling the same minute twice
-(a worker start, another sweep) is the same job. `flask worker` schedules it on start.
+Both jobs take ids (or nothing), re-read the tickets, and record only what is due and not
+recorded yet, so running one twice, late or after a lost timer changes nothing but the outcome's
+time. The sweep reschedules itself (`tickets.sla.timers.schedule_next_sweep`) before it does its
+work: a failing sweep cannot break the chain. Without Redis nothing runs on a timer: the agent
+queue sweeps inline, at most once a minute, and `flask sla sweep` does it by hand.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from rq import Queue
+from flask import current_app
+from sqlalchemy import select
 
 from helpdesk.clock import utcnow
-from helpdesk.jobs import app_job, get_queue
+from helpdesk.extensions import db
+from helpdesk.jobs import app_job
+from tickets.models import Ticket
+from tickets.sla.refresh import refresh
+from tickets.sla.timers import schedule_next_sweep
 
 log = logging.getLogger(__name__)
 
-SWEEP_JOB = "tickets.sla.jobs.sla_sweep"
+
+def due_for_check(now: datetime, limit: int):
+    """Ids of tickets with a warning or breach to record by `now`: a range on an index."""
+    return select(Ticket.id).where(Ticket.sla_check_at <= now).order_by(Ticket.sla_check_at).limit(limit)
+
+
+def process_ticket(ticket_id: int, now: datetime) -> int:
+    """Record whatever is due on one ticket and commit; returns facts recorded.
+
+    Another transaction working on the ticket right now (PostgreSQL row lock) makes us skip it:
+    that transaction refreshes the clocks itself.
+    """
+    query = select(Ticket).where(Ticket.id == ticket_id).with_for_update(skip_locked=True)
+    ticket = db.session.scalar(query)
+    if ticket is None:
+        db.session.rollback()
+        return 0
+    recorded = refresh(ticket, now)
+    db.session.commit()
+    return recorded
+
+
+@dataclass
+class SweepResult:
+    tickets: int = 0
+    facts: int = 0
+
+
+def sweep(now: datetime, batch: int = 200) -> SweepResult:
+    """Record every warning and breach due by `now`; safe to run at any time, any number of times."""
+    result = SweepResult()
+    seen: set[int] = set()
+    while True:
+        ids = [i for i in db.session.scalars(due_for_check(now, batch)) if i not in seen]
+        db.session.rollback()  # end the read; each ticket gets a transaction of its own
+        if not ids:
+            return result
+        for ticket_id in ids:
+            seen.add(ticket_id)
+            result.tickets += 1
+            try:
+                result.facts += process_ticket(ticket_id, now)
+            except Exception:
+                db.session.rollback()
+                log.exception("SLA sweep failed on ticket %s", ticket_id)
+
+
+def inline_sweep(now: datetime) -> None:
+    """Without Redis nothing runs on a timer: sweep from a page view, at most once a minute."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("REDIS_URL") or not app.config.get("SLA_INLINE_SWEEP", True):
+        return
+    state = app.extensions.setdefault("sla", {})
+    last = state.get("last_inline_sweep")
+    if last is not None and now - last < timedelta(minutes=1):
+        return
+    state["last_inline_sweep"] = now
+    try:
+        sweep(now)
+    except Exception:
+        db.session.rollback()
+        log.exception("Inline SLA sweep failed")
+
+
+# -- the jobs --------------------------------------------------------------------------------
 
 
 @app_job
 def sla_timer(ticket_id: int, clock: str, kind: str) -> int:
     """A clock's warning or breach instant has come: record what is due on that ticket."""
-    from tickets.sla.refresh import process_ticket
-
     return process_ticket(ticket_id, utcnow())
-
-
-def sweep_job_id(minute: datetime) -> str:
-    return "sla-sweep-" + minute.astimezone(UTC).strftime("%Y%m%d%H%M")
-
-
-def schedule_next_sweep(queue: Queue | None = None, now: datetime | None = None) -> str | None:
-    """Make sure a sweep is scheduled at the start of the next minute; returns its job id."""
-    queue = queue or get_queue()
-    if queue is None:
-        return None
-    now = now or utcnow()
-    minute = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    job_id = sweep_job_id(minute)
-    queue.enqueue_at(minute, SWEEP_JOB, job_id=job_id, result_ttl=60, failure_ttl=24 * 3600)
-    return job_id
 
 
 @app_job
 def sla_sweep() -> int:
     """Record every warning and breach that is due (a timer may have been lost); returns facts."""
-    from tickets.sla.refresh import sweep
-
     try:
         schedule_next_sweep()
     except Exception:  # Redis hiccup: the next worker start or ticket change schedules it again

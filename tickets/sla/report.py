@@ -17,12 +17,12 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import Integer, case, func, literal_column, select
 from sqlalchemy.orm import aliased
 
-from helpdesk.calendars.policies import SOURCE_LABELS
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l, format_date
 from helpdesk.security import manager_required
+from plans.labels import SOURCE_LABELS
 from plans.models import CoverageDecision, Subscription, SupportPlan
 from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS
 from tickets.models import SlaClock, Ticket
