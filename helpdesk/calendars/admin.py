@@ -7,18 +7,16 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import StringField, TextAreaField
 
-from helpdesk.calendars.models import (
+from helpdesk.calendars.models import Calendar, all_calendars, get_calendar
+from helpdesk.calendars.policies import SlaPolicy
+from helpdesk.calendars.services import (
     WEEKDAY_FIELDS,
     WEEKDAY_LABELS,
-    Calendar,
     CalendarFormError,
     CalendarInput,
-    all_calendars,
-    get_calendar,
     input_of,
     save_calendar,
 )
-from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
