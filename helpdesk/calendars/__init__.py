@@ -3,9 +3,12 @@
 - `arithmetic`: the pure rules (no Flask, no ORM, no clock): `BusinessCalendar`, due instants,
   business time between two instants, exact across DST. Its public names are re-exported here,
   so `from helpdesk.calendars import add_business_minutes` keeps this package import pure.
-- `models`: calendars as stored and edited by admins, and their conversion to the pure form.
+- `models`: calendars as stored, their conversion to the pure form, cached reads.
+- `services`: editing a calendar: the admin's form checked field by field, then saved.
 - `policies`: SLA policies, targets per priority on a calendar (see its docstring for why the
-  kernel keeps them).
+  kernel keeps them, and tickets/sla/ chooses among them).
+- `seed`: the reference data every installation has (the `default` and `24/7` calendars, the
+  default policy), stored by a migration and never made on read.
 - `admin`: the admin's calendar pages.
 """
 

@@ -61,7 +61,6 @@ def _input(form: CalendarForm) -> CalendarInput:
 @admin_required
 def calendars():
     rows = all_calendars()
-    db.session.commit()  # the built-in calendars, if this was their first use
     used = dict(db.session.execute(
         select(SlaPolicy.calendar_id, func.count(SlaPolicy.id)).group_by(SlaPolicy.calendar_id)
     ).all())

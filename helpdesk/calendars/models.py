@@ -3,7 +3,8 @@
 The arithmetic lives in `helpdesk.calendars.arithmetic` (pure); this module stores what admins edit: a
 calendar's time zone, country, working hours per weekday (several intervals a day), extra closed
 dates and extra open dates with their own hours. Two calendars always exist: `default` (Monday
-to Friday 08:00-16:00 Europe/Warsaw, Polish holidays) and `24/7`; they are created on first use.
+to Friday 08:00-16:00 Europe/Warsaw, Polish holidays) and `24/7`. They are reference data,
+stored by the migrations (`helpdesk.calendars.seed`); this module only reads them.
 
 Editing them (the admin's form, validated field by field) is `helpdesk.calendars.services`.
 """
@@ -11,9 +12,9 @@ Editing them (the admin's form, validated field by field) is `helpdesk.calendars
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from helpdesk.calendars.arithmetic import BusinessCalendar, always_open, default_calendar
@@ -27,7 +28,18 @@ KINDS = ("closed", "open")
 _DAY = 24 * 60
 
 
-def _builtins() -> dict[str, BusinessCalendar]:
+class ReferenceDataMissing(LookupError):
+    """A calendar or policy that the migrations store is not in the database."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} is missing from the database. It is reference data that the migrations store: "
+            "run `flask db upgrade` (or `flask demo seed`) on this database."
+        )
+
+
+def builtin_definitions() -> dict[str, BusinessCalendar]:
+    """The built-in calendars, as the seed stores them."""
     return {DEFAULT: default_calendar(), ALWAYS_OPEN: always_open(ALWAYS_OPEN, "Europe/Warsaw")}
 
 
@@ -131,19 +143,27 @@ def to_business_calendar(row: Calendar) -> BusinessCalendar:
     )
 
 
-def rows_of(cal: BusinessCalendar) -> tuple[list[CalendarHours], list[CalendarDate]]:
+def row_values(cal: BusinessCalendar) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The column values of a pure calendar's hours and dates rows (without `calendar_id`)."""
     hours = [
-        CalendarHours(weekday=i, start_minute=_minute(a), end_minute=_minute(b) or _DAY)
+        {"weekday": i, "start_minute": _minute(a), "end_minute": _minute(b) or _DAY}
         for i, day in enumerate(cal.weekly)
         for a, b in day
     ]
-    dates = [CalendarDate(day=d, kind="closed") for d in sorted(cal.closed_dates)]
+    dates: list[dict[str, Any]] = [
+        {"day": d, "kind": "closed", "start_minute": None, "end_minute": None} for d in sorted(cal.closed_dates)
+    ]
     dates += [
-        CalendarDate(day=d, kind="open", start_minute=_minute(a), end_minute=_minute(b) or _DAY)
+        {"day": d, "kind": "open", "start_minute": _minute(a), "end_minute": _minute(b) or _DAY}
         for d, spans in cal.open_dates
         for a, b in spans
     ]
     return hours, dates
+
+
+def rows_of(cal: BusinessCalendar) -> tuple[list[CalendarHours], list[CalendarDate]]:
+    hours, dates = row_values(cal)
+    return [CalendarHours(**values) for values in hours], [CalendarDate(**values) for values in dates]
 
 
 # Pure calendars by (id, version, created_at): building one costs a few queries and its year
@@ -182,44 +202,25 @@ def business_calendar(calendar_id: int) -> BusinessCalendar:
 
 
 def calendar_by_name(name: str) -> BusinessCalendar | None:
-    """The pure calendar of this name; `default` and `24/7` exist even before they are stored."""
+    """The pure calendar of this name, None if there is none."""
     row_id = db.session.scalar(select(Calendar.id).where(Calendar.name == name))
-    if row_id is not None:
-        return business_calendar(row_id)
-    return _builtins().get(name)
+    return business_calendar(row_id) if row_id is not None else None
 
 
 def calendar_names() -> list[str]:
-    stored = list(db.session.scalars(select(Calendar.name).order_by(Calendar.name)))
-    return sorted(set(stored) | set(_builtins()))
+    return list(db.session.scalars(select(Calendar.name).order_by(Calendar.name)))
 
 
-def ensure_builtin_calendars() -> dict[str, Calendar]:
-    """Store `default` and `24/7` if they are missing (flushes; the caller commits)."""
-    out: dict[str, Calendar] = {}
-    for name, cal in _builtins().items():
-        row = db.session.scalar(select(Calendar).where(Calendar.name == name))
-        if row is None:
-            hours, dates = rows_of(cal)
-            now = utcnow()
-            row = Calendar(name=name, timezone=cal.timezone, country=cal.country, created_at=now, updated_at=now)
-            try:
-                with db.session.begin_nested():
-                    db.session.add(row)
-                    db.session.flush()
-                    for child in (*hours, *dates):
-                        child.calendar_id = row.id
-                        db.session.add(child)
-                    db.session.flush()
-            except IntegrityError:  # created at the same moment by another transaction
-                row = db.session.scalar(select(Calendar).where(Calendar.name == name))
-                assert row is not None
-        out[name] = row
-    return out
+def builtin_calendars() -> dict[str, Calendar]:
+    """The stored `default` and `24/7` calendars; ReferenceDataMissing if one is not there."""
+    rows = {row.name: row for row in db.session.scalars(select(Calendar).where(Calendar.name.in_(builtin_definitions())))}
+    for name in builtin_definitions():
+        if name not in rows:
+            raise ReferenceDataMissing(f"The built-in calendar {name!r}")
+    return rows
 
 
 def all_calendars() -> list[Calendar]:
-    ensure_builtin_calendars()
     return list(db.session.scalars(select(Calendar).order_by(Calendar.name)))
 
 

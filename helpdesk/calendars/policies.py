@@ -8,7 +8,8 @@ calendar, a warning share and targets per priority for each clock; it names no c
 
 Which policy a ticket gets (the mapping of coverage sources to policies, and a plan's own
 policy) is decided in `tickets.sla.policies`, next to the code that chooses: that is the only
-place that knows the coverage vocabulary.
+place that knows the coverage vocabulary. The default policy (`Standard`) is reference data
+stored by the migrations (`helpdesk.calendars.seed`); this module only reads it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.calendars.models import DEFAULT, Calendar, ensure_builtin_calendars
+from helpdesk.calendars.models import Calendar, ReferenceDataMissing
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
@@ -95,42 +95,14 @@ class PolicyError(ValueError):
 
 
 def default_policy() -> SlaPolicy:
-    """The default policy, created with the built-in calendars on first use (flushes only)."""
+    """The default policy (reference data the migrations store); ReferenceDataMissing if absent."""
     policy = db.session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True)).order_by(SlaPolicy.id))
-    if policy is not None:
-        return policy
-    calendars = ensure_builtin_calendars()
-    existing = db.session.scalar(select(SlaPolicy).where(SlaPolicy.name == DEFAULT_POLICY_NAME))
-    if existing is not None:  # renamed defaults aside, the standard policy becomes the default again
-        existing.is_default = True
-        db.session.flush()
-        return existing
-    now = utcnow()
-    policy = SlaPolicy(
-        name=DEFAULT_POLICY_NAME,
-        calendar_id=calendars[DEFAULT].id,
-        warning_percent=DEFAULT_WARNING_PERCENT,
-        is_default=True,
-        created_at=now,
-        updated_at=now,
-        targets=[
-            SlaTarget(priority=p, first_response_minutes=fr, resolution_minutes=res)
-            for p, (fr, res) in DEFAULT_TARGETS.items()
-        ],
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(policy)
-            db.session.flush()
-    except IntegrityError:  # another transaction created it at the same moment
-        found = db.session.scalar(select(SlaPolicy).where(SlaPolicy.name == DEFAULT_POLICY_NAME))
-        assert found is not None
-        return found
+    if policy is None:
+        raise ReferenceDataMissing("The default SLA policy")
     return policy
 
 
 def all_policies() -> list[SlaPolicy]:
-    default_policy()
     return list(db.session.scalars(select(SlaPolicy).order_by(SlaPolicy.name)))
 
 

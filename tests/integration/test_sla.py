@@ -31,12 +31,12 @@ MON_9 = warsaw(2026, 1, 12, 9, 0)
 def make_policy(name: str, calendar: str = "24/7", first: int = 60, resolution: int = 240, percent: int = 80,
                 sources: tuple[str, ...] = ()) -> Any:
     """A policy with the same targets for every priority, mapped to `sources`."""
-    from helpdesk.calendars.models import ensure_builtin_calendars
+    from helpdesk.calendars.models import builtin_calendars
     from helpdesk.calendars.policies import PRIORITIES, PolicyInput, save_policy
     from helpdesk.extensions import db
     from tickets.sla.policies import save_source_mapping, source_mapping
 
-    calendars = ensure_builtin_calendars()
+    calendars = builtin_calendars()
     db.session.commit()
     targets = {}
     for priority in PRIORITIES:

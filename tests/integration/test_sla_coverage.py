@@ -34,11 +34,11 @@ def noon(day: date) -> datetime:
 def policies(app: Any) -> dict[str, Any]:
     """One policy per name in TARGETS; three mapped to their sources, "Round the clock" the
     default (what `none` and plans naming no policy follow), Gold and Silver free for plans."""
-    from helpdesk.calendars.models import ensure_builtin_calendars
+    from helpdesk.calendars.models import builtin_calendars
     from helpdesk.calendars.policies import PRIORITIES, PolicyInput, save_policy
     from tickets.sla.policies import save_source_mapping
 
-    calendar = ensure_builtin_calendars()["24/7"]
+    calendar = builtin_calendars()["24/7"]
     db.session.commit()
     made = {}
     for name, (first, resolution) in TARGETS.items():

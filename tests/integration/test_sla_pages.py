@@ -184,12 +184,9 @@ def test_only_admins_edit_calendars(app, web, world, login):
 
 
 def policy_form(**changes: str) -> dict[str, str]:
-    from helpdesk.calendars.models import ALWAYS_OPEN, Calendar, ensure_builtin_calendars
-    from helpdesk.extensions import db
+    from helpdesk.calendars.models import ALWAYS_OPEN, builtin_calendars
 
-    ensure_builtin_calendars()
-    db.session.commit()
-    always = db.session.scalar(select(Calendar.id).where(Calendar.name == ALWAYS_OPEN))
+    always = builtin_calendars()[ALWAYS_OPEN].id
     form = {"name": "Premium", "calendar_id": str(always), "warning_percent": "75"}
     for priority, (first, resolution) in {"low": (240, 960), "normal": (120, 480), "high": (60, 240),
                                           "urgent": (15, 120)}.items():

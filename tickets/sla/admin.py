@@ -31,7 +31,6 @@ bp = Blueprint("sla_admin", __name__, url_prefix="/manager/sla/policies")
 @manager_required
 def policies():
     rows = all_policies()
-    db.session.commit()  # the default policy and calendars, if this was their first use
     return render_template(
         "manager/sla_policies.html", policies=rows, mapping=source_mapping(), sources=MAPPED_SOURCES,
         source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors={},
