@@ -1,12 +1,25 @@
 """SLA: the clocks of every ticket, the policies that set them, their timers, pages and report.
 
-See each module's docstring; `init_app` registers the pages, the `flask sla` commands and the
-sweep that every worker schedules on start.
+- `clock`: the pure rules (no Flask, no ORM, no clock): due and warning instants from a clock's
+  history, and which warning or breach is due or still ahead.
+- `policies`: which policy a ticket gets; the coverage-source mapping (the generic policies are
+  the kernel's, `helpdesk.calendars.policies`).
+- `refresh`: recomputes a ticket's clocks in the transaction of every change; records facts.
+- `timers`: the RQ timer jobs and the next sweep, set after the commit.
+- `jobs`: the sweep and the RQ jobs (`sla_timer`, `sla_sweep`).
+- `display`: queue badges and the clocks on a ticket's page; `report`: the manager's report;
+  `admin`: the manager's policy pages; `cli`: `flask sla due | sweep`.
+
+Imports run one way inside: clock <- policies <- refresh -> timers; jobs -> refresh, timers.
+`init_app` registers the pages, the commands and the sweep every worker schedules on start.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing tickets.sla.clock runs this file: keep it light
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
