@@ -14,7 +14,7 @@ import random  # noqa: E402
 import time  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 
-from helpdesk.calendars import add_business_minutes, default_calendar  # noqa: E402
+from helpdesk.calendars.arithmetic import add_business_minutes, default_calendar  # noqa: E402
 
 TARGET_HOURS = (1, 8, 100, 1_000)
 SECONDS_PER_TARGET = 2.0

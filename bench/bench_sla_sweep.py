@@ -63,7 +63,7 @@ def insert_due(db, now: datetime, client_id: int, user_id: int) -> None:
 
 def time_query(db, now: datetime) -> tuple[float, int, str]:
     """Median milliseconds of the sweep's query, the rows it found, and its plan."""
-    from tickets.sla import due_for_check
+    from tickets.sla.jobs import due_for_check
 
     query = due_for_check(now, BATCH)
     found = len(db.session.execute(query).all())
@@ -108,7 +108,7 @@ def run(app) -> None:
     from helpdesk.accounts import create_user
     from helpdesk.companies import create_client
     from helpdesk.extensions import db
-    from tickets.sla import sweep
+    from tickets.sla.jobs import sweep
 
     upgrade(directory=str(ROOT / "migrations"))
     app.config["PASSWORD_HASH"] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}

@@ -25,10 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from helpdesk.calendars.policies import SlaPolicy  # noqa: F401  (the table sla_policy_id refers to)
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
-from helpdesk.sla_policies import SlaPolicy  # noqa: F401  (the table sla_policy_id refers to)
 from plans.coverage import CATEGORIES, OVERAGE_POLICIES, SOURCES, PlanTerms
 from plans.periods import PERIOD_KINDS
 
@@ -85,7 +85,7 @@ class PlanVersion(db.Model):
     The SLA policy (which brings its business calendar) is one of the terms: a better or worse
     response time is part of what a client buys, so it changes from a date like the allowance,
     and a ticket decided in a period keeps the policy of that period's terms. None: the policy
-    every support plan gets by default (``helpdesk.sla_policies.policy_for_source``).
+    every support plan gets by default (``tickets.sla.policies.policy_for_source``).
     """
 
     __tablename__ = "plan_versions"

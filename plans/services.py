@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text
 
 from helpdesk.accounts import User
+from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, vendor_today
 from helpdesk.date_bounds import DateOutOfBounds, out_of_bounds_message, parse_day, within_bounds
@@ -33,7 +34,6 @@ from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
 from helpdesk.notifications import notify, recipients_for
-from helpdesk.sla_policies import SlaPolicy
 from helpdesk.text import is_blank, one_line_error, whole_number
 from plans.coverage import (
     CATEGORIES,

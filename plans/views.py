@@ -10,13 +10,13 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy import select
 
+from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.companies import Client
 from helpdesk.csv_export import csv_response
 from helpdesk.extensions import db
 from helpdesk.forms import refuse
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
-from helpdesk.sla_policies import SlaPolicy
 from plans import reports, services
 from plans.forms import (
     EndSubscriptionForm,

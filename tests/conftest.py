@@ -124,12 +124,15 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
 
 
 def _empty_tables() -> None:
+    """Empty every table, then store the reference data again, as the migrations left it."""
+    from helpdesk.calendars.seed import seed_reference_data
     from helpdesk.extensions import db
 
     # DELETE, children first, on both databases: on the few rows a test makes it is several times
     # faster than PostgreSQL's TRUNCATE, which rewrites every table. Ids are not reset.
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(text(f"DELETE FROM {table.name}"))
+    seed_reference_data(db.session.connection())
     db.session.commit()
 
 

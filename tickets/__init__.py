@@ -9,23 +9,17 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the tickets blueprints, commands and template names."""
-    from helpdesk.jobs import on_worker_start
-    from tickets import agent, api, manager, portal, sla_report
+    from tickets import agent, api, manager, portal, sla
     from tickets.demo import demo_cli
     from tickets.labels import template_globals
-    from tickets.sla_cli import sla_cli
-    from tickets.sla_jobs import schedule_next_sweep
 
     app.register_blueprint(portal.bp)
     app.register_blueprint(portal.files_bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(manager.bp)
-    app.register_blueprint(sla_report.bp)
     api.init_app(app)
     app.cli.add_command(demo_cli)
-    app.cli.add_command(sla_cli)
-    app.config.setdefault("SLA_INLINE_SWEEP", True)
-    on_worker_start(app, schedule_next_sweep)
+    sla.init_app(app)
     app.jinja_env.globals.update(template_globals())
     app.jinja_env.filters["fromiso"] = datetime.fromisoformat
     app.config.setdefault("HOME_ENDPOINTS", {}).update(

@@ -7,14 +7,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from helpdesk.accounts import User, staff_users
+from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
-from helpdesk.sla_policies import SlaPolicy
 from plans import services as plans_services
-from tickets import coverage, services, sla
+from tickets import coverage, services
 from tickets.forms import (
     AssignForm,
     CategoryForm,
@@ -25,6 +25,8 @@ from tickets.forms import (
     uploaded_files,
 )
 from tickets.services import Actor, TicketError
+from tickets.sla.display import badges, ticket_clocks
+from tickets.sla.jobs import inline_sweep
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -44,7 +46,7 @@ def queue():
     args.setdefault("sort", "due")
     filters = services.parse_queue_filters(args, default_limit=current_app.config["QUEUE_PAGE_SIZE"])
     now = utcnow()
-    sla.inline_sweep(now)
+    inline_sweep(now)
     status = 200
     try:
         rows, next_cursor = services.queue_page(current_user, filters, now=now)
@@ -56,7 +58,7 @@ def queue():
     return render_template(
         "agent/queue.html",
         tickets=rows,
-        badges=sla.badges(rows, now),
+        badges=badges(rows, now),
         next_cursor=next_cursor,
         filters=filters,
         args=request.args,
@@ -92,7 +94,7 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
         events=events,
         people=people,
         policies=policies,
-        clocks=sla.ticket_clocks(ticket, utcnow()),
+        clocks=ticket_clocks(ticket, utcnow()),
         reply_form=reply_form or ReplyForm(),
         status_form=StatusForm(status=ticket.status),
         priority_form=PriorityForm(priority=ticket.priority),

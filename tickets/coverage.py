@@ -20,7 +20,6 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans import services as coverage
 from plans.coverage import MAX_ENTRY_MINUTES
-from tickets import sla
 from tickets.models import Ticket, TimeEntry
 from tickets.services import (
     Actor,
@@ -33,6 +32,7 @@ from tickets.services import (
     decode_cursor,
     encode_cursor,
 )
+from tickets.sla import refresh as sla
 
 
 def _require_manager(actor: Actor) -> None:

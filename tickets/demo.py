@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, insert, select
 
 from helpdesk.accounts import User, create_user, user_by_email
+from helpdesk.calendars.seed import seed_reference_data
 from helpdesk.clock import utcnow
 from helpdesk.companies import client_by_slug, create_client
 from helpdesk.extensions import db
@@ -138,6 +139,8 @@ demo_cli = AppGroup("demo", help="Demo data.")
               help="Make sure at least this many tickets exist (bulk-inserted).")
 def seed(tickets: int) -> None:
     """Create demo companies, users of every role and tickets; safe to run again."""
+    seed_reference_data(db.session.connection())  # a no-op on a migrated database
+    db.session.commit()
     users = seed_base()
     seed_plan(users)
     seed_demo_onboarding(client_by_slug("globex"), users["manager@opiekun.example"])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from helpdesk.calendars.policies import CLOCK_LABELS
 from helpdesk.i18n import _l
-from helpdesk.sla_policies import CLOCK_LABELS, SOURCE_LABELS
+from plans.labels import SOURCE_LABELS
 
 CATEGORY_LABELS = {
     "question": _l("Question"),
@@ -57,7 +58,7 @@ SLA_REASON_LABELS = {
 
 
 def template_globals() -> dict:
-    from tickets.sla import duration_text
+    from tickets.sla.display import duration_text
 
     return {
         "CATEGORY_LABELS": CATEGORY_LABELS,

@@ -9,11 +9,11 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.accounts import User
+from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
-from helpdesk.sla_policies import SlaPolicy
 
 CATEGORIES = ("question", "configuration_change", "bug")
 PRIORITIES = ("low", "normal", "high", "urgent")

@@ -28,7 +28,7 @@ from helpdesk.storage import storage
 from helpdesk.text import is_blank, one_line_error, whole_number
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
-from tickets import notices, sla
+from tickets import notices
 from tickets.labels import STATUS_LABELS
 from tickets.models import (
     CATEGORIES,
@@ -40,6 +40,7 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.sla import refresh as sla
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)

@@ -58,7 +58,7 @@ WORDS: dict[str, Any] = {
     "normal": _l("Normal"),
     "high": _l("High"),
     "urgent": _l("Urgent"),
-    # SLA clocks (tickets/sla.py)
+    # SLA clocks (tickets/sla/)
     "first_response": _l("First response"),
     "resolution": _l("Resolution"),
     # onboarding meetings (plans/onboarding/labels.py)

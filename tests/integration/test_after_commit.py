@@ -125,7 +125,7 @@ def test_an_outbox_row_written_in_a_savepoint_is_relayed_after_the_outer_commit(
 def test_sla_timers_set_in_a_savepoint_wait_for_the_outer_commit(app, world, make_ticket, with_redis):
     from helpdesk.clock import utcnow
     from helpdesk.jobs import get_queue
-    from tickets import sla
+    from tickets.sla import refresh as sla
 
     ticket = make_ticket(world.acme_user, category="bug", priority="urgent")
     registry = ScheduledJobRegistry(queue=get_queue())

@@ -123,7 +123,7 @@ def test_sla_instants_and_the_paused_and_breached_flags(app, world, api, tokens,
     from helpdesk.clock import utcnow
     from helpdesk.extensions import db
     from tickets.models import Ticket
-    from tickets.sla import sweep
+    from tickets.sla.jobs import sweep
 
     ticket = cov.file(world.acme_user, "bug")
     body = api.get(f"/api/v1/tickets/{ticket.id}", tokens.acme_user).get_json()

@@ -36,8 +36,8 @@ POST_DATA = {
 
 def staff_ids(world: Any) -> dict[str, int]:
     """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
-    from helpdesk.business_calendars import ensure_builtin_calendars
-    from helpdesk.sla_policies import default_policy
+    from helpdesk.calendars.models import builtin_calendars
+    from helpdesk.calendars.policies import default_policy
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.integration.onboarding_support import walk_to
@@ -47,7 +47,7 @@ def staff_ids(world: Any) -> dict[str, int]:
     return {
         "plan_id": plan.id,
         "subscription_id": subscription.id,
-        "calendar_id": ensure_builtin_calendars()["default"].id,
+        "calendar_id": builtin_calendars()["default"].id,
         "policy_id": default_policy().id,
         "onboarding_id": onboarding.id,
         "item_id": checklist(onboarding, "start_data")[0].id,

@@ -306,7 +306,7 @@ def _closed_port() -> int:
     return free_port()
 
 
-# The values each caller passes (tickets/notices.py, tickets/sla.py, plans/services.py,
+# The values each caller passes (tickets/notices.py, tickets/sla/refresh.py, plans/services.py,
 # plans/onboarding/), so a template that breaks on them fails here rather than in a worker.
 CALLER_VALUES = {
     "ticket.filed": {"number": "OP-1", "subject": "S", "client": "ACME", "category": "bug", "priority": "high",

@@ -40,11 +40,9 @@ def _plan(world: Any) -> Any:
 def _policy_form(bad: str) -> dict[str, str]:
     from sqlalchemy import select
 
-    from helpdesk.business_calendars import ALWAYS_OPEN, Calendar, ensure_builtin_calendars
+    from helpdesk.calendars.models import ALWAYS_OPEN, Calendar
     from helpdesk.extensions import db
 
-    ensure_builtin_calendars()
-    db.session.commit()
     always = db.session.scalar(select(Calendar.id).where(Calendar.name == ALWAYS_OPEN))
     form = {"name": bad, "calendar_id": str(always), "warning_percent": "75"}
     for priority in ("low", "normal", "high", "urgent"):

@@ -31,17 +31,12 @@ MON_9 = warsaw(2026, 1, 12, 9, 0)
 def make_policy(name: str, calendar: str = "24/7", first: int = 60, resolution: int = 240, percent: int = 80,
                 sources: tuple[str, ...] = ()) -> Any:
     """A policy with the same targets for every priority, mapped to `sources`."""
-    from helpdesk.business_calendars import ensure_builtin_calendars
+    from helpdesk.calendars.models import builtin_calendars
+    from helpdesk.calendars.policies import PRIORITIES, PolicyInput, save_policy
     from helpdesk.extensions import db
-    from helpdesk.sla_policies import (
-        PRIORITIES,
-        PolicyInput,
-        save_policy,
-        save_source_mapping,
-        source_mapping,
-    )
+    from tickets.sla.policies import save_source_mapping, source_mapping
 
-    calendars = ensure_builtin_calendars()
+    calendars = builtin_calendars()
     db.session.commit()
     targets = {}
     for priority in PRIORITIES:
@@ -226,8 +221,8 @@ def test_reclassifying_as_a_bug_switches_to_the_bug_fix_policy(app, world, make_
 
 def test_uncovered_tickets_get_no_sla_when_the_manager_says_so(app, world, make_ticket):
     from helpdesk.extensions import db
-    from helpdesk.sla_policies import save_source_mapping
     from tickets.models import SlaClock
+    from tickets.sla.policies import save_source_mapping
 
     world.acme.phase = "production"  # since 2020: the package is long over, and there is no plan
     world.acme.protocol_signed_on = date(2020, 1, 6)
@@ -248,7 +243,8 @@ def test_uncovered_tickets_get_no_sla_when_the_manager_says_so(app, world, make_
 def test_warning_and_breach_are_recorded_once_each(app, world, make_ticket):
     from helpdesk.extensions import db
     from tickets.models import SlaEvent, Ticket
-    from tickets.sla import notification_for, process_ticket, sweep
+    from tickets.sla.jobs import process_ticket, sweep
+    from tickets.sla.refresh import notification_for
 
     make_policy("Fast", "24/7", first=10, resolution=600, sources=("onboarding",))
     with frozen(MON_9):
@@ -279,7 +275,7 @@ def test_warning_and_breach_are_recorded_once_each(app, world, make_ticket):
 
 
 def test_a_late_sweep_records_the_breach_without_a_stale_warning(app, world, make_ticket):
-    from tickets.sla import sweep
+    from tickets.sla.jobs import sweep
 
     make_policy("Fast", "24/7", first=10, resolution=600, sources=("onboarding",))
     with frozen(MON_9):
@@ -403,7 +399,8 @@ def test_the_sweep_catches_a_lost_timer_and_schedules_the_next_sweep(rq_app_conf
 
     from helpdesk.extensions import db
     from helpdesk.jobs import get_queue
-    from tickets.sla_jobs import sla_sweep, sweep_job_id
+    from tickets.sla.jobs import sla_sweep
+    from tickets.sla.timers import sweep_job_id
 
     make_policy("Fast", "24/7", first=1, resolution=600, sources=("onboarding",))
     with frozen(datetime.now(UTC) - 3 * MINUTE):
@@ -485,7 +482,7 @@ def test_queue_sorts_by_nearest_due_with_keyset_pages_of_one_query(app, world, m
 
 def test_queue_filters_breached_and_breaching_within(app, world, make_ticket):
     from tickets.services import QueueFilters, queue_page
-    from tickets.sla import sweep
+    from tickets.sla.jobs import sweep
 
     with frozen(MON_9):
         urgent = make_ticket(world.acme_user, "urgent", priority="urgent")  # due 10:00
@@ -502,7 +499,7 @@ def test_queue_filters_breached_and_breaching_within(app, world, make_ticket):
 
 
 def test_queue_page_shows_business_time_left_and_states(app, web, world, login, make_ticket):
-    from tickets.sla import sweep
+    from tickets.sla.jobs import sweep
 
     with frozen(MON_9):
         make_ticket(world.acme_user, "Urgent one", priority="urgent")
@@ -566,7 +563,7 @@ def test_the_worker_command_needs_redis(app):
 
 
 def test_jobs_refuse_to_run_outside_an_app():
-    from tickets.sla_jobs import sla_timer
+    from tickets.sla.jobs import sla_timer
 
     with pytest.raises(RuntimeError, match="flask worker"):
         sla_timer(1, "first_response", "breach")

@@ -34,10 +34,11 @@ def noon(day: date) -> datetime:
 def policies(app: Any) -> dict[str, Any]:
     """One policy per name in TARGETS; three mapped to their sources, "Round the clock" the
     default (what `none` and plans naming no policy follow), Gold and Silver free for plans."""
-    from helpdesk.business_calendars import ensure_builtin_calendars
-    from helpdesk.sla_policies import PRIORITIES, PolicyInput, save_policy, save_source_mapping
+    from helpdesk.calendars.models import builtin_calendars
+    from helpdesk.calendars.policies import PRIORITIES, PolicyInput, save_policy
+    from tickets.sla.policies import save_source_mapping
 
-    calendar = ensure_builtin_calendars()["24/7"]
+    calendar = builtin_calendars()["24/7"]
     db.session.commit()
     made = {}
     for name, (first, resolution) in TARGETS.items():
@@ -143,7 +144,7 @@ def test_a_support_plan_question_gets_its_plans_policy(cov, world, clock, polici
 
 
 def test_a_plan_not_covering_the_category_leaves_the_ticket_uncovered(cov, world, clock, policies):
-    from helpdesk.sla_policies import save_source_mapping
+    from tickets.sla.policies import save_source_mapping
 
     save_source_mapping({source: str(policies[name].id) for name, source in SOURCES.items()} | {"none": ""})
     plan = plan_with(cov, "Gold", policies["Gold"], covered_categories=["question"])
@@ -173,14 +174,14 @@ def test_the_plans_policy_changes_from_a_date_never_for_a_period_begun(cov, worl
     after = cov.file(world.acme_user, "question", "Filed in December")
     assert_runs_on(after, "support_plan", policies["Silver"], noon(december))
     # November's ticket keeps November's terms while nothing about its coverage changes.
-    from tickets.sla import process_ticket
+    from tickets.sla.jobs import process_ticket
 
     process_ticket(before.id, noon(december))
     assert fresh(before).sla_policy_id == policies["Gold"].id
 
 
 def test_the_plans_policy_is_found_in_one_query(cov, world, clock, policies):
-    from tickets.sla import policy_for_ticket
+    from tickets.sla.policies import policy_for_ticket
 
     plan = plan_with(cov, "Gold", policies["Gold"])
     cov.production(world.acme, date(2026, 1, 5))
@@ -252,9 +253,9 @@ def test_a_time_entry_that_changes_the_coverage_recomputes(cov, world, clock, po
 
 
 def test_an_approval_that_settles_coverage_recomputes_the_clocks(cov, world, clock, policies):
-    from helpdesk.sla_policies import save_source_mapping
     from tickets.coverage import settle
     from tickets.services import Actor, get_ticket
+    from tickets.sla.policies import save_source_mapping
 
     # Uncovered tickets get no SLA; approved work runs on the default policy.
     save_source_mapping({source: str(policies[name].id) for name, source in SOURCES.items()} | {"none": ""})
@@ -376,7 +377,7 @@ def test_managers_choose_a_plans_sla_policy_on_the_plan_forms(cov, world, clock,
 
 
 def test_the_sla_report_groups_plan_work_by_the_plans_name(cov, world, clock, policies):
-    from tickets.sla_report import report_rows
+    from tickets.sla.report import report_rows
 
     gold = plan_with(cov, "Gold", policies["Gold"])
     silver = plan_with(cov, "Silver", policies["Silver"])

@@ -84,7 +84,7 @@ def calendar_form(**changes: str) -> dict[str, str]:
 
 
 def test_admin_adds_a_calendar_with_a_lunch_break_and_the_cli_uses_it(app, web, world, login):
-    from helpdesk.business_calendars import Calendar
+    from helpdesk.calendars.models import Calendar
 
     login(world.admin)
     listing = text_of(web.get("/admin/calendars/"))
@@ -128,7 +128,7 @@ def test_admin_adds_a_calendar_with_a_lunch_break_and_the_cli_uses_it(app, web, 
 def test_a_bad_calendar_gets_a_message_next_to_the_field_and_nothing_is_saved(
     app, web, world, login, changes, field, message
 ):
-    from helpdesk.business_calendars import Calendar, CalendarDate, CalendarHours
+    from helpdesk.calendars.models import Calendar, CalendarDate, CalendarHours
 
     login(world.admin)
     web.get("/admin/calendars/")  # creates the built-in calendars
@@ -157,7 +157,7 @@ def test_calendar_messages_are_in_the_admins_language(app, web, world, login, tr
 
 
 def test_editing_the_default_calendar_keeps_its_name_and_moves_new_due_instants(app, web, world, login):
-    from helpdesk.business_calendars import DEFAULT, Calendar
+    from helpdesk.calendars.models import DEFAULT, Calendar
 
     login(world.admin)
     web.get("/admin/calendars/")
@@ -184,12 +184,9 @@ def test_only_admins_edit_calendars(app, web, world, login):
 
 
 def policy_form(**changes: str) -> dict[str, str]:
-    from helpdesk.business_calendars import ALWAYS_OPEN, Calendar, ensure_builtin_calendars
-    from helpdesk.extensions import db
+    from helpdesk.calendars.models import ALWAYS_OPEN, builtin_calendars
 
-    ensure_builtin_calendars()
-    db.session.commit()
-    always = db.session.scalar(select(Calendar.id).where(Calendar.name == ALWAYS_OPEN))
+    always = builtin_calendars()[ALWAYS_OPEN].id
     form = {"name": "Premium", "calendar_id": str(always), "warning_percent": "75"}
     for priority, (first, resolution) in {"low": (240, 960), "normal": (120, 480), "high": (60, 240),
                                           "urgent": (15, 120)}.items():
@@ -200,8 +197,9 @@ def policy_form(**changes: str) -> dict[str, str]:
 
 
 def test_manager_adds_a_policy_and_maps_sources_to_it(app, web, world, login, make_ticket):
+    from helpdesk.calendars.policies import SlaPolicy
     from helpdesk.extensions import db
-    from helpdesk.sla_policies import SlaPolicy, SlaSourcePolicy
+    from tickets.sla.policies import SlaSourcePolicy
 
     login(world.manager)
     page = text_of(web.get("/manager/sla/policies/"))
@@ -244,7 +242,7 @@ def test_manager_adds_a_policy_and_maps_sources_to_it(app, web, world, login, ma
 def test_a_bad_policy_gets_a_message_next_to_the_field_and_nothing_is_saved(
     app, web, world, login, changes, field, message
 ):
-    from helpdesk.sla_policies import SlaPolicy, SlaTarget
+    from helpdesk.calendars.policies import SlaPolicy, SlaTarget
 
     login(world.manager)
     web.get("/manager/sla/policies/")

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from helpdesk import calendars
-from helpdesk.calendars import (
+from helpdesk.calendars import arithmetic as calendars
+from helpdesk.calendars.arithmetic import (
     BusinessCalendar,
     CalendarError,
     add_business_minutes,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpdesk.calendars import always_open, default_calendar
-from tickets.sla_clock import ClockHistory, Pause, counted_seconds, instant_after, read_clock, warning_seconds
+from helpdesk.calendars.arithmetic import always_open, default_calendar
+from tickets.sla.clock import ClockHistory, Pause, counted_seconds, instant_after, read_clock, warning_seconds
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 OFFICE = default_calendar()  # Monday to Friday 08:00-16:00 Warsaw, Polish holidays

@@ -7,10 +7,11 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
-from helpdesk.business_calendars import calendar_by_name, calendar_names
-from helpdesk.calendars import CalendarError, add_business_minutes
+from helpdesk.calendars.arithmetic import CalendarError, add_business_minutes
+from helpdesk.calendars.models import calendar_by_name, calendar_names
 from helpdesk.clock import utcnow
 from helpdesk.date_bounds import DateOutOfBounds, check_instant
+from tickets.sla.jobs import sweep
 
 sla_cli = AppGroup("sla", help="SLA due times, clocks and the breach sweep.")
 
@@ -59,7 +60,5 @@ def due(calendar_name: str, minutes: int, starts: tuple[str, ...]) -> None:
 @sla_cli.command("sweep")
 def sweep_command() -> None:
     """Record every SLA warning and breach that is due (what the worker does every minute)."""
-    from tickets.sla import sweep
-
     result = sweep(utcnow())
     click.echo(f"Checked {result.tickets} tickets, recorded {result.facts} warnings and breaches.")

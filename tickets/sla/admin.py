@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from helpdesk.business_calendars import all_calendars
-from helpdesk.extensions import db
-from helpdesk.i18n import _
-from helpdesk.security import manager_required
-from helpdesk.sla_policies import (
+from helpdesk.calendars.models import all_calendars
+from helpdesk.calendars.policies import (
     CLOCK_LABELS,
     CLOCKS,
     DEFAULT_TARGETS,
     DEFAULT_WARNING_PERCENT,
-    MAPPED_SOURCES,
     PRIORITIES,
-    SOURCE_LABELS,
     PolicyError,
     PolicyInput,
     SlaPolicy,
     all_policies,
     save_policy,
-    save_source_mapping,
-    source_mapping,
     target_field,
 )
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from helpdesk.security import manager_required
+from plans.labels import SOURCE_LABELS
+from tickets.sla.policies import MAPPED_SOURCES, save_source_mapping, source_mapping
 
 bp = Blueprint("sla_admin", __name__, url_prefix="/manager/sla/policies")
 
@@ -33,7 +31,6 @@ bp = Blueprint("sla_admin", __name__, url_prefix="/manager/sla/policies")
 @manager_required
 def policies():
     rows = all_policies()
-    db.session.commit()  # the default policy and calendars, if this was their first use
     return render_template(
         "manager/sla_policies.html", policies=rows, mapping=source_mapping(), sources=MAPPED_SOURCES,
         source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors={},

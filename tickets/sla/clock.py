@@ -7,7 +7,8 @@ clock counts business time of its calendar, minus the business time inside pause
 of target (priority, category, coverage) is answered from the history alone: walk the history
 with the new target.
 
-All instants returned are in UTC, ready to store, compare and subtract.
+All instants returned are in UTC, ready to store, compare and subtract. Which warning or breach
+is due by `now`, and which is still ahead (for its timer), is decided here too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from helpdesk.calendars import BusinessCalendar, add_business_seconds, business_seconds_between
+from helpdesk.calendars.arithmetic import BusinessCalendar, add_business_seconds, business_seconds_between
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,41 @@ def read_clock(
         paused_seconds=paused,
         outcome=outcome,
     )
+
+
+# -- facts: a warning and a breach per clock, each recorded once ----------------------------
+# `facts` holds the (clock, kind) pairs already recorded for the ticket.
+
+
+def facts_due(kind: str, reading: ClockReading, facts: set[tuple[str, str]], now: datetime) -> list[tuple[str, datetime]]:
+    """The facts of this clock that have happened by `now` and are not recorded yet."""
+    out: list[tuple[str, datetime]] = []
+    due, warning = reading.due_at, reading.warning_at
+    breached = due is not None and due <= now and (reading.state != "stopped" or reading.outcome == "breached")
+    if breached and (kind, "breach") not in facts:
+        out.append(("breach", due))
+    # A warning is worth raising only while the clock runs and before its breach; one that a
+    # late sweep finds after the due instant is superseded by the breach.
+    elif (
+        reading.state != "stopped"
+        and not breached
+        and warning is not None
+        and warning <= now
+        and (kind, "warning") not in facts
+        and (kind, "breach") not in facts
+    ):
+        out.append(("warning", warning))
+    return out
+
+
+def pending_facts(kind: str, reading: ClockReading, facts: set[tuple[str, str]], now: datetime) -> dict[str, datetime | None]:
+    """When this clock's warning and breach are to be recorded, if still ahead and running."""
+    pending: dict[str, datetime | None] = {"warning": None, "breach": None}
+    if reading.state != "running" or reading.due_at is None:
+        return pending
+    if (kind, "breach") not in facts and reading.due_at > now:
+        pending["breach"] = reading.due_at
+        warning = reading.warning_at
+        if warning is not None and warning > now and warning < reading.due_at and (kind, "warning") not in facts:
+            pending["warning"] = warning
+    return pending

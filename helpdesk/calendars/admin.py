@@ -7,21 +7,19 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import StringField, TextAreaField
 
-from helpdesk.business_calendars import (
+from helpdesk.calendars.models import Calendar, all_calendars, get_calendar
+from helpdesk.calendars.policies import SlaPolicy
+from helpdesk.calendars.services import (
     WEEKDAY_FIELDS,
     WEEKDAY_LABELS,
-    Calendar,
     CalendarFormError,
     CalendarInput,
-    all_calendars,
-    get_calendar,
     input_of,
     save_calendar,
 )
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
-from helpdesk.sla_policies import SlaPolicy
 
 bp = Blueprint("calendars_admin", __name__, url_prefix="/admin/calendars")
 
@@ -63,7 +61,6 @@ def _input(form: CalendarForm) -> CalendarInput:
 @admin_required
 def calendars():
     rows = all_calendars()
-    db.session.commit()  # the built-in calendars, if this was their first use
     used = dict(db.session.execute(
         select(SlaPolicy.calendar_id, func.count(SlaPolicy.id)).group_by(SlaPolicy.calendar_id)
     ).all())

@@ -23,7 +23,7 @@ from helpdesk.date_bounds import out_of_bounds_message, within_bounds
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l, format_date
 from helpdesk.security import manager_required
-from helpdesk.sla_policies import SOURCE_LABELS
+from plans.labels import SOURCE_LABELS
 from plans.models import CoverageDecision, Subscription, SupportPlan
 from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS
 from tickets.models import SlaClock, Ticket

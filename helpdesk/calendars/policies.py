@@ -1,10 +1,15 @@
 """SLA policies: per priority, targets in business minutes on a business calendar.
 
-Each coverage source has a policy. The four sources that are not support plans map to a policy
-in `sla_source_policies` (a source without a row follows the default policy; `none`, for
-uncovered tickets, may also map to no policy at all); each support plan names its own policy
-(the plans package stores `sla_policy_id`). A policy is the kernel's: tickets and plans both
-refer to it, neither owns it.
+Why the kernel keeps them. Two floors use a policy: plans/ (a plan version names its SLA policy,
+the plan forms list the policies) and tickets/ (a ticket's clocks run on one). The import rule is
+tickets -> plans -> helpdesk, and plans may not import tickets, so the table both refer to lives
+here, beside the calendars its targets are counted on. What lives here is generic: a name, a
+calendar, a warning share and targets per priority for each clock; it names no coverage source.
+
+Which policy a ticket gets (the mapping of coverage sources to policies, and a plan's own
+policy) is decided in `tickets.sla.policies`, next to the code that chooses: that is the only
+place that knows the coverage vocabulary. The default policy (`Standard`) is reference data
+stored by the migrations (`helpdesk.calendars.seed`); this module only reads it.
 """
 
 from __future__ import annotations
@@ -13,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.business_calendars import DEFAULT, Calendar, ensure_builtin_calendars
+from helpdesk.calendars.models import Calendar, ReferenceDataMissing
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
@@ -25,15 +29,6 @@ from helpdesk.text import is_blank, one_line_error, whole_number
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 CLOCKS = ("first_response", "resolution")
-SOURCES = ("bug_fix", "onboarding", "post_onboarding_package", "support_plan", "none")
-MAPPED_SOURCES = ("bug_fix", "onboarding", "post_onboarding_package", "none")
-SOURCE_LABELS = {
-    "bug_fix": _l("Bug-fix guarantee"),
-    "onboarding": _l("Onboarding"),
-    "post_onboarding_package": _l("Post-onboarding package"),
-    "support_plan": _l("Support plan"),
-    "none": _l("Not covered"),
-}
 CLOCK_LABELS = {"first_response": _l("First response"), "resolution": _l("Resolution")}
 DEFAULT_POLICY_NAME = "Standard"
 DEFAULT_WARNING_PERCENT = 80
@@ -88,20 +83,6 @@ class SlaTarget(db.Model):
     resolution_minutes: Mapped[int]
 
 
-class SlaSourcePolicy(db.Model):
-    """Which policy a coverage source gets. No row: the default policy; a NULL policy: no SLA."""
-
-    __tablename__ = "sla_source_policies"
-    __table_args__ = (
-        CheckConstraint("source IN ('bug_fix', 'onboarding', 'post_onboarding_package', 'none')", name="source"),
-        CheckConstraint("policy_id IS NOT NULL OR source = 'none'", name="policy_required"),
-    )
-
-    source: Mapped[str] = mapped_column(String(30), primary_key=True)
-    policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="RESTRICT"), index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class PolicyError(ValueError):
     """A policy or the source mapping was not saved; `fields` maps form fields to messages."""
 
@@ -115,59 +96,15 @@ class PolicyError(ValueError):
 
 
 def default_policy() -> SlaPolicy:
-    """The default policy, created with the built-in calendars on first use (flushes only)."""
+    """The default policy (reference data the migrations store); ReferenceDataMissing if absent."""
     policy = db.session.scalar(select(SlaPolicy).where(SlaPolicy.is_default.is_(True)).order_by(SlaPolicy.id))
-    if policy is not None:
-        return policy
-    calendars = ensure_builtin_calendars()
-    existing = db.session.scalar(select(SlaPolicy).where(SlaPolicy.name == DEFAULT_POLICY_NAME))
-    if existing is not None:  # renamed defaults aside, the standard policy becomes the default again
-        existing.is_default = True
-        db.session.flush()
-        return existing
-    now = utcnow()
-    policy = SlaPolicy(
-        name=DEFAULT_POLICY_NAME,
-        calendar_id=calendars[DEFAULT].id,
-        warning_percent=DEFAULT_WARNING_PERCENT,
-        is_default=True,
-        created_at=now,
-        updated_at=now,
-        targets=[
-            SlaTarget(priority=p, first_response_minutes=fr, resolution_minutes=res)
-            for p, (fr, res) in DEFAULT_TARGETS.items()
-        ],
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(policy)
-            db.session.flush()
-    except IntegrityError:  # another transaction created it at the same moment
-        found = db.session.scalar(select(SlaPolicy).where(SlaPolicy.name == DEFAULT_POLICY_NAME))
-        assert found is not None
-        return found
+    if policy is None:
+        raise ReferenceDataMissing("The default SLA policy")
     return policy
 
 
-def policy_for_source(source: str) -> SlaPolicy | None:
-    """The policy of a non-plan coverage source (None: this source has no SLA)."""
-    mapping = db.session.get(SlaSourcePolicy, source)
-    if mapping is None:
-        return default_policy()
-    if mapping.policy_id is None:
-        return None
-    return db.session.get(SlaPolicy, mapping.policy_id)
-
-
 def all_policies() -> list[SlaPolicy]:
-    default_policy()
     return list(db.session.scalars(select(SlaPolicy).order_by(SlaPolicy.name)))
-
-
-def source_mapping() -> dict[str, int | None | str]:
-    """Per mapped source: a policy id, None (no SLA) or "default" (follows the default policy)."""
-    rows = {m.source: m.policy_id for m in db.session.scalars(select(SlaSourcePolicy))}
-    return {source: rows[source] if source in rows else "default" for source in MAPPED_SOURCES}
 
 
 # -- editing ---------------------------------------------------------------------------------
@@ -188,7 +125,8 @@ def target_field(clock: str, priority: str) -> str:
     return f"{clock}_{priority}"
 
 
-def _whole(value: object) -> int | None:
+def whole_value(value: object) -> int | None:
+    """An int as given, or a whole number written in ASCII digits (a form's text); None otherwise."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -214,17 +152,17 @@ def save_policy(policy: SlaPolicy | None, data: PolicyInput) -> SlaPolicy:
         clash = db.session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name))
         if clash is not None and (policy is None or clash != policy.id):
             fields["name"] = _("A policy with this name already exists.")
-    calendar_id = _whole(data.calendar_id)
+    calendar_id = whole_value(data.calendar_id)
     if calendar_id is None or db.session.get(Calendar, calendar_id) is None:
         fields["calendar_id"] = _("Choose a calendar.")
-    percent = _whole(data.warning_percent)
+    percent = whole_value(data.warning_percent)
     if percent is None or not 1 <= percent <= 99:
         fields["warning_percent"] = _("A whole number of percent from 1 to 99.")
     minutes: dict[str, int] = {}
     for priority in PRIORITIES:
         for clock in CLOCKS:
             key = target_field(clock, priority)
-            value = _whole(data.targets.get(key))
+            value = whole_value(data.targets.get(key))
             if value is None:
                 fields[key] = _("A whole number of business minutes.")
             elif value <= 0:
@@ -257,37 +195,3 @@ def save_policy(policy: SlaPolicy | None, data: PolicyInput) -> SlaPolicy:
         policy.is_default = True
     db.session.commit()
     return policy
-
-
-def save_source_mapping(choices: dict[str, str | None]) -> None:
-    """Set each mapped source to "default", a policy id, or "" (no SLA, for `none` only); commits."""
-    fields: dict[str, str] = {}
-    wanted: dict[str, int | None | str] = {}
-    for source in MAPPED_SOURCES:
-        value = (choices.get(source) or "").strip()
-        if value == "default":
-            wanted[source] = "default"
-        elif value == "":
-            if source != "none":
-                fields[source] = _("This source needs a policy.")
-            wanted[source] = None
-        else:
-            policy_id = _whole(value)
-            if policy_id is None or db.session.get(SlaPolicy, policy_id) is None:
-                fields[source] = _("Choose a policy.")
-            wanted[source] = policy_id
-    if fields:
-        raise PolicyError(_("Please correct the marked fields."), fields)
-    now = utcnow()
-    for source, choice in wanted.items():
-        row = db.session.get(SlaSourcePolicy, source)
-        if choice == "default":
-            if row is not None:
-                db.session.delete(row)
-            continue
-        if row is None:
-            row = SlaSourcePolicy(source=source)
-            db.session.add(row)
-        row.policy_id = choice if isinstance(choice, int) else None
-        row.updated_at = now
-    db.session.commit()

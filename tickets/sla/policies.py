@@ -1,0 +1,163 @@
+"""Which SLA policy a ticket gets: the one place that maps coverage to policies.
+
+The policies themselves (targets per priority on a calendar) are the kernel's
+(`helpdesk.calendars.policies`), because plans/ refers to them too (a plan version names its
+policy) and may not import tickets/. What names the coverage vocabulary lives here instead,
+beside the code that chooses: the manager's mapping of the four sources that are not support
+plans to a policy (`sla_source_policies`: no row follows the default policy; `none`, for
+uncovered tickets, may also map to no policy at all), and the choice for a ticket, which reads a
+support plan's own policy from plans/. So helpdesk/ names no coverage source, and every import
+still points down: tickets.sla -> plans -> helpdesk.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, case, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpdesk.calendars.policies import PolicyError, SlaPolicy, default_policy, whole_value
+from helpdesk.clock import utcnow
+from helpdesk.companies import Client
+from helpdesk.dbtypes import UTCDateTime
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from plans.coverage import SOURCES
+from plans.models import CoverageDecision, PlanVersion, Subscription
+from tickets.models import Ticket
+
+#: The sources a manager maps to a policy; support-plan work gets its plan's policy instead.
+MAPPED_SOURCES = tuple(source for source in SOURCES if source != "support_plan")
+
+
+class SlaSourcePolicy(db.Model):
+    """Which policy a coverage source gets. No row: the default policy; a NULL policy: no SLA."""
+
+    __tablename__ = "sla_source_policies"
+    __table_args__ = (
+        CheckConstraint("source IN ('bug_fix', 'onboarding', 'post_onboarding_package', 'none')", name="source"),
+        CheckConstraint("policy_id IS NOT NULL OR source = 'none'", name="policy_required"),
+    )
+
+    source: Mapped[str] = mapped_column(String(30), primary_key=True)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="RESTRICT"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- choosing ----------------------------------------------------------------------------------
+
+
+def policy_for_ticket(ticket: Ticket) -> tuple[str, SlaPolicy | None]:
+    """The ticket's coverage source and the SLA policy that applies to it (None: no SLA).
+
+    The one place that decides it. The source is the ticket's copy of its current coverage
+    decision (`coverage_source`); a ticket whose coverage is still undecided (the decision failed
+    when it was filed) is treated as what it would most likely be: a bug is the bug-fix
+    guarantee, a client in onboarding gets onboarding, anything else is not covered.
+
+    - `support_plan`: the policy of the plan's terms in force for the decision's period (see
+      `plan_policy`), else what `policy_for_source` gives support plans (the default policy).
+    - `none`: the manager's choice for uncovered tickets (the default policy or none), until a
+      manager approves the work as billable or goodwill: then it is work the vendor took on, and
+      it runs on the default policy. A decline leaves it uncovered.
+    - every other source: `policy_for_source`.
+    """
+    source = ticket.coverage_source
+    if source is None:
+        if ticket.category == "bug":
+            source = "bug_fix"
+        else:
+            client = db.session.get(Client, ticket.client_id)
+            source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
+    if source == "support_plan":
+        policy = plan_policy(ticket.id)
+        if policy is not None:
+            return source, policy
+    elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):
+        return source, default_policy()
+    return source, policy_for_source(source)
+
+
+def plan_policy(ticket_id: int) -> SlaPolicy | None:
+    """The SLA policy named by the plan that covers the ticket now, in one query (None: the plan
+    names none, or the ticket is not on a plan).
+
+    The plan is the one of the subscription in the ticket's latest coverage decision; its terms
+    are the version in force on the first day of the decision's period (the latest version
+    effective by then, else the first), exactly as the coverage engine chose them.
+    """
+    latest = (
+        select(CoverageDecision.id)
+        .where(CoverageDecision.ticket_id == ticket_id)
+        .order_by(CoverageDecision.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    in_force = PlanVersion.effective_from <= CoverageDecision.period_start
+    query = (
+        select(SlaPolicy)
+        .select_from(CoverageDecision)
+        .join(Subscription, Subscription.id == CoverageDecision.subscription_id)
+        .join(PlanVersion, PlanVersion.plan_id == Subscription.plan_id)
+        .outerjoin(SlaPolicy, SlaPolicy.id == PlanVersion.sla_policy_id)
+        .where(CoverageDecision.id == latest)
+        # Versions in force first, the latest of them first; failing those, the first version.
+        .order_by(case((in_force, 0), else_=1), case((in_force, PlanVersion.effective_from)).desc(),
+                  PlanVersion.effective_from)
+        .limit(1)
+    )
+    return db.session.scalars(query).first()
+
+
+def policy_for_source(source: str) -> SlaPolicy | None:
+    """The policy of a non-plan coverage source (None: this source has no SLA)."""
+    mapping = db.session.get(SlaSourcePolicy, source)
+    if mapping is None:
+        return default_policy()
+    if mapping.policy_id is None:
+        return None
+    return db.session.get(SlaPolicy, mapping.policy_id)
+
+
+# -- the mapping ------------------------------------------------------------------------------
+
+
+def source_mapping() -> dict[str, int | None | str]:
+    """Per mapped source: a policy id, None (no SLA) or "default" (follows the default policy)."""
+    rows = {m.source: m.policy_id for m in db.session.scalars(select(SlaSourcePolicy))}
+    return {source: rows[source] if source in rows else "default" for source in MAPPED_SOURCES}
+
+
+def save_source_mapping(choices: dict[str, str | None]) -> None:
+    """Set each mapped source to "default", a policy id, or "" (no SLA, for `none` only); commits."""
+    fields: dict[str, str] = {}
+    wanted: dict[str, int | None | str] = {}
+    for source in MAPPED_SOURCES:
+        value = (choices.get(source) or "").strip()
+        if value == "default":
+            wanted[source] = "default"
+        elif value == "":
+            if source != "none":
+                fields[source] = _("This source needs a policy.")
+            wanted[source] = None
+        else:
+            policy_id = whole_value(value)
+            if policy_id is None or db.session.get(SlaPolicy, policy_id) is None:
+                fields[source] = _("Choose a policy.")
+            wanted[source] = policy_id
+    if fields:
+        raise PolicyError(_("Please correct the marked fields."), fields)
+    now = utcnow()
+    for source, choice in wanted.items():
+        row = db.session.get(SlaSourcePolicy, source)
+        if choice == "default":
+            if row is not None:
+                db.session.delete(row)
+            continue
+        if row is None:
+            row = SlaSourcePolicy(source=source)
+            db.session.add(row)
+        row.policy_id = choice if isinstance(choice, int) else None
+        row.updated_at = now
+    db.session.commit()

@@ -1,0 +1,259 @@
+"""Ticket SLA clocks: due instants, pauses, warnings and breaches, recomputed on every change.
+
+Every ticket has two clocks: first response (met by the first public agent reply) and
+resolution (met by resolving or closing). Both start when the ticket is filed, pause while it
+waits on the client, and count business time on the calendar of the ticket's SLA policy (chosen
+by `tickets.sla.policies.policy_for_ticket`). The clock history is what the ticket records
+anyway (created_at, first_responded_at, resolved_at or closed_at) plus `SlaPause` rows; `refresh`
+derives everything else from it with the pure rules in `tickets.sla.clock`, inside the
+transaction of the change that calls it:
+
+- the due instants on the ticket (`first_response_due_at`, `resolution_due_at`), the nearest
+  one still running (`next_deadline_at`, for the queue) and the next instant something is to
+  be recorded (`sla_check_at`, for the sweep);
+- the facts: a warning at the policy's share of a target, a breach at the due instant, each
+  stored once as an `SlaEvent`, with its history row and its notification;
+- the timers: one RQ job per clock and fact, with a deterministic id, handed to
+  `tickets.sla.timers` to be scheduled (or moved, or cancelled) after the commit. A sweep every
+  minute (`tickets.sla.jobs`) catches whatever a lost timer missed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from helpdesk.accounts import User
+from helpdesk.calendars.arithmetic import business_seconds_between
+from helpdesk.calendars.models import business_calendar
+from helpdesk.companies import Client
+from helpdesk.extensions import db
+from helpdesk.notifications import notify, recipients_for_ids
+from tickets.models import OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent
+from tickets.sla.clock import ClockHistory, ClockReading, Pause, facts_due, pending_facts, read_clock
+from tickets.sla.policies import policy_for_ticket
+from tickets.sla.timers import defer_timers, timers_for
+
+# -- the history -----------------------------------------------------------------------------
+
+
+def pauses_of(ticket_id: int) -> list[SlaPause]:
+    return list(db.session.scalars(select(SlaPause).where(SlaPause.ticket_id == ticket_id).order_by(SlaPause.id)))
+
+
+def histories(ticket: Ticket, pauses: list[SlaPause]) -> dict[str, ClockHistory]:
+    """Each clock's history: started when filed, paused by `pauses`, stopped when met."""
+    resolution_stop = None
+    if ticket.status in ("resolved", "closed"):
+        resolution_stop = ticket.resolved_at or ticket.closed_at
+    first_stop = ticket.first_responded_at
+    if resolution_stop is not None and (first_stop is None or resolution_stop < first_stop):
+        first_stop = resolution_stop  # resolving without a reply answers the client too
+    spans = tuple(Pause(p.started_at, p.ended_at) for p in pauses)
+    return {
+        "first_response": ClockHistory(ticket.created_at, spans, first_stop),
+        "resolution": ClockHistory(ticket.created_at, spans, resolution_stop),
+    }
+
+
+def status_changing(ticket: Ticket, old: str, new: str, now: datetime) -> None:
+    """Record what a status change means for the clocks; call it before the ticket changes."""
+    if old == new:
+        return
+    if old == "waiting_on_client":
+        for pause in pauses_of(ticket.id):
+            if pause.ended_at is None:
+                pause.ended_at = now
+    if new == "waiting_on_client":
+        db.session.add(SlaPause(ticket_id=ticket.id, reason="waiting_on_client", started_at=now))
+    if old in ("resolved", "closed") and new in OPEN_STATUSES:
+        stopped = ticket.resolved_at or ticket.closed_at
+        if stopped is not None and stopped < now:
+            # Reopened: the clocks resume where they stopped; the time resolved does not count.
+            db.session.add(SlaPause(ticket_id=ticket.id, reason="resolved", started_at=stopped, ended_at=now))
+
+
+def first_public_reply(ticket: Ticket, now: datetime) -> None:
+    """An agent's public reply: the first one meets the first-response clock."""
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+
+
+# -- recomputing -----------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: str = "system",
+            reason: str | None = None) -> int:
+    """Recompute the ticket's clocks from their history at `now`; returns facts recorded.
+
+    With a `reason` ("priority", "category", "coverage"), a change of policy or due instants is
+    written to the ticket's history, with the coverage source it came from and went to (a new
+    category usually means a new source). Flushes; the caller commits.
+    """
+    source, policy = policy_for_ticket(ticket)
+    before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
+    source_before = ticket.sla_source
+    ticket.sla_source = source
+    clocks = {c.kind: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+    facts = {tuple(row) for row in db.session.execute(
+        select(SlaEvent.clock, SlaEvent.kind).where(SlaEvent.ticket_id == ticket.id)
+    )}
+    recorded = 0
+    readings: dict[str, ClockReading] = {}
+    waiting_seconds = 0
+    if policy is None:
+        ticket.sla_policy_id = None
+        ticket.sla_state = None
+        ticket.first_response_due_at = ticket.resolution_due_at = None
+        ticket.next_deadline_at = ticket.sla_check_at = None
+        ticket.sla_paused_seconds = 0
+        for row in clocks.values():
+            db.session.delete(row)
+    else:
+        cal = business_calendar(policy.calendar_id)
+        pauses = pauses_of(ticket.id)
+        for kind, history in histories(ticket, pauses).items():
+            reading = read_clock(cal, history, policy.minutes(kind, ticket.priority), policy.warning_percent, now)
+            readings[kind] = reading
+            row = clocks.get(kind)
+            if row is None:
+                row = SlaClock(ticket_id=ticket.id, kind=kind)
+                db.session.add(row)
+            row.policy_id = policy.id
+            row.target_minutes = policy.minutes(kind, ticket.priority)
+            row.warning_percent = policy.warning_percent
+            row.state, row.due_at, row.warning_at = reading.state, reading.due_at, reading.warning_at
+            row.stopped_at = history.stopped_at
+            row.outcome = reading.outcome
+            row.elapsed_seconds, row.paused_seconds = reading.elapsed_seconds, reading.paused_seconds
+            row.updated_at = now
+        waiting_seconds = sum(
+            business_seconds_between(cal, p.started_at, p.ended_at or now)
+            for p in pauses
+            if p.reason == "waiting_on_client"
+        )
+        ticket.sla_policy_id = policy.id
+        ticket.first_response_due_at = readings["first_response"].due_at
+        ticket.resolution_due_at = readings["resolution"].due_at
+        ticket.sla_paused_seconds = waiting_seconds
+        db.session.flush()
+        for kind, reading in readings.items():
+            for fact_kind, instant in facts_due(kind, reading, facts, now):
+                if _record(ticket, kind, fact_kind, instant, now):
+                    recorded += 1
+                facts.add((kind, fact_kind))
+        _derive_ticket_state(ticket, readings, facts, now)
+    if reason is not None and before != (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at):
+        db.session.add(TicketEvent(
+            ticket_id=ticket.id,
+            actor_id=actor.id if actor else None,
+            via=via if actor else "system",
+            kind="sla_recomputed",
+            internal=True,
+            created_at=now,
+            data={
+                "reason": reason,
+                "source": {"from": source_before, "to": source},
+                "policy": {"from": before[0], "to": ticket.sla_policy_id},
+                "first_response_due": {"from": _iso(before[1]), "to": _iso(ticket.first_response_due_at)},
+                "resolution_due": {"from": _iso(before[2]), "to": _iso(ticket.resolution_due_at)},
+            },
+        ))
+    defer_timers(timers_for(ticket.id, readings, facts, now))
+    db.session.flush()
+    return recorded
+
+
+def _derive_ticket_state(ticket: Ticket, readings: dict[str, ClockReading], facts: set, now: datetime) -> None:
+    live = [k for k, r in readings.items() if r.state != "stopped"]
+    if not live:
+        state = "stopped"
+    elif any((k, "breach") in facts for k in live):
+        state = "breached"
+    elif any(readings[k].state == "paused" for k in live):
+        state = "paused"
+    elif any((k, "warning") in facts for k in live):
+        state = "warning"
+    else:
+        state = "running"
+    ticket.sla_state = state
+    dues = [r.due_at for r in readings.values() if r.state == "running" and r.due_at is not None]
+    ticket.next_deadline_at = min(dues) if dues else None
+    checks = [at for k, r in readings.items() for at in pending_facts(k, r, facts, now).values() if at is not None]
+    ticket.sla_check_at = min(checks) if checks else None
+
+
+def coverage_changed(ticket: Ticket, now: datetime, *, actor: User | None = None, via: str = "system") -> int:
+    """The ticket's coverage was decided again (a time entry, a manager's approval, a retry of
+    an undecided filing): recompute in the same transaction, and say so if the clocks moved.
+    Filing and reclassifying refresh on their own (the latter with the reason "category")."""
+    return refresh(ticket, now, actor=actor, via=via, reason="coverage")
+
+
+# -- facts -----------------------------------------------------------------------------------
+
+
+def _record(ticket: Ticket, clock: str, kind: str, instant: datetime, now: datetime) -> bool:
+    """Store one fact unless it is stored already (by us earlier, or by a concurrent job)."""
+    fact = SlaEvent(ticket_id=ticket.id, clock=clock, kind=kind, instant=instant, recorded_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(fact)
+            db.session.flush()
+    except IntegrityError:
+        return False
+    sla_fact_recorded(ticket, fact)
+    return True
+
+
+def sla_fact_recorded(ticket: Ticket, fact: SlaEvent) -> None:
+    """A warning or a breach has just been recorded, once: write the history and notify.
+
+    Runs in the transaction that stores the fact, so whatever the notification writes (its
+    outbox row) commits with the fact or not at all.
+    """
+    db.session.add(TicketEvent(
+        ticket_id=ticket.id,
+        actor_id=None,
+        via="system",
+        kind="sla_breached" if fact.kind == "breach" else "sla_warning",
+        internal=True,
+        created_at=fact.recorded_at,
+        data={"clock": fact.clock, "instant": _iso(fact.instant)},
+    ))
+    event_name, recipients, values = notification_for(ticket, fact)
+    notify(event_name, recipients=recipients_for_ids(recipients), values=values, ticket_id=ticket.id)
+
+
+def notification_for(ticket: Ticket, fact: SlaEvent) -> tuple[str, list[int], dict[str, Any]]:
+    """The event, recipient user ids and values of a fact's notification.
+
+    Recipients: the assignee; else the client's onboarding guardian; else every active manager.
+    """
+    recipients: list[int] = []
+    if ticket.assignee_id is not None:
+        recipients = [ticket.assignee_id]
+    else:
+        client = db.session.get(Client, ticket.client_id)
+        if client is not None and client.guardian_id is not None:
+            recipients = [client.guardian_id]
+        else:
+            recipients = list(db.session.scalars(
+                select(User.id).where(User.role == "manager", User.active.is_(True)).order_by(User.id)
+            ))
+    values = {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "subject": ticket.subject,
+        "priority": ticket.priority,
+        "clock": fact.clock,
+        "instant": _iso(fact.instant),
+    }
+    return ("sla.breached" if fact.kind == "breach" else "sla.warning"), recipients, values
