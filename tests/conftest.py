@@ -3,6 +3,12 @@
 The database is chosen by TEST_DATABASE_URL: unset means a SQLite file; a PostgreSQL URL means a
 new database created for this run and dropped after it. The schema is built by the Alembic
 revisions, exactly as in production, and emptied between tests.
+
+Parallel runs (pytest-xdist, `-n N`) are safe: each worker is a process with a session of its
+own, so it has its own SQLite file (under its own basetemp) or its own PostgreSQL database (named
+by its pid), and its own Redis database number (TEST_REDIS_URL's number plus the worker's index).
+Hypothesis runs the "quick" profile unless HYPOTHESIS_PROFILE says "thorough" (scripts/test
+chooses it when CI=true).
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import settings
 from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -25,6 +33,15 @@ from sqlalchemy.engine import Engine, make_url
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# Fixtures that test modules used to take with `import *`, as plugins: every test sees them.
+pytest_plugins = ["tests.integration.api_support"]
+
+# Property tests: few examples on a developer's run, many in CI. Each run draws new examples
+# (not derandomized), so quick runs add up to more ground; a failure prints how to replay it.
+settings.register_profile("quick", max_examples=25, deadline=None, database=None, print_blob=True)
+settings.register_profile("thorough", max_examples=300, deadline=None, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 PASSWORD = "correct horse battery"
@@ -228,14 +245,29 @@ def login(web: Any) -> Any:
     return _login
 
 
+def xdist_worker_index() -> int:
+    """0 in a plain run; N in pytest-xdist's worker gwN."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def redis_url_of_worker(url: str, index: int) -> str:
+    """TEST_REDIS_URL with its database number moved up by the xdist worker's index."""
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) + index
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """The shared Redis, on a database number of the tests' own, flushed before and after."""
+    """The shared Redis, on a database number of this worker's own, flushed before and after."""
     import redis
 
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    url = redis_url_of_worker(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"), xdist_worker_index())
     conn = redis.Redis.from_url(url)
-    conn.flushdb()
+    try:
+        conn.flushdb()
+    except redis.ResponseError as error:  # "DB index is out of range"
+        pytest.fail(f"{url}: {error}; lower TEST_REDIS_URL's database number or run fewer xdist workers")
     try:
         yield url
     finally:
