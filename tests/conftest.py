@@ -245,6 +245,15 @@ def login(web: Any) -> Any:
     return _login
 
 
+# Modules whose tests mostly wait on real time (a worker's timer, retries, sweeps): collected first,
+# so that under xdist they overlap the other tests instead of trailing after them.
+WAITING_MODULES = {"test_sla_worker.py", "test_notifications_workers.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in WAITING_MODULES)  # stable: else as collected
+
+
 def xdist_worker_index() -> int:
     """0 in a plain run; N in pytest-xdist's worker gwN."""
     return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
