@@ -3,6 +3,12 @@
 The database is chosen by TEST_DATABASE_URL: unset means a SQLite file; a PostgreSQL URL means a
 new database created for this run and dropped after it. The schema is built by the Alembic
 revisions, exactly as in production, and emptied between tests.
+
+Parallel runs (pytest-xdist, `-n N`) are safe: each worker is a process with a session of its
+own, so it has its own SQLite file (under its own basetemp) or its own PostgreSQL database (named
+by its pid), and its own Redis database number (TEST_REDIS_URL's number plus the worker's index).
+Hypothesis runs the "quick" profile unless HYPOTHESIS_PROFILE says "thorough" (scripts/test
+chooses it when CI=true).
 """
 
 from __future__ import annotations
@@ -10,14 +16,15 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import settings
 from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -25,6 +32,15 @@ from sqlalchemy.engine import Engine, make_url
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# Fixtures that test modules used to take with `import *`, as plugins: every test sees them.
+pytest_plugins = ["tests.integration.api_support"]
+
+# Property tests: few examples on a developer's run, many in CI. Each run draws new examples
+# (not derandomized), so quick runs add up to more ground; a failure prints how to replay it.
+settings.register_profile("quick", max_examples=25, deadline=None, database=None, print_blob=True)
+settings.register_profile("thorough", max_examples=300, deadline=None, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 PASSWORD = "correct horse battery"
@@ -138,11 +154,12 @@ def _empty_tables() -> None:
 
 @pytest.fixture(scope="session")
 def translations() -> None:
-    """Compile the catalogues once per run, so no test reads a stale or missing .mo file."""
-    subprocess.run(
-        [str(Path(sys.executable).with_name("pybabel")), "-q", "compile", "-d", str(ROOT / "translations")],
-        check=True,
-    )
+    """The app reads the committed .mo files, as every install does (nothing compiles them here:
+    parallel workers would rewrite them under each other); tests/unit/test_compiled_translations.py
+    fails when one says something else than its .po."""
+    for po in (ROOT / "translations").glob("*/LC_MESSAGES/*.po"):
+        if not po.with_suffix(".mo").exists():
+            pytest.fail(f"{po.with_suffix('.mo')} is missing: run `.venv/bin/pybabel compile -d translations`")
 
 
 class RequestClient(FlaskClient):
@@ -232,14 +249,38 @@ def login(web: Any) -> Any:
     return _login
 
 
+# Modules whose tests mostly wait on real time (a worker's timer, retries, sweeps): collected first,
+# so that under xdist they overlap the other tests instead of trailing after them.
+WAITING_MODULES = {"test_sla_worker.py", "test_notifications_workers.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in WAITING_MODULES)  # stable: else as collected
+
+
+def xdist_worker_index() -> int:
+    """0 in a plain run; N in pytest-xdist's worker gwN."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def redis_url_of_worker(url: str, index: int) -> str:
+    """TEST_REDIS_URL with its database number moved up by the xdist worker's index."""
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) + index
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """The shared Redis, on a database number of the tests' own, flushed before and after."""
+    """The shared Redis, on a database number of this worker's own, flushed before and after."""
     import redis
 
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    url = redis_url_of_worker(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"), xdist_worker_index())
     conn = redis.Redis.from_url(url)
-    conn.flushdb()
+    try:
+        conn.flushdb()
+    except redis.ResponseError as error:  # "DB index is out of range"
+        pytest.fail(f"{url}: {error}; lower TEST_REDIS_URL's database number or run fewer xdist workers")
     try:
         yield url
     finally:

@@ -3,7 +3,7 @@
 `api.call(...)` sends one request in its own app context (as a server would), then checks the
 response against the OpenAPI document the app serves: the status is documented for that operation
 and the JSON body validates against its schema. So every API test is also a conformance test.
-Test modules take the fixtures with `from tests.integration.api_support import *` (see __all__).
+A pytest plugin (tests/conftest.py lists it in `pytest_plugins`): its fixtures reach every test.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.exceptions import HTTPException
-
-__all__ = ["api", "file_ticket", "make_token", "tokens"]  # the fixtures
 
 DOC_URI = "urn:opiekun:openapi"
 _MISSING = object()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api_support import *  # noqa: F403  (fixtures)
 from tests.integration.api_support import error_of
 
 

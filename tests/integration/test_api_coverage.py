@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 from sqlalchemy import event
 
-from tests.integration.api_support import *  # noqa: F403  (fixtures)
 from tests.integration.api_support import error_of
 
 DAY = date(2026, 11, 10)

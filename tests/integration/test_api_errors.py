@@ -12,7 +12,6 @@ from datetime import date
 
 import pytest
 
-from tests.integration.api_support import *  # noqa: F403  (fixtures)
 from tests.integration.api_support import error_of
 
 NEW = {"subject": "Labels print blank", "description": "Every label is blank.", "category": "bug"}

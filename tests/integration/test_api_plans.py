@@ -8,7 +8,6 @@ from datetime import date
 
 import pytest
 
-from tests.integration.api_support import *  # noqa: F403  (fixtures)
 from tests.integration.api_support import error_of
 
 TODAY = date(2026, 11, 10)

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from tests.integration.api_support import *  # noqa: F403  (fixtures)
 from tests.integration.api_support import error_of
 
 NEW = {"subject": "Labels print blank", "description": "Since 9:00 every label is blank.", "category": "bug"}

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD
-from tests.integration.api_support import *  # noqa: F403  (fixtures)
 from tests.integration.api_support import error_of
 
 

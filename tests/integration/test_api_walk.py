@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration.api_support import *  # noqa: F403  (fixtures)
-
 API_PREFIX = "/api/v1/"
 SAMPLE_DATE = "2026-11-27"
 

@@ -36,7 +36,7 @@ from plans.coverage import (
 )
 from plans.periods import Period
 
-PROPERTIES = settings(max_examples=250, deadline=None, database=None)
+PROPERTIES = settings(deadline=None, database=None)  # as many examples as the profile says
 
 
 def make_plan(**changes: object) -> PlanTerms:

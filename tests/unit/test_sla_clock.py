@@ -144,7 +144,7 @@ pauses_strategy = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(deadline=None, database=None)  # as many examples as the profile says
 @given(
     start=st.integers(0, 10 * 24 * 60),
     pauses=pauses_strategy,
