@@ -100,7 +100,7 @@ def test_control_purity_counts_what_a_rule_module_imports_indirectly(tmp_path):
     folder = copy_of_the_project(tmp_path)
     module = PURE["source_modules"][0]
     package = module.rsplit(".", 1)[0]
-    (folder / package / "between_probe.py").write_text('"""Added by the test."""\n\nimport sqlalchemy  # noqa\n')
+    (folder.joinpath(*package.split(".")) / "between_probe.py").write_text('"""Added by the test."""\n\nimport sqlalchemy  # noqa\n')
     add_import(folder, module, f"import {package}.between_probe")
     result = lint_imports(folder)
     assert result.returncode == 1, result.stdout + result.stderr
