@@ -119,3 +119,37 @@ def test_a_reader_in_a_transaction_does_not_hold_up_a_writer(connect: Any) -> No
     writer.commit()  # in the rollback journal this waits for the reader (then "locked")
     assert time.monotonic() - started < 1
     reader.commit()
+
+
+def _table_queried_then_returned(url: str) -> list[Any]:
+    """A table never analysed, queried through its index by a pooled connection that then goes back."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE parcels (id INTEGER PRIMARY KEY, courier INTEGER)"))
+        conn.execute(text("CREATE INDEX ix_parcels_courier ON parcels (courier)"))
+        conn.execute(text("INSERT INTO parcels (courier) VALUES (:c)"), [{"c": i % 50} for i in range(5000)])
+    engine.dispose()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT count(*) FROM parcels WHERE courier = 3")).scalar()
+    # back in the pool now
+    with engine.connect() as conn:
+        stats = conn.execute(text("SELECT tbl, stat FROM sqlite_stat1")).all()
+    engine.dispose()
+    return stats
+
+
+@sqlite_only
+def test_a_connection_going_back_to_the_pool_runs_pragma_optimize_when_its_turn_has_come(tmp_path, monkeypatch):
+    from helpdesk import extensions
+
+    monkeypatch.setattr(extensions, "SQLITE_OPTIMIZE_SECONDS", 0.0)
+    assert _table_queried_then_returned(f"sqlite:///{tmp_path / 'optimize.sqlite3'}") == [("parcels", "5000 100")]
+
+
+@sqlite_only
+def test_control_within_the_hour_the_connection_is_returned_without_optimizing(tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    with pytest.raises(OperationalError, match="no such table: sqlite_stat1"):
+        _table_queried_then_returned(f"sqlite:///{tmp_path / 'optimize.sqlite3'}")
