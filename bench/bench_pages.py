@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import re
 import shutil
@@ -101,10 +102,14 @@ def _ms(text: str) -> float:
 
 
 def parse_wrk(out: str) -> tuple[float, float, float, int]:
-    """req/s, p50 ms, p99 ms and errors (non-2xx/3xx answers, socket errors) from `wrk --latency`."""
+    """req/s, p50 ms, p99 ms and errors (non-2xx/3xx answers, socket errors) from `wrk --latency`.
+
+    A page slower than the run finishes no request: its percentiles are NaN (shown as "-").
+    """
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    finished = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1)) if finished else math.nan
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1)) if finished else math.nan
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if socket_errors:
@@ -405,6 +410,10 @@ def _count(n: int) -> str:
         f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n))
 
 
+def _number(value: float, digits: int) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
 def table(results: list[Result], hello: Result) -> str:
     def find(app: str, database: str, size: int, page: str) -> Result | None:
         return next((r for r in results if (r.app, r.database, r.size, r.page) == (app, database, size, page)), None)
@@ -417,12 +426,14 @@ def table(results: list[Result], hello: Result) -> str:
             continue
         name = r.page if r.app == "opiekun" else f"django-helpdesk: {r.page}"
         small = find(r.app, r.database, sizes[0], r.page)
-        growth = f"{r.p50_ms / small.p50_ms:.2f} ({_count(r.size)}/{_count(sizes[0])})" if (
-            small and r.size != sizes[0] and small.p50_ms) else ""
+        growth = ""
+        if small and r.size != sizes[0]:
+            ratio = r.p50_ms / small.p50_ms if small.p50_ms else math.nan
+            growth = f"{_number(ratio, 2)} ({_count(r.size)}/{_count(sizes[0])})"
         peer = find("peer", r.database, r.size, PAGES.get(r.page, "")) if r.app == "opiekun" else None
-        rows.append(f"| {r.database} | {r.size:,} | {name} | {r.rps:.1f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-                    f"{r.rps / hello.rps:.4f} | {growth} | {f'{r.rps / peer.rps:.2f}' if peer and peer.rps else ''} | "
-                    f"{r.errors or ''} |")
+        versus = "" if peer is None else _number(r.rps / peer.rps, 2) if peer.rps else "peer: none finished"
+        rows.append(f"| {r.database} | {r.size:,} | {name} | {r.rps:.1f} | {_number(r.p50_ms, 1)} | "
+                    f"{_number(r.p99_ms, 1)} | {r.rps / hello.rps:.4f} | {growth} | {versus} | {r.errors or ''} |")
     rows.append(f"| - | - | bare Flask hello (ceiling) | {hello.rps:.1f} | {hello.p50_ms:.2f} | {hello.p99_ms:.2f} "
                 f"| 1 | | | {hello.errors or ''} |")
     return "\n".join(rows)
@@ -470,7 +481,8 @@ def main() -> None:
               f"before, {' '.join(f'{x:.2f}' for x in load_after)} after. gunicorn {args.workers} sync workers, "
               f"wrk -t1 -c{args.connections} -d{args.duration}s, 127.0.0.1. Opiekun embedded default (no Redis, "
               "notifications inline), API_RATE_LIMIT raised; django-helpdesk 2.6.1 on the same database. "
-              "x hello and x peer are req/s ratios; p50 big/small is the p50 at this size over the smallest.\n\n"
+              "x hello and x peer are req/s ratios; p50 big/small is the p50 at this size over the smallest; "
+              "\"-\" where no request finished within the run.\n\n"
               f"    bench/run {' '.join(sys.argv[1:])}\n\n")
     out = BENCH / "results" / f"{started:%Y-%m-%d-%H%M}-{socket.gethostname()}.md"
     out.parent.mkdir(exist_ok=True)

@@ -46,3 +46,15 @@ def test_the_table_gives_ratios_to_hello_to_the_smallest_size_and_to_the_peer():
     assert rows["agent queue@10,000"] == "| sqlite | 10,000 | agent queue | 100.0 | 10.0 | 20.0 | 0.0200 |  | 5.00 |  |"
     assert rows["agent queue@1,000,000"] == "| sqlite | 1,000,000 | agent queue | 80.0 | 13.0 | 30.0 | 0.0160 | 1.30 (1M/10k) | 40.00 | 3 |"
     assert "| 10.00 (1M/10k) |" in rows["django-helpdesk: list data@1,000,000"]
+
+
+def test_a_page_slower_than_the_run_shows_no_percentiles_and_no_ratio_to_a_peer_that_finished_nothing():
+    report = WRK_REPORT.replace("500 requests in", "0 requests in").replace("100.25", "0.00")
+    rps, p50, p99, _errors = bench.parse_wrk(report)
+    assert rps == 0.0 and p50 != p50 and p99 != p99  # NaN
+    R = bench.Result
+    results = [R("opiekun", "sqlite", 10_000, "manager home", 100.0, 10.0, 20.0, 0),
+               R("peer", "sqlite", 10_000, "dashboard", rps, p50, p99, 0)]
+    lines = bench.table(results, R("hello", "-", 0, "hello", 5000.0, 0.5, 1.0, 0)).splitlines()
+    assert lines[2].endswith("| peer: none finished |  |")
+    assert lines[3] == "| sqlite | 10,000 | django-helpdesk: dashboard | 0.0 | - | - | 0.0000 |  |  |  |"
