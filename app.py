@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = config.secret_key(app.instance_path)
+    config.rate_limit_storage(app.config)
     app.session_interface = HttpsAwareSessionInterface()
 
     register_extensions(app)

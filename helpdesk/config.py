@@ -37,8 +37,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # a browser that logged in to the account before is held only by its own failures.
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
         "PASSWORD_RESET_LIMIT_PER_ACCOUNT": "3 per hour",  # reset e-mails asked for one address
-        "RATELIMIT_STORAGE_URI": "memory://",
+        # Where Flask-Limiter counts (API per token, logins per address): unset means REDIS_URL
+        # when that is set, else each worker's memory (see rate_limit_storage below).
+        "RATELIMIT_STORAGE_URI": None,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis unreachable: count in the worker's memory until it is back, never answer 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
@@ -127,6 +131,19 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def rate_limit_storage(settings: dict[str, Any]) -> None:
+    """Count rate limits in Redis whenever the installation has one, so every worker shares them.
+
+    RATELIMIT_STORAGE_URI wins when given; otherwise REDIS_URL; otherwise each worker's memory
+    (the embedded default, one process). Redis is asked with the same short timeouts as the jobs.
+    """
+    uri = settings.get("RATELIMIT_STORAGE_URI") or settings.get("REDIS_URL") or "memory://"
+    settings["RATELIMIT_STORAGE_URI"] = uri
+    if uri.startswith(("redis://", "rediss://", "redis+")):
+        timeout = settings.get("REDIS_CONNECT_TIMEOUT", 1.0)
+        settings.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": timeout, "socket_timeout": timeout})
 
 
 def secret_key(instance_path: str) -> str:

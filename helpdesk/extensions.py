@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 from flask_babel import Babel
@@ -13,8 +14,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 
 # Stable constraint names so Alembic revisions are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -38,10 +40,51 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 
 
+# The embedded SQLite: how long a writer waits for another's lock before "database is locked", and
+# how often a pooled connection runs PRAGMA optimize (SQLite's advice for long-lived connections).
+SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_OPTIMIZE_SECONDS = 3600.0
+
+
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite checks foreign keys only when each connection asks it to."""
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+    """Per-connection SQLite settings: foreign keys checked, WAL, a busy timeout.
+
+    WAL lets readers and one writer work at the same time (in the default rollback journal a
+    commit waits for every reader); it is a property of the file, so asking again is a no-op.
+    The busy timeout makes a second writer wait for the lock instead of failing at once.
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # answers "memory" for in-memory databases
         cursor.close()
+        record.info["sqlite_optimized_at"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_optimize(dbapi_connection: Any, record: Any) -> None:
+    """PRAGMA optimize when a connection returns to the pool, at most once an hour per connection.
+
+    It re-analyses only the tables this connection's queries used whose size changed a lot since
+    their last ANALYZE, so the query planner keeps choosing the indexes as tables grow.
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    last = record.info.get("sqlite_optimized_at", 0.0)
+    if time.monotonic() - last < SQLITE_OPTIMIZE_SECONDS:
+        return
+    record.info["sqlite_optimized_at"] = time.monotonic()
+    try:
+        dbapi_connection.execute("PRAGMA optimize")
+    except sqlite3.OperationalError:  # busy past the timeout: the next hour's turn will do
+        pass
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """ANALYZE the database, so the planner knows the tables' sizes (after migrations, bulk loads).
+
+    SQLite never gathers statistics on its own; PostgreSQL's autovacuum does, but only later.
+    """
+    connection.exec_driver_sql("ANALYZE")

@@ -108,6 +108,12 @@ def run_migrations_online():
 
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    # SQLite gathers no statistics by itself; without them the planner guesses
+                    # (e.g. reads every open ticket to sort the queue). PostgreSQL's autovacuum does.
+                    from helpdesk.extensions import refresh_statistics
+
+                    refresh_statistics(connection)
         finally:
             if sqlite:
                 connection.rollback()

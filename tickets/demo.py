@@ -17,7 +17,7 @@ from helpdesk.accounts import User, create_user, user_by_email
 from helpdesk.calendars.seed import seed_reference_data
 from helpdesk.clock import utcnow
 from helpdesk.companies import client_by_slug, create_client
-from helpdesk.extensions import db
+from helpdesk.extensions import db, refresh_statistics
 from plans.onboarding.demo import seed_demo_onboarding
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
 from tickets.services import Actor, add_message, file_ticket
@@ -146,6 +146,8 @@ def seed(tickets: int) -> None:
     seed_demo_onboarding(client_by_slug("globex"), users["manager@opiekun.example"])
     seed_samples(users)
     added = seed_bulk(tickets, users) if tickets else 0
+    refresh_statistics(db.session.connection())  # the planner should know the new sizes at once
+    db.session.commit()
     click.echo(f"Demo data ready ({added} tickets added).")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, role, client_slug, client_admin, _name in DEMO_USERS:
