@@ -9,13 +9,11 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
 from helpdesk.sla_policies import (
-    CLOCK_LABELS,
     CLOCKS,
     DEFAULT_TARGETS,
     DEFAULT_WARNING_PERCENT,
     MAPPED_SOURCES,
     PRIORITIES,
-    SOURCE_LABELS,
     PolicyError,
     PolicyInput,
     SlaPolicy,
@@ -36,7 +34,7 @@ def policies():
     db.session.commit()  # the default policy and calendars, if this was their first use
     return render_template(
         "manager/sla_policies.html", policies=rows, mapping=source_mapping(), sources=MAPPED_SOURCES,
-        source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors={},
+        priorities=PRIORITIES, errors={},
     )
 
 
@@ -51,7 +49,7 @@ def mapping():
         rows = all_policies()
         return render_template(
             "manager/sla_policies.html", policies=rows, mapping={**source_mapping(), **choices},
-            sources=MAPPED_SOURCES, source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors=exc.fields,
+            sources=MAPPED_SOURCES, priorities=PRIORITIES, errors=exc.fields,
         ), 422
     flash(_("Which policy each source gets is saved."), "success")
     return redirect(url_for("sla_admin.policies"))
@@ -98,7 +96,7 @@ def _edit(policy: SlaPolicy | None):
     calendars = all_calendars()
     return render_template(
         "manager/sla_policy_form.html", policy=policy, values=_form_values(policy), errors=errors,
-        calendars=calendars, priorities=PRIORITIES, clocks=CLOCKS, clock_labels=CLOCK_LABELS,
+        calendars=calendars, priorities=PRIORITIES, clocks=CLOCKS,
         target_field=target_field,
     ), status
 

@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     from helpdesk.jobs import on_worker_start
     from tickets import agent, api, manager, portal, sla_report
     from tickets.demo import demo_cli
-    from tickets.labels import template_globals
+    from tickets.sla import duration_text
     from tickets.sla_cli import sla_cli
     from tickets.sla_jobs import schedule_next_sweep
 
@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sla_cli)
     app.config.setdefault("SLA_INLINE_SWEEP", True)
     on_worker_start(app, schedule_next_sweep)
-    app.jinja_env.globals.update(template_globals())
+    app.jinja_env.globals["sla_duration"] = duration_text
     app.jinja_env.filters["fromiso"] = datetime.fromisoformat
     app.config.setdefault("HOME_ENDPOINTS", {}).update(
         {"client": "portal.tickets", "agent": "agent.queue", "manager": "manager.home", "admin": "admin.home"}
