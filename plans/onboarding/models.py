@@ -1,7 +1,8 @@
 """The onboarding's tables and their vocabulary: one onboarding per client, its stages, checklist
 items, Success Plan versions and entries, meetings and the append-only history.
 
-The words (labels, checklists of the seed) are in `labels`; the pure rules in `rules`. `record`
+The codes and their words are in `vocabulary`, the checklists of the seed in `labels`, the
+pure rules in `rules`. `record`
 adds a row to the history and is how every service marks progress.
 """
 
