@@ -22,6 +22,8 @@ from helpdesk.i18n import _l, get_locale, select_locale, select_timezone
 from helpdesk.markup import render_markdown
 from helpdesk.security import HttpsAwareSessionInterface, refuse_nul_characters
 from helpdesk.storage import init_storage
+from helpdesk.vocabulary import VOCABULARIES
+from helpdesk.vocabulary import label as vocabulary_label
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -77,6 +79,10 @@ def register_domains(app: Flask) -> None:
 
 def register_templates(app: Flask) -> None:
     app.jinja_env.globals.update(markdown=render_markdown, get_locale=get_locale)
+    # Every vocabulary's words through one filter: {{ ticket.category|label("category") }}, and
+    # {% for s in vocabulary.status %} to list one (helpdesk/vocabulary.py).
+    app.jinja_env.filters["label"] = vocabulary_label
+    app.jinja_env.globals["vocabulary"] = VOCABULARIES
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -20,9 +20,10 @@ from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db, login_manager
 from helpdesk.i18n import _, valid_timezone
 from helpdesk.text import one_line_error
+from helpdesk.vocabulary import Role
 
-ROLES = ("client", "agent", "manager", "admin")
-STAFF_ROLES = ("agent", "manager", "admin")
+ROLES = Role.values()
+STAFF_ROLES = ROLES[1:]
 
 
 class User(UserMixin, db.Model):
@@ -30,7 +31,7 @@ class User(UserMixin, db.Model):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('client', 'agent', 'manager', 'admin')", name="role"),
+        CheckConstraint(Role.check("role"), name="role"),
         CheckConstraint("(role = 'client') = (client_id IS NOT NULL)", name="client_role"),
     )
 

@@ -7,11 +7,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from helpdesk.accounts import (
-    ROLES,
     AccountError,
     User,
     bind_session,
@@ -23,22 +21,17 @@ from helpdesk.companies import Client, ClientError, create_client, update_client
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
+from helpdesk.vocabulary import Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-ROLE_LABELS = {
-    "client": _l("Client user"),
-    "agent": _l("Agent"),
-    "manager": _l("Manager"),
-    "admin": _l("Admin"),
-}
 
 
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Full name"), validators=[Length(max=200)])
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField(_l("Role"), choices=Role.choices())
     client = SelectField(_l("Client company"), choices=[])
     client_admin = BooleanField(_l("Client admin (sees all of the company's tickets)"))
     active = BooleanField(_l("Active"), default=True)
@@ -72,7 +65,7 @@ def home():
 @admin_required
 def users():
     rows = db.session.scalars(select(User).order_by(User.role, User.email)).all()
-    return render_template("admin/users.html", users=rows, role_labels=ROLE_LABELS)
+    return render_template("admin/users.html", users=rows)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

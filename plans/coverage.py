@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from plans.periods import PERIOD_KINDS, Period, package_period, period_containing
+from plans.vocabulary import Category, CoverageSource, OveragePolicy
 
 
 def N_(s: str) -> str:
@@ -43,19 +44,14 @@ def N_(s: str) -> str:
     return s
 
 
-CATEGORIES = ("question", "configuration_change", "bug")
-SOURCES = ("bug_fix", "onboarding", "post_onboarding_package", "support_plan", "none")
-OVERAGE_POLICIES = ("bill", "approval", "reject")
+# The codes as plain strings; plans/vocabulary.py defines each vocabulary once, with its labels.
+CATEGORIES = Category.values()
+SOURCES = CoverageSource.values()
+OVERAGE_POLICIES = OveragePolicy.values()
 PHASES = ("onboarding", "production")
 BILLING_INCREMENTS = (1, 15, 30)
 MAX_ENTRY_MINUTES = 24 * 60
-FREE_SOURCES = ("bug_fix", "onboarding", "post_onboarding_package")
-
-CATEGORY_LABELS = {
-    "question": N_("question"),
-    "configuration_change": N_("configuration change"),
-    "bug": N_("bug"),
-}
+FREE_SOURCES = (CoverageSource.BUG_FIX.value, CoverageSource.ONBOARDING.value, CoverageSource.POST_ONBOARDING_PACKAGE.value)
 MONTH_NAMES = (
     N_("January"),
     N_("February"),
@@ -280,7 +276,7 @@ class Reason:
         values: dict[str, Any] = {}
         for key, value in self.params.items():
             if key == "category":
-                values[key] = gettext(CATEGORY_LABELS[value])
+                values[key] = gettext(Category(value).word.msgid)
             elif key == "period":
                 values[key] = _render_period(Period.from_label(value), gettext, format_date)
             elif isinstance(value, date):

@@ -8,13 +8,7 @@ from wtforms import BooleanField, RadioField, SelectChoice, SelectField, SelectM
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from helpdesk.i18n import _l
-from plans.labels import PERIOD_KIND_LABELS, POLICY_LABELS
-
-CATEGORY_CHOICES = [
-    SelectChoice("question", _l("Question")),
-    SelectChoice("configuration_change", _l("Configuration change")),
-    SelectChoice("bug", _l("Bug")),
-]
+from plans.vocabulary import Category, OveragePolicy, PeriodKind
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -24,7 +18,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 class TermsFields(FlaskForm):
     covered_categories = MultiCheckboxField(
-        _l("Covered categories"), choices=CATEGORY_CHOICES, default=["question", "configuration_change"],
+        _l("Covered categories"), choices=Category.choices(), default=["question", "configuration_change"],
         validate_choice=False,
     )
     allowance_minutes = StringField(_l("Allowance in minutes per period (empty: no limit)"))
@@ -38,7 +32,7 @@ class TermsFields(FlaskForm):
     )
     rollover_cap_minutes = StringField(_l("Rollover cap in minutes (0: no rollover)"), default="0")
     overage_policy = SelectField(
-        _l("When the allowance is used up"), choices=[SelectChoice(k, v) for k, v in POLICY_LABELS.items()], default="bill",
+        _l("When the allowance is used up"), choices=OveragePolicy.choices(), default="bill",
         validate_choice=False,
     )
     hourly_rate = StringField(_l("Hourly rate"))
@@ -56,7 +50,7 @@ class TermsFields(FlaskForm):
 class NewPlanForm(TermsFields):
     name = StringField(_l("Name"))
     period = RadioField(
-        _l("Period"), choices=[SelectChoice(k, v) for k, v in PERIOD_KIND_LABELS.items()], default="month", validate_choice=False
+        _l("Period"), choices=PeriodKind.choices(), default="month", validate_choice=False
     )
 
 

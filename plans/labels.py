@@ -1,4 +1,7 @@
-"""What coverage sources, ledger charges, triggers and approvals are called, in the user's language."""
+"""Coverage words in the reader's language: minutes, dates and decision reasons.
+
+What coverage sources, charges, approvals and plan terms are called lives with their
+vocabularies in plans/vocabulary.py (shown through the ``label`` template filter)."""
 
 from __future__ import annotations
 
@@ -6,48 +9,8 @@ from typing import Any
 
 from flask_babel import format_decimal
 
-from helpdesk.i18n import _, _l, format_date
+from helpdesk.i18n import _, format_date
 from plans.coverage import Reason
-
-SOURCE_LABELS = {
-    "bug_fix": _l("Bug-fix guarantee"),
-    "onboarding": _l("Onboarding"),
-    "post_onboarding_package": _l("Post-onboarding package"),
-    "support_plan": _l("Support plan"),
-    "none": _l("Not covered"),
-}
-CHARGE_LABELS = {
-    "allowance": _l("From the allowance"),
-    "free": _l("Free"),
-    "billable": _l("Billable"),
-    "pending": _l("Awaiting approval"),
-    "goodwill": _l("Goodwill"),
-    "unbilled": _l("Not billed"),
-}
-KIND_LABELS = {
-    "consumption": _l("Consumption"),
-    "overage": _l("Overage"),
-    "refund": _l("Refund"),
-    "approval": _l("Approval"),
-}
-TRIGGER_LABELS = {
-    "filed": _l("Ticket filed"),
-    "reclassified": _l("Category changed"),
-    "time_entry": _l("Time logged"),
-    "approval": _l("Manager's decision"),
-}
-APPROVAL_LABELS = {
-    "pending": _l("Awaiting a manager's approval"),
-    "billable": _l("Approved as billable work"),
-    "goodwill": _l("Approved as goodwill (free of charge)"),
-    "declined": _l("Declined by a manager"),
-}
-POLICY_LABELS = {
-    "bill": _l("Bill at the hourly rate"),
-    "approval": _l("A manager approves"),
-    "reject": _l("Not covered"),
-}
-PERIOD_KIND_LABELS = {"month": _l("Month"), "quarter": _l("Quarter")}
 
 
 def format_minutes(minutes: int | None) -> str:
@@ -81,13 +44,6 @@ def render_reason(reason: Any) -> str:
 
 def template_globals() -> dict:
     return {
-        "SOURCE_LABELS": SOURCE_LABELS,
-        "CHARGE_LABELS": CHARGE_LABELS,
-        "KIND_LABELS": KIND_LABELS,
-        "TRIGGER_LABELS": TRIGGER_LABELS,
-        "APPROVAL_LABELS": APPROVAL_LABELS,
-        "POLICY_LABELS": POLICY_LABELS,
-        "PERIOD_KIND_LABELS": PERIOD_KIND_LABELS,
         "format_minutes": format_minutes,
         "format_decimal": format_decimal,
     }

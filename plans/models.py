@@ -29,24 +29,30 @@ from helpdesk.calendars.policies import SlaPolicy  # noqa: F401  (the table sla_
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
-from plans.coverage import CATEGORIES, OVERAGE_POLICIES, SOURCES, PlanTerms
-from plans.periods import PERIOD_KINDS
+from plans.coverage import CATEGORIES, PlanTerms
+from plans.vocabulary import (
+    Approval,
+    Category,
+    Charge,
+    CoverageSource,
+    LedgerKind,
+    OveragePolicy,
+    PeriodKind,
+    Trigger,
+)
 
-TRIGGERS = ("filed", "reclassified", "time_entry", "approval")
+# The codes as plain strings; plans/vocabulary.py defines each vocabulary once, with its labels.
+TRIGGERS = Trigger.values()
 # The approval state a decision leaves its ticket in: None (nothing to approve), "pending" (in
 # the manager's queue), or a manager's settlement, which holds until the category changes.
-APPROVALS = ("pending", "billable", "goodwill", "declined")
-SETTLEMENTS = ("billable", "goodwill", "declined")
-KINDS = ("consumption", "overage", "refund", "approval")
+APPROVALS = Approval.values()
+SETTLEMENTS = APPROVALS[1:]
+KINDS = LedgerKind.values()
 # Who pays for the minutes of a ledger row: the plan's allowance, nobody (a free source), or,
 # for work beyond coverage, the client (billable), the vendor (goodwill), nobody yet (pending a
 # manager's approval) or nobody (unbilled: declined, rejected or uncovered and refused).
-CHARGES = ("allowance", "free", "billable", "pending", "goodwill", "unbilled")
-OVERAGE_CHARGES = ("billable", "pending", "goodwill", "unbilled")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+CHARGES = Charge.values()
+OVERAGE_CHARGES = CHARGES[2:]
 
 
 class SupportPlan(db.Model):
@@ -54,7 +60,7 @@ class SupportPlan(db.Model):
     periods are anchored on each subscription's start and must tile without gaps."""
 
     __tablename__ = "support_plans"
-    __table_args__ = (CheckConstraint(_in("period", PERIOD_KINDS), name="period"),)
+    __table_args__ = (CheckConstraint(PeriodKind.check("period"), name="period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -91,7 +97,7 @@ class PlanVersion(db.Model):
     __tablename__ = "plan_versions"
     __table_args__ = (
         UniqueConstraint("plan_id", "effective_from", name="uq_plan_versions_plan_id_effective_from"),
-        CheckConstraint(_in("overage_policy", OVERAGE_POLICIES), name="overage_policy"),
+        CheckConstraint(OveragePolicy.check("overage_policy"), name="overage_policy"),
         CheckConstraint("billing_increment IN (1, 15, 30)", name="billing_increment"),
         CheckConstraint("allowance_minutes IS NULL OR allowance_minutes >= 0", name="allowance_minutes"),
         CheckConstraint("allowance_tickets IS NULL OR allowance_tickets >= 0", name="allowance_tickets"),
@@ -171,10 +177,10 @@ class CoverageDecision(db.Model):
 
     __tablename__ = "coverage_decisions"
     __table_args__ = (
-        CheckConstraint(_in("trigger", TRIGGERS), name="trigger"),
-        CheckConstraint(_in("source", SOURCES), name="source"),
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
-        CheckConstraint(f"approval IS NULL OR {_in('approval', APPROVALS)}", name="approval"),
+        CheckConstraint(Trigger.check("trigger"), name="trigger"),
+        CheckConstraint(CoverageSource.check("source"), name="source"),
+        CheckConstraint(Category.check("category"), name="category"),
+        CheckConstraint(f"approval IS NULL OR {Approval.check('approval')}", name="approval"),
         Index("ix_coverage_decisions_ticket_id_id", "ticket_id", "id"),
         Index("ix_coverage_decisions_client_id_period_start", "client_id", "period_start"),
         Index("ix_coverage_decisions_period_start", "period_start"),
@@ -245,9 +251,9 @@ class UsageEntry(db.Model):
 
     __tablename__ = "usage_entries"
     __table_args__ = (
-        CheckConstraint(_in("kind", KINDS), name="kind"),
-        CheckConstraint(_in("charge", CHARGES), name="charge"),
-        CheckConstraint(_in("source", SOURCES), name="source"),
+        CheckConstraint(LedgerKind.check("kind"), name="kind"),
+        CheckConstraint(Charge.check("charge"), name="charge"),
+        CheckConstraint(CoverageSource.check("source"), name="source"),
         # Per client (statements, drill-down, the client's page) and per period (the report).
         Index("ix_usage_entries_client_id_period_start", "client_id", "period_start"),
         Index("ix_usage_entries_period_start_client_id", "period_start", "client_id"),

@@ -32,7 +32,9 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-PERIOD_KINDS = ("month", "quarter")
+from plans.vocabulary import PeriodKind
+
+PERIOD_KINDS = PeriodKind.values()
 _MONTHS_PER_KIND = {"month": 1, "quarter": 3}
 
 _MONTH_LABEL = re.compile(r"^(\d{4})-(\d{2})$")

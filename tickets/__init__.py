@@ -11,7 +11,7 @@ def init_app(app: Flask) -> None:
     """Register the tickets blueprints, commands and template names."""
     from tickets import agent, api, manager, portal, sla
     from tickets.demo import demo_cli
-    from tickets.labels import template_globals
+    from tickets.sla.display import duration_text
 
     app.register_blueprint(portal.bp)
     app.register_blueprint(portal.files_bp)
@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     app.cli.add_command(demo_cli)
     sla.init_app(app)
-    app.jinja_env.globals.update(template_globals())
+    app.jinja_env.globals["sla_duration"] = duration_text
     app.jinja_env.filters["fromiso"] = datetime.fromisoformat
     app.config.setdefault("HOME_ENDPOINTS", {}).update(
         {"client": "portal.tickets", "agent": "agent.queue", "manager": "manager.home", "admin": "admin.home"}

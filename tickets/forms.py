@@ -16,19 +16,18 @@ from wtforms import (
 
 from helpdesk.i18n import _, _l
 from helpdesk.uploads import CheckedFile, UploadError, check_file
-from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS
-from tickets.models import CATEGORIES, PRIORITIES, STATUSES
+from tickets.vocabulary import Category, Priority, Status
 
 
 class NewTicketForm(FlaskForm):
     subject = StringField(_l("Subject"))
     description = TextAreaField(_l("Description"))
     category = RadioField(
-        _l("Category"), choices=[SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False
+        _l("Category"), choices=Category.choices(), validate_choice=False
     )
     priority = SelectField(
         _l("Priority"),
-        choices=[SelectChoice(p, PRIORITY_LABELS[p]) for p in PRIORITIES],
+        choices=Priority.choices(),
         default="normal",
         validate_choice=False,
     )
@@ -42,15 +41,15 @@ class ReplyForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=[SelectChoice(s, STATUS_LABELS[s]) for s in STATUSES], validate_choice=False)
+    status = SelectField(_l("Status"), choices=Status.choices(), validate_choice=False)
 
 
 class PriorityForm(FlaskForm):
-    priority = SelectField(_l("Priority"), choices=[SelectChoice(p, PRIORITY_LABELS[p]) for p in PRIORITIES], validate_choice=False)
+    priority = SelectField(_l("Priority"), choices=Priority.choices(), validate_choice=False)
 
 
 class CategoryForm(FlaskForm):
-    category = SelectField(_l("Category"), choices=[SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES], validate_choice=False)
+    category = SelectField(_l("Category"), choices=Category.choices(), validate_choice=False)
     reason = StringField(_l("Why"))
 
 

@@ -14,15 +14,13 @@ from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
+from tickets.vocabulary import OPEN_STATUSES, Category, Clock, Priority, SlaState, Status
 
-CATEGORIES = ("question", "configuration_change", "bug")
-PRIORITIES = ("low", "normal", "high", "urgent")
-STATUSES = ("new", "open", "waiting_on_client", "resolved", "closed")
-OPEN_STATUSES = ("new", "open", "waiting_on_client")
-CLOCKS = ("first_response", "resolution")
-# What the queue shows: a breach recorded on a clock still running, a pause, a warning recorded,
-# running within target, or every clock stopped. NULL: the ticket has no SLA.
-SLA_STATES = ("breached", "paused", "warning", "running", "stopped")
+# The codes of each vocabulary as plain strings (tickets/vocabulary.py defines them, with labels).
+CATEGORIES = Category.values()
+PRIORITIES = Priority.values()
+STATUSES = Status.values()
+CLOCKS = Clock.values()
 PAUSE_REASONS = ("waiting_on_client", "resolved")
 SLA_FACTS = ("warning", "breach")
 
@@ -36,9 +34,9 @@ class Ticket(db.Model):
 
     __tablename__ = "tickets"
     __table_args__ = (
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
-        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(Category.check("category"), name="category"),
+        CheckConstraint(Priority.check("priority"), name="priority"),
+        CheckConstraint(Status.check("status"), name="status"),
         # Keyset pagination: each filter of the queue walks its own index newest first.
         Index("ix_tickets_status_id", "status", "id"),
         Index("ix_tickets_client_id_id", "client_id", "id"),
@@ -51,7 +49,7 @@ class Ticket(db.Model):
         Index("ix_tickets_coverage_approval_id", "coverage_approval", "id"),
         # The queue sorts by the nearest due instant: keyset on (next_deadline_at, id).
         Index("ix_tickets_next_deadline_at_id", "next_deadline_at", "id"),
-        CheckConstraint(_in("sla_state", SLA_STATES), name="sla_state"),
+        CheckConstraint(SlaState.check("sla_state"), name="sla_state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -205,7 +203,7 @@ class SlaClock(db.Model):
     __tablename__ = "sla_clocks"
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind"),
-        CheckConstraint(_in("kind", CLOCKS), name="kind"),
+        CheckConstraint(Clock.check("kind"), name="kind"),
         CheckConstraint(_in("state", ("running", "paused", "stopped")), name="state"),
         CheckConstraint(_in("outcome", ("met", "breached")), name="outcome"),
     )
@@ -232,7 +230,7 @@ class SlaEvent(db.Model):
     __tablename__ = "sla_events"
     __table_args__ = (
         UniqueConstraint("ticket_id", "clock", "kind"),
-        CheckConstraint(_in("clock", CLOCKS), name="clock"),
+        CheckConstraint(Clock.check("clock"), name="clock"),
         CheckConstraint(_in("kind", SLA_FACTS), name="kind"),
         Index("ix_sla_events_recorded_at", "recorded_at"),
     )

@@ -29,7 +29,6 @@ from helpdesk.text import is_blank, one_line_error, whole_number
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
 from tickets import notices
-from tickets.labels import STATUS_LABELS
 from tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -41,6 +40,7 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.sla import refresh as sla
+from tickets.vocabulary import Status
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
@@ -603,7 +603,7 @@ def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = T
         return ticket
     if status not in TRANSITIONS[ticket.status]:
         raise Conflict(
-            _("A ticket cannot go from %(old)s to %(new)s.", old=STATUS_LABELS[ticket.status], new=STATUS_LABELS[status]),
+            _("A ticket cannot go from %(old)s to %(new)s.", old=Status(ticket.status).label, new=Status(status).label),
             {"status": _("Not allowed from the current status.")},
         )
     now = utcnow()

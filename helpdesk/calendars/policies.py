@@ -24,12 +24,12 @@ from helpdesk.calendars.models import Calendar, ReferenceDataMissing
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
-from helpdesk.i18n import _, _l
+from helpdesk.i18n import _
 from helpdesk.text import is_blank, one_line_error, whole_number
+from helpdesk.vocabulary import Clock, Priority
 
-PRIORITIES = ("low", "normal", "high", "urgent")
-CLOCKS = ("first_response", "resolution")
-CLOCK_LABELS = {"first_response": _l("First response"), "resolution": _l("Resolution")}
+PRIORITIES = Priority.values()
+CLOCKS = Clock.values()
 DEFAULT_POLICY_NAME = "Standard"
 DEFAULT_WARNING_PERCENT = 80
 # (first response, resolution) in business minutes on the default calendar (8-hour days).
@@ -72,7 +72,7 @@ class SlaTarget(db.Model):
 
     __tablename__ = "sla_targets"
     __table_args__ = (
-        CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="priority"),
+        CheckConstraint(Priority.check("priority"), name="priority"),
         CheckConstraint("first_response_minutes > 0", name="first_response_minutes"),
         CheckConstraint("resolution_minutes > 0", name="resolution_minutes"),
     )

@@ -49,33 +49,6 @@ SUBJECTS: dict[tuple[str, str], Any] = {
     (ev.PASSWORD_RESET, "client"): _l("Reset your Opiekun password"),
 }
 
-# Codes that callers pass as values, shown as words in the recipient's language.
-WORDS: dict[str, Any] = {
-    "question": _l("Question"),
-    "configuration_change": _l("Configuration change"),
-    "bug": _l("Bug"),
-    "low": _l("Low"),
-    "normal": _l("Normal"),
-    "high": _l("High"),
-    "urgent": _l("Urgent"),
-    # SLA clocks (tickets/sla/)
-    "first_response": _l("First response"),
-    "resolution": _l("Resolution"),
-    # onboarding meetings (plans/onboarding/labels.py)
-    "kickoff": _l("Kickoff meeting"),
-    "training": _l("Training"),
-    "follow_up": _l("Follow-up meeting"),
-    "recurring": _l("Onboarding meeting"),
-    "other": _l("Meeting"),
-    # coverage sources (plans/)
-    "bug_fix": _l("Bug-fix guarantee"),
-    "onboarding": _l("Onboarding"),
-    "post_onboarding_package": _l("Post-onboarding package"),
-    "support_plan": _l("Support plan"),
-    "none": _l("Not covered"),
-}
-
-
 class _Defaults(dict):
     """Format values that tolerate a missing key (a caller that knows less still gets a subject)."""
 
@@ -142,7 +115,6 @@ def render(event: str, recipient: dict[str, Any], values: dict[str, Any], ticket
         "ticket_id": ticket_id,
         "link": current_app.config["BASE_URL"].rstrip("/") + link if link else None,
         "instant": lambda value: _instant(value, timezone, language),
-        "word": lambda code: str(WORDS.get(code, code)),
         "reason": _reason,
     }
     name = ev.EVENT_TYPES[event].template

@@ -26,9 +26,9 @@ def init_app(app: Flask) -> None:
         meeting_views,  # noqa: F401  (its routes are on the blueprints of `views`)
         models,  # noqa: F401  (the tables belong to the app's metadata)
         views,
+        vocabulary,  # noqa: F401  (registers the words for the `label` filter)
     )
     from plans.onboarding.cli import onboarding_cli
-    from plans.onboarding.labels import template_globals
 
     for key, value in ONBOARDING_DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -36,4 +36,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.manager_bp)
     app.register_blueprint(views.portal_bp)
     app.cli.add_command(onboarding_cli)
-    app.jinja_env.globals.update(template_globals())

@@ -24,16 +24,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from helpdesk.date_bounds import WithinDateBounds
 from helpdesk.i18n import _l
-from plans.onboarding.labels import (
-    INTEGRATION_KIND_LABELS,
-    ITEM_STATE_LABELS,
-    MEETING_KIND_LABELS,
-    PLAN_SECTION_LABELS,
-    PROTOCOL_FUNCTIONS,
-    TIMING_LABELS,
-)
-from plans.onboarding.models import INTEGRATION_KINDS, ITEM_STATES, MEETING_KINDS, PLAN_SECTIONS, TIMINGS
+from plans.onboarding.labels import PROTOCOL_FUNCTIONS
 from plans.onboarding.protocol import ScanUpload
+from plans.onboarding.vocabulary import IntegrationKind, ItemState, MeetingKind, PlanSection, Timing
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -82,15 +75,15 @@ class TrainingForm(FlaskForm):
 
 class PlanEntryForm(Form):
     section = SelectField(
-        _l("Section"), choices=choices((s, PLAN_SECTION_LABELS[s]) for s in PLAN_SECTIONS), validate_choice=False
+        _l("Section"), choices=PlanSection.choices(), validate_choice=False
     )
     kind = SelectField(
         _l("Kind of integration"),
-        choices=choices([("", "—")] + [(k, INTEGRATION_KIND_LABELS[k]) for k in INTEGRATION_KINDS]),
+        choices=choices([("", "—")]) + IntegrationKind.choices(),
         validate_choice=False,
     )
     name = StringField(_l("Name"))
-    timing = SelectField(_l("When"), choices=choices((t, TIMING_LABELS[t]) for t in TIMINGS), validate_choice=False)
+    timing = SelectField(_l("When"), choices=Timing.choices(), validate_choice=False)
     notes = StringField(_l("Notes"))
 
 
@@ -100,8 +93,7 @@ class PlanForm(FlaskForm):
 
 
 class ItemStateForm(FlaskForm):
-    state = SelectField(_l("State"), choices=choices((s, ITEM_STATE_LABELS[s]) for s in ITEM_STATES),
-                        validate_choice=False)
+    state = SelectField(_l("State"), choices=ItemState.choices(), validate_choice=False)
 
 
 class StartDataItemForm(FlaskForm):
@@ -118,8 +110,8 @@ class ProtocolForm(FlaskForm):
 
 
 class MeetingForm(FlaskForm):
-    kind = SelectField(_l("Meeting"), choices=choices((k, MEETING_KIND_LABELS[k]) for k in MEETING_KINDS),
-                       validate_choice=False)
+    # Not validated as a choice: the edit page posts no kind (a meeting keeps its kind).
+    kind = SelectField(_l("Meeting"), choices=MeetingKind.choices(), validate_choice=False)
     day = _date(_l("Date"))
     start_time = TimeField(_l("Start time"), validators=[Optional()])
     duration_minutes = StringField(_l("Duration (minutes)"), default="60")  # ASCII digits, checked by the service

@@ -21,8 +21,8 @@ from plans.onboarding import rules
 from plans.onboarding.access import lock, people_for, pick, require_edit
 from plans.onboarding.dates import business_zone, local_instant, local_today
 from plans.onboarding.errors import Conflict, NotFound, check_text, raise_if
-from plans.onboarding.labels import MEETING_KIND_LABELS
 from plans.onboarding.models import MEETING_KINDS, Onboarding, OnboardingMeeting, record
+from plans.onboarding.vocabulary import MeetingKind
 
 
 def meetings(onboarding: Onboarding, *, include_cancelled: bool = True) -> list[OnboardingMeeting]:
@@ -202,7 +202,7 @@ def add_recurring_meeting(user: User, onboarding: Onboarding, now: datetime) -> 
 
 
 def meeting_title(onboarding: Onboarding, meeting: OnboardingMeeting) -> str:
-    return _("%(meeting)s · %(client)s", meeting=MEETING_KIND_LABELS[meeting.kind], client=onboarding.client.name)
+    return _("%(meeting)s · %(client)s", meeting=MeetingKind(meeting.kind).label, client=onboarding.client.name)
 
 
 def default_participants(onboarding: Onboarding) -> list[User]:

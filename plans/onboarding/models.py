@@ -1,13 +1,13 @@
 """The onboarding's tables and their vocabulary: one onboarding per client, its stages, checklist
 items, Success Plan versions and entries, meetings and the append-only history.
 
-The words (labels, checklists of the seed) are in `labels`; the pure rules in `rules`. `record`
+The codes and their words are in `vocabulary`, the checklists of the seed in `labels`, the
+pure rules in `rules`. `record`
 adds a row to the history and is how every service marks progress.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -34,10 +34,19 @@ from plans.onboarding import rules
 from plans.onboarding.labels import (
     CONFIGURATION_ITEMS,
     INTEGRATION_ACCESS,
-    INTEGRATION_KIND_LABELS,
     PROTOCOL_FUNCTIONS,
     START_DATA_ITEMS,
     TEST_STEPS,
+)
+from plans.onboarding.vocabulary import (
+    IntegrationKind,
+    ItemKind,
+    ItemState,
+    MeetingKind,
+    PlanSection,
+    Stage,
+    StageState,
+    Timing,
 )
 
 STAGES = rules.STAGES
@@ -46,32 +55,28 @@ STAGES = rules.STAGES
 STAGE_STATES = rules.STAGE_STATES
 
 
-ITEM_KINDS = ("start_data", "configuration", "test", "protocol")
+ITEM_KINDS = ItemKind.values()
 
 
-ITEM_STATES = ("open", "done", "not_applicable")
+ITEM_STATES = ItemState.values()
 
 
-PLAN_SECTIONS = ("integration", "process", "courier")
+PLAN_SECTIONS = PlanSection.values()
 
 
-INTEGRATION_KINDS = ("marketplace", "shop", "erp", "courier", "other")
+INTEGRATION_KINDS = IntegrationKind.values()
 
 
-TIMINGS = ("at_start", "later")
+TIMINGS = Timing.values()
 
 
-MEETING_KINDS = ("kickoff", "training", "follow_up", "recurring", "other")
+MEETING_KINDS = MeetingKind.values()
 
 
 GUARDIAN_ROLES = ("agent", "manager")
 
 
 EDITOR_ROLES = ("manager", "admin")
-
-
-def _in(column: str, values: Iterable[str]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Onboarding(db.Model):
@@ -127,8 +132,8 @@ class OnboardingStage(db.Model):
     __tablename__ = "onboarding_stages"
     __table_args__ = (
         UniqueConstraint("onboarding_id", "key", name="uq_onboarding_stages_onboarding_key"),
-        CheckConstraint(_in("key", STAGES), name="key"),
-        CheckConstraint(_in("state", STAGE_STATES), name="state"),
+        CheckConstraint(Stage.check("key"), name="key"),
+        CheckConstraint(StageState.check("state"), name="state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,8 +157,8 @@ class ChecklistItem(db.Model):
 
     __tablename__ = "onboarding_checklist_items"
     __table_args__ = (
-        CheckConstraint(_in("kind", ITEM_KINDS), name="kind"),
-        CheckConstraint(_in("state", ITEM_STATES), name="state"),
+        CheckConstraint(ItemKind.check("kind"), name="kind"),
+        CheckConstraint(ItemState.check("state"), name="state"),
         Index("ix_onboarding_checklist_items_onboarding_kind", "onboarding_id", "kind", "position"),
     )
 
@@ -190,7 +195,7 @@ class ChecklistItem(db.Model):
         if self.key in catalog:
             return str(catalog[self.key])
         if self.key == "integration_access" and self.plan_item is not None:
-            kind = INTEGRATION_KIND_LABELS.get(self.plan_item.kind or "other", "")
+            kind = IntegrationKind.label_of(self.plan_item.kind or "other", "")
             return str(INTEGRATION_ACCESS) % {"kind": kind, "name": self.plan_item.name}
         return self.label
 
@@ -218,8 +223,8 @@ class SuccessPlanItem(db.Model):
 
     __tablename__ = "success_plan_items"
     __table_args__ = (
-        CheckConstraint(_in("section", PLAN_SECTIONS), name="section"),
-        CheckConstraint(_in("timing", TIMINGS), name="timing"),
+        CheckConstraint(PlanSection.check("section"), name="section"),
+        CheckConstraint(Timing.check("timing"), name="timing"),
         Index("ix_success_plan_items_onboarding_version", "onboarding_id", "version"),
     )
 
@@ -246,7 +251,7 @@ class OnboardingMeeting(db.Model):
 
     __tablename__ = "onboarding_meetings"
     __table_args__ = (
-        CheckConstraint(_in("kind", MEETING_KINDS), name="kind"),
+        CheckConstraint(MeetingKind.check("kind"), name="kind"),
         CheckConstraint("duration_minutes > 0", name="duration"),
         Index("ix_onboarding_meetings_onboarding_starts", "onboarding_id", "starts_at"),
         Index("ix_onboarding_meetings_reminder", "reminder_sent_at", "starts_at"),

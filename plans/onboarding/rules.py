@@ -15,11 +15,13 @@ from typing import TypeVar
 
 import holidays
 
+from plans.onboarding.vocabulary import Stage, StageState
+
 T = TypeVar("T")
 
 # The six stages of the seed, in the order they are normally worked.
-STAGES = ("kickoff", "configuration", "training", "protocol", "follow_up", "recurring")
-STAGE_STATES = ("pending", "in_progress", "done")
+STAGES = Stage.values()
+STAGE_STATES = StageState.values()
 
 # What must be done before a stage is started or completed in order. The follow-up meeting is
 # keyed on the training (one week after it), not on the protocol, which may be signed later.

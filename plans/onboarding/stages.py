@@ -30,13 +30,13 @@ from plans.onboarding.errors import Conflict, NotFound, OnboardingError, check_t
 from plans.onboarding.labels import (
     CONFIGURATION_ITEMS,
     PROTOCOL_FUNCTIONS,
-    STAGE_LABELS,
     START_DATA_ITEMS,
     TEST_STEPS,
 )
 from plans.onboarding.meetings import schedule_rhythm
 from plans.onboarding.models import GUARDIAN_ROLES, STAGES, ChecklistItem, Onboarding, OnboardingStage, record
 from plans.onboarding.success_plan import latest_plan_version
+from plans.onboarding.vocabulary import Stage
 
 
 def stage_gaps(onboarding: Onboarding) -> list[str]:
@@ -195,7 +195,7 @@ def check_change(
     fields: dict[str, str] = {}
     for problem in check.problems:
         if problem == "reason_required":
-            names = ", ".join(str(STAGE_LABELS[s]) for s in check.out_of_order)
+            names = ", ".join(str(Stage(s).label) for s in check.out_of_order)
             fields["reason"] = _(
                 "%(stages)s not done yet: say why this stage goes out of order.", stages=names
             )

@@ -70,7 +70,6 @@ from plans.onboarding.forms import (
     choices,
     uploaded_scan,
 )
-from plans.onboarding.labels import STAGE_LABELS
 from plans.onboarding.models import STAGES, Onboarding
 from plans.onboarding.protocol import open_scan, record_protocol
 from plans.onboarding.rules import missing_prerequisites
@@ -83,6 +82,7 @@ from plans.onboarding.stages import (
     update_stage,
 )
 from plans.onboarding.success_plan import add_plan_version, latest_plan_version, plan_items, plan_versions
+from plans.onboarding.vocabulary import Stage
 
 bp = Blueprint("onboarding", __name__, url_prefix="/onboarding")
 manager_bp = Blueprint("onboarding_manager", __name__, url_prefix="/manager/onboarding")
@@ -190,7 +190,6 @@ def _detail(onboarding: Onboarding, *, guardian_form=None, item_form=None, statu
         guardian_form=guardian_form,
         item_form=item_form or StartDataItemForm(),
         item_state_form=ItemStateForm(),
-        stage_labels=STAGE_LABELS,
     ), status
 
 
@@ -290,7 +289,6 @@ def _stage_page(onboarding: Onboarding, key: str, *, edit_form=None, start_form=
         done_form=done_form or StageProgressForm(prefix="done"),
         training_form=training_form or TrainingForm(),
         item_state_form=ItemStateForm(),
-        stage_labels=STAGE_LABELS,
         **extra,
     ), status
 
@@ -324,7 +322,7 @@ def _progress(onboarding_id: int, key: str, to_state: str):
         reason=form.reason.data, now=utcnow(),
     ))
     if outcome.done:
-        flash(_("%(stage)s: saved.", stage=STAGE_LABELS[key]), "success")
+        flash(_("%(stage)s: saved.", stage=Stage(key).label), "success")
         return redirect(url_for("onboarding.stage", onboarding_id=onboarding.id, key=key))
     forms = {"start_form": form} if prefix == "start" else {"done_form": form}
     return _stage_page(onboarding_or_404(onboarding_id), key, status=outcome.status, **forms)
@@ -473,7 +471,7 @@ def overview():
             flash(_("The number of days is a whole number from 1 to 365."), "error")
             status = 400
     return render_template(
-        "onboarding/overview.html", overview=overviews.overview(utcnow(), days), stage_labels=STAGE_LABELS,
+        "onboarding/overview.html", overview=overviews.overview(utcnow(), days),
     ), status
 
 
@@ -490,7 +488,6 @@ def progress():
         "portal/onboarding.html",
         progress=overviews.client_progress(onboarding, utcnow()),
         plan=plan_items(onboarding),
-        stage_labels=STAGE_LABELS,
     )
 
 

@@ -6,7 +6,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from helpdesk.calendars.models import all_calendars
 from helpdesk.calendars.policies import (
-    CLOCK_LABELS,
     CLOCKS,
     DEFAULT_TARGETS,
     DEFAULT_WARNING_PERCENT,
@@ -21,7 +20,6 @@ from helpdesk.calendars.policies import (
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
-from plans.labels import SOURCE_LABELS
 from tickets.sla.policies import MAPPED_SOURCES, save_source_mapping, source_mapping
 
 bp = Blueprint("sla_admin", __name__, url_prefix="/manager/sla/policies")
@@ -33,7 +31,7 @@ def policies():
     rows = all_policies()
     return render_template(
         "manager/sla_policies.html", policies=rows, mapping=source_mapping(), sources=MAPPED_SOURCES,
-        source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors={},
+        priorities=PRIORITIES, errors={},
     )
 
 
@@ -48,7 +46,7 @@ def mapping():
         rows = all_policies()
         return render_template(
             "manager/sla_policies.html", policies=rows, mapping={**source_mapping(), **choices},
-            sources=MAPPED_SOURCES, source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors=exc.fields,
+            sources=MAPPED_SOURCES, priorities=PRIORITIES, errors=exc.fields,
         ), 422
     flash(_("Which policy each source gets is saved."), "success")
     return redirect(url_for("sla_admin.policies"))
@@ -95,7 +93,7 @@ def _edit(policy: SlaPolicy | None):
     calendars = all_calendars()
     return render_template(
         "manager/sla_policy_form.html", policy=policy, values=_form_values(policy), errors=errors,
-        calendars=calendars, priorities=PRIORITIES, clocks=CLOCKS, clock_labels=CLOCK_LABELS,
+        calendars=calendars, priorities=PRIORITIES, clocks=CLOCKS,
         target_field=target_field,
     ), status
 

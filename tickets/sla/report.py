@@ -23,10 +23,9 @@ from helpdesk.date_bounds import out_of_bounds_message, within_bounds
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l, format_date
 from helpdesk.security import manager_required
-from plans.labels import SOURCE_LABELS
 from plans.models import CoverageDecision, Subscription, SupportPlan
-from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS
 from tickets.models import SlaClock, Ticket
+from tickets.vocabulary import Category, CoverageSource, Priority
 
 bp = Blueprint("sla_report", __name__, url_prefix="/manager/sla")
 
@@ -167,11 +166,11 @@ def _label(by: str, value: object) -> str:
         year, month = str(value).split("-")
         return format_date(date(int(year), int(month), 1), "LLLL yyyy")
     if by == "plan":
-        return str(SOURCE_LABELS.get(str(value), value))
+        return str(CoverageSource.label_of(str(value)))
     if by == "category":
-        return str(CATEGORY_LABELS.get(str(value), value))
+        return str(Category.label_of(str(value)))
     if by == "priority":
-        return str(PRIORITY_LABELS.get(str(value), value))
+        return str(Priority.label_of(str(value)))
     return str(value)
 
 
