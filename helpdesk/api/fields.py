@@ -53,14 +53,17 @@ class Length(validate.Length):
     by name, so the document states the limit the app runs with."""
 
     def __init__(self, min: int | None = None, max: int | str | None = None, *, items: bool = False) -> None:
-        super().__init__(min=min, max=None if isinstance(max, str) else max)
         self._config_max = max if isinstance(max, str) else None
         self._items = items
+        super().__init__(min=min, max=None if isinstance(max, str) else max)
 
-    def __getattribute__(self, name: str) -> Any:
-        if name == "max" and object.__getattribute__(self, "_config_max"):
-            return current_app.config[object.__getattribute__(self, "_config_max")]
-        return object.__getattribute__(self, name)
+    @property
+    def max(self) -> int | None:  # type: ignore[override]
+        return current_app.config[self._config_max] if self._config_max else self._max
+
+    @max.setter
+    def max(self, value: int | None) -> None:
+        self._max = value
 
     def __call__(self, value: Any) -> Any:
         if self.min is not None and len(value) < self.min:
