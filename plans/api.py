@@ -7,34 +7,21 @@ Usage is also open to the client's own admins, as their portal's usage page is.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Flask
+from marshmallow import fields as ma
 
 from helpdesk.accounts import User
-from helpdesk.api import (
-    AnyOf,
-    ApiBlueprint,
-    ApiCall,
-    ApiError,
-    Array,
-    Body,
-    Choice,
-    Date,
-    Integer,
-    Query,
-    String,
-    register_api,
-)
+from helpdesk.api import ApiBlueprint, ApiCall, ApiError, Body, Query, Shape, register_api
+from helpdesk.api import fields as f
 from helpdesk.api.errors import api_error_response
-from helpdesk.api.schemas import instant
 from helpdesk.companies import SLUG_RE, Client, client_by_slug
 from helpdesk.i18n import _
 from plans import reports, services
 from plans.coverage import CATEGORIES, OVERAGE_POLICIES, SOURCES
-from plans.models import Subscription, SupportPlan
+from plans.models import SupportPlan
 from plans.periods import PERIOD_KINDS, Period
 from plans.services import MAX_ALLOWANCE_MINUTES, MAX_ALLOWANCE_TICKETS, MAX_RATE, CoverageError
 
@@ -43,259 +30,220 @@ SLUG = SLUG_RE.pattern
 # A calendar month (2026-11) or quarter (2026-Q4), as the manager's usage page takes.
 REPORT_PERIOD = r"^[0-9]{4}-(?:0[1-9]|1[0-2]|Q[1-4])$"
 AMOUNT = r"^[0-9]{1,6}(?:\.[0-9]{1,2})?$"
+MONEY = r"^-?[0-9]+\.[0-9]{2}$"
+CURRENCY = "^[A-Z]{3}$"
+BILLING_INCREMENTS = (1, 15, 30)
 
 bp = ApiBlueprint(
     "plans_api", __name__, tag="plans", tag_description="Support plans, subscriptions and usage (managers)."
 )
 
-_nullable_int = lambda **kw: {"type": ["integer", "null"], **kw}  # noqa: E731
-_money = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$"}
 
-PLAN = bp.component(
-    "Plan",
-    {
-        "type": "object",
-        "description": "A support plan with the terms in force today (changes from a later day are not shown).",
-        "required": [
-            "id", "name", "period", "active", "terms_from", "covered_categories", "allowance_minutes",
-            "allowance_tickets", "billing_increment", "rollover_cap_minutes", "overage_policy", "hourly_rate",
-            "currency", "created_at",
-        ],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "period": {"type": "string", "enum": list(PERIOD_KINDS)},
-            "active": {"type": "boolean", "description": "On sale: new subscriptions may take it."},
-            "terms_from": {"type": "string", "format": "date", "description": "The day these terms took effect."},
-            "covered_categories": {"type": "array", "items": {"type": "string", "enum": list(CATEGORIES)}},
-            "allowance_minutes": _nullable_int(minimum=0, description="Per period; null: no minutes allowance."),
-            "allowance_tickets": _nullable_int(minimum=0, description="Per period; null: no ticket allowance."),
-            "billing_increment": {"type": "integer", "enum": [1, 15, 30]},
-            "rollover_cap_minutes": {"type": "integer", "minimum": 0},
-            "overage_policy": {"type": "string", "enum": list(OVERAGE_POLICIES)},
-            "hourly_rate": {**_money, "type": ["string", "null"], "description": "Decimal, e.g. \"180.00\"."},
-            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
-    },
-)
-PLAN_LIST = bp.component(
-    "PlanList",
-    {
-        "type": "object",
-        "required": ["items"],
-        "additionalProperties": False,
-        "properties": {"items": {"type": "array", "items": PLAN}},
-    },
-)
-SUBSCRIPTION = bp.component(
-    "Subscription",
-    {
-        "type": "object",
-        "required": ["id", "client", "plan_id", "plan", "starts_on", "ends_on", "created_at"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer"},
-            "client": {"type": "string", "description": "The client company's slug."},
-            "plan_id": {"type": "integer"},
-            "plan": {"type": "string", "description": "The plan's name."},
-            "starts_on": {"type": "string", "format": "date"},
-            "ends_on": {"type": ["string", "null"], "format": "date", "description": "The last day; null: open-ended."},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
-    },
-)
-SUBSCRIPTION_LIST = bp.component(
-    "SubscriptionList",
-    {
-        "type": "object",
-        "required": ["items"],
-        "additionalProperties": False,
-        "properties": {"items": {"type": "array", "items": SUBSCRIPTION}},
-    },
-)
-_count_by = lambda names: {  # noqa: E731
-    "type": "object",
-    "required": list(names),
-    "additionalProperties": False,
-    "properties": {name: {"type": "integer", "minimum": 0} for name in names},
-}
-USAGE = bp.component(
-    "Usage",
-    {
-        "type": "object",
-        "description": (
-            "A client's usage in a calendar month or quarter: sums of the usage ledger for the plan "
-            "periods that start in it, the figures of the manager's usage report."
-        ),
-        "required": ["client", "period", "starts_on", "ends_on", "plans", "plan_periods", "minutes", "tickets",
-                     "overage_value"],
-        "additionalProperties": False,
-        "properties": {
-            "client": {"type": "string"},
-            "period": {"type": "string", "pattern": REPORT_PERIOD},
-            "starts_on": {"type": "string", "format": "date"},
-            "ends_on": {"type": "string", "format": "date", "description": "The last day, inclusive."},
-            "plans": {"type": "array", "items": {"type": "string"}},
-            "plan_periods": {
-                "type": "array",
-                "description": "The subscription periods that start in the report period.",
-                "items": {
-                    "type": "object",
-                    "required": ["plan", "label", "starts_on", "ends_on", "allowance_minutes", "rollover_in_minutes",
-                                 "used_minutes", "remaining_minutes", "allowance_tickets", "used_tickets"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "plan": {"type": "string"},
-                        "label": {"type": "string"},
-                        "starts_on": {"type": "string", "format": "date"},
-                        "ends_on": {"type": "string", "format": "date", "description": "The last day, inclusive."},
-                        "allowance_minutes": _nullable_int(minimum=0),
-                        "rollover_in_minutes": {"type": "integer", "minimum": 0},
-                        "used_minutes": {"type": "integer"},
-                        "remaining_minutes": _nullable_int(minimum=0),
-                        "allowance_tickets": _nullable_int(minimum=0),
-                        "used_tickets": {"type": "integer"},
-                    },
-                },
-            },
-            "minutes": {
-                "type": "object",
-                "required": ["allowance", "rollover", "used", "remaining", "free", "overage", "billable", "pending",
-                             "goodwill", "unbilled"],
-                "additionalProperties": False,
-                "properties": {
-                    "allowance": _nullable_int(minimum=0, description="Null: no minutes allowance in the period."),
-                    "rollover": _nullable_int(minimum=0, description="Rolled in from earlier periods."),
-                    "used": {"type": "integer", "description": "Taken from the allowance."},
-                    "remaining": _nullable_int(minimum=0),
-                    "free": {"type": "integer", "description": "Bug fixes, onboarding, the package."},
-                    "overage": {"type": "integer", "description": "Beyond coverage: billable + pending + goodwill + unbilled."},
-                    "billable": {"type": "integer"},
-                    "pending": {"type": "integer", "description": "Waiting for a manager's approval."},
-                    "goodwill": {"type": "integer"},
-                    "unbilled": {"type": "integer"},
-                },
-            },
-            "tickets": {
-                "type": "object",
-                "required": ["filed", "allowance", "counted", "by_category", "by_source"],
-                "additionalProperties": False,
-                "properties": {
-                    "filed": {"type": "integer", "minimum": 0},
-                    "allowance": _nullable_int(minimum=0, description="Null: no ticket allowance."),
-                    "counted": {"type": "integer", "description": "Counted against the ticket allowance."},
-                    "by_category": _count_by(CATEGORIES),
-                    "by_source": {**_count_by(SOURCES), "description": "By current coverage source."},
-                },
-            },
-            "overage_value": {
-                "type": "object",
-                "required": ["amount", "currency", "mixed_currencies"],
-                "additionalProperties": False,
-                "properties": {
-                    "amount": {**_money, "description": "Billable overage, decimal, e.g. \"90.00\"."},
-                    "currency": {"type": ["string", "null"], "pattern": "^[A-Z]{3}$"},
-                    "mixed_currencies": {"type": "boolean", "description": "The amount adds up several currencies."},
-                },
-            },
-        },
-    },
-)
+def _count(**kwargs: Any) -> f.Integer:
+    return f.Integer(validate=f.Between(0, None), **kwargs)
 
 
-# -- serializers -------------------------------------------------------------------------------
+def _nullable_count(description: str | None = None) -> f.Integer:
+    return _count(allow_none=True, **({"metadata": {"description": description}} if description else {}))
 
 
-def _money_text(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
+# -- what plans, subscriptions and usage look like ---------------------------------------------
 
 
-def plan_json(plan: SupportPlan) -> dict[str, Any]:
-    terms = plan.version_on(services.coverage_today())
-    return {
-        "id": plan.id,
-        "name": plan.name,
-        "period": plan.period,
-        "active": plan.active,
-        "terms_from": terms.effective_from.isoformat(),
-        "covered_categories": [c for c in CATEGORIES if c in terms.covered_categories],
-        "allowance_minutes": terms.allowance_minutes,
-        "allowance_tickets": terms.allowance_tickets,
-        "billing_increment": terms.billing_increment,
-        "rollover_cap_minutes": terms.rollover_cap_minutes,
-        "overage_policy": terms.overage_policy,
-        "hourly_rate": _money_text(terms.hourly_rate),
-        "currency": terms.currency,
-        "created_at": instant(plan.created_at),
-    }
+class PlanView:
+    """A plan as the Plan shape reads it: its row and the terms in force today."""
+
+    def __init__(self, plan: SupportPlan) -> None:
+        self.plan = plan
+        self.terms = plan.version_on(services.coverage_today())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.terms if hasattr(self.terms, name) else self.plan, name)
+
+    id = property(lambda self: self.plan.id)
+    name = property(lambda self: self.plan.name)
+    period = property(lambda self: self.plan.period)
+    active = property(lambda self: self.plan.active)
+    created_at = property(lambda self: self.plan.created_at)
+
+    @property
+    def covered_categories(self) -> list[str]:
+        return [c for c in CATEGORIES if c in self.terms.covered_categories]
 
 
-def subscription_json(subscription: Subscription, client: Client) -> dict[str, Any]:
-    return {
-        "id": subscription.id,
-        "client": client.slug,
-        "plan_id": subscription.plan_id,
-        "plan": subscription.plan.name,
-        "starts_on": subscription.starts_on.isoformat(),
-        "ends_on": subscription.ends_on.isoformat() if subscription.ends_on else None,
-        "created_at": instant(subscription.created_at),
-    }
+class PlanShape(Shape):
+    """A support plan with the terms in force today (changes from a later day are not shown)."""
+
+    component = "Plan"
+    id = f.Integer()
+    name = f.Text()
+    period = f.choice(PERIOD_KINDS)
+    active = f.Boolean(metadata={"description": "On sale: new subscriptions may take it."})
+    terms_from = ma.Date(attribute="effective_from", metadata={"description": "The day these terms took effect."})
+    covered_categories = ma.List(f.choice(CATEGORIES))
+    allowance_minutes = _nullable_count("Per period; null: no minutes allowance.")
+    allowance_tickets = _nullable_count("Per period; null: no ticket allowance.")
+    billing_increment = f.Integer(validate=f.Among(BILLING_INCREMENTS))
+    rollover_cap_minutes = _count()
+    overage_policy = f.choice(OVERAGE_POLICIES)
+    hourly_rate = f.Money(allow_none=True, validate=f.Pattern(MONEY), metadata={"description": 'Decimal, e.g. "180.00".'})
+    currency = f.text(pattern=CURRENCY)
+    created_at = f.Instant()
 
 
-def _last_day(period: Period) -> str:
-    return (period.end - timedelta(days=1)).isoformat()
+class PlanList(Shape):
+    component = "PlanList"
+    items = ma.List(ma.Nested(PlanShape))
 
 
-def usage_json(line: reports.ClientUsage, period: Period) -> dict[str, Any]:
+class SubscriptionShape(Shape):
+    component = "Subscription"
+    id = f.Integer()
+    client = f.Text(attribute="client_slug", metadata={"description": "The client company's slug."})
+    plan_id = f.Integer()
+    plan = f.Text(attribute="plan.name", metadata={"description": "The plan's name."})
+    starts_on = ma.Date()
+    ends_on = ma.Date(allow_none=True, metadata={"description": "The last day; null: open-ended."})
+    created_at = f.Instant()
+
+
+class SubscriptionList(Shape):
+    component = "SubscriptionList"
+    items = ma.List(ma.Nested(SubscriptionShape))
+
+
+class PlanPeriod(Shape):
+    plan = f.Text()
+    label = f.Text()
+    starts_on = ma.Date()
+    ends_on = ma.Date(metadata={"description": "The last day, inclusive."})
+    allowance_minutes = _nullable_count()
+    rollover_in_minutes = _count()
+    used_minutes = f.Integer()
+    remaining_minutes = _nullable_count()
+    allowance_tickets = _nullable_count()
+    used_tickets = f.Integer()
+
+
+class UsageMinutes(Shape):
+    allowance = _nullable_count("Null: no minutes allowance in the period.")
+    rollover = _nullable_count("Rolled in from earlier periods.")
+    used = f.Integer(metadata={"description": "Taken from the allowance."})
+    remaining = _nullable_count()
+    free = f.Integer(metadata={"description": "Bug fixes, onboarding, the package."})
+    overage = f.Integer(metadata={"description": "Beyond coverage: billable + pending + goodwill + unbilled."})
+    billable = f.Integer()
+    pending = f.Integer(metadata={"description": "Waiting for a manager's approval."})
+    goodwill = f.Integer()
+    unbilled = f.Integer()
+
+
+ByCategory = Shape.from_dict({name: _count() for name in CATEGORIES}, name="ByCategory")
+BySource = Shape.from_dict({name: _count() for name in SOURCES}, name="BySource")
+
+
+class UsageTickets(Shape):
+    filed = _count()
+    allowance = _nullable_count("Null: no ticket allowance.")
+    counted = f.Integer(metadata={"description": "Counted against the ticket allowance."})
+    by_category = ma.Nested(ByCategory)
+    by_source = ma.Nested(BySource, metadata={"description": "By current coverage source."})
+
+
+class OverageValue(Shape):
+    amount = f.Money(validate=f.Pattern(MONEY), metadata={"description": 'Billable overage, decimal, e.g. "90.00".'})
+    currency = f.text(pattern=CURRENCY, allow_none=True)
+    mixed_currencies = f.Boolean(metadata={"description": "The amount adds up several currencies."})
+
+
+class UsageShape(Shape):
+    """A client's usage in a calendar month or quarter: sums of the usage ledger for the plan
+    periods that start in it, the figures of the manager's usage report."""
+
+    component = "Usage"
+    client = f.Text()
+    period = f.text(pattern=REPORT_PERIOD)
+    starts_on = ma.Date()
+    ends_on = ma.Date(metadata={"description": "The last day, inclusive."})
+    plans = ma.List(f.Text())
+    plan_periods = ma.List(ma.Nested(PlanPeriod), metadata={
+        "description": "The subscription periods that start in the report period."})
+    minutes = ma.Nested(UsageMinutes)
+    tickets = ma.Nested(UsageTickets)
+    overage_value = ma.Nested(OverageValue)
+
+
+def _last_day(period: Period) -> date:
+    return period.end - timedelta(days=1)
+
+
+def usage_values(line: reports.ClientUsage, period: Period) -> dict[str, Any]:
+    """The report's line in the names of the Usage shape."""
     sums = line.sums
     return {
         "client": line.slug,
         "period": period.label,
-        "starts_on": period.start.isoformat(),
+        "starts_on": period.start,
         "ends_on": _last_day(period),
         "plans": list(line.plans),
         "plan_periods": [
             {
-                "plan": p.terms.name,
-                "label": p.period.label,
-                "starts_on": p.period.start.isoformat(),
-                "ends_on": _last_day(p.period),
-                "allowance_minutes": p.terms.allowance_minutes,
-                "rollover_in_minutes": p.rollover_in,
-                "used_minutes": p.minutes_used,
-                "remaining_minutes": p.remaining_minutes,
-                "allowance_tickets": p.terms.allowance_tickets,
+                "plan": p.terms.name, "label": p.period.label, "starts_on": p.period.start,
+                "ends_on": _last_day(p.period), "allowance_minutes": p.terms.allowance_minutes,
+                "rollover_in_minutes": p.rollover_in, "used_minutes": p.minutes_used,
+                "remaining_minutes": p.remaining_minutes, "allowance_tickets": p.terms.allowance_tickets,
                 "used_tickets": p.tickets_used,
             }
             for p in line.periods
         ],
         "minutes": {
-            "allowance": line.allowance_minutes,
-            "rollover": line.rollover_minutes,
-            "used": sums.used,
-            "remaining": line.remaining_minutes,
-            "free": sums.free,
-            "overage": sums.overage,
-            "billable": sums.billable,
-            "pending": sums.pending,
-            "goodwill": sums.goodwill,
+            "allowance": line.allowance_minutes, "rollover": line.rollover_minutes, "used": sums.used,
+            "remaining": line.remaining_minutes, "free": sums.free, "overage": sums.overage,
+            "billable": sums.billable, "pending": sums.pending, "goodwill": sums.goodwill,
             "unbilled": sums.unbilled,
         },
         "tickets": {
-            "filed": line.tickets,
-            "allowance": line.allowance_tickets,
-            "counted": sums.tickets_counted,
-            "by_category": dict(line.by_category),
-            "by_source": dict(line.by_source),
+            "filed": line.tickets, "allowance": line.allowance_tickets, "counted": sums.tickets_counted,
+            "by_category": dict(line.by_category), "by_source": dict(line.by_source),
         },
-        "overage_value": {
-            "amount": _money_text(sums.value),
-            "currency": sums.currency,
-            "mixed_currencies": sums.mixed_currencies,
-        },
+        "overage_value": {"amount": sums.value, "currency": sums.currency, "mixed_currencies": sums.mixed_currencies},
     }
+
+
+# -- what a request may carry ------------------------------------------------------------------
+
+
+class NewPlan(Body):
+    name = f.text(min_length=1, max_length=100, blank=False, single_line=True, required=True,
+                  metadata={"description": "Unique, whatever the case."})
+    period = f.choice(PERIOD_KINDS, required=True)
+    covered_categories = f.UniqueList(f.choice(CATEGORIES), min_items=1, max_items=len(CATEGORIES), required=True)
+    allowance_minutes = f.Integer(validate=f.Between(0, MAX_ALLOWANCE_MINUTES), allow_none=True,
+                                  metadata={"description": "Per period; null or absent: none."})
+    allowance_tickets = f.Integer(validate=f.Between(0, MAX_ALLOWANCE_TICKETS), allow_none=True,
+                                  metadata={"description": "Per period; null or absent: none."})
+    billing_increment = f.Integer(validate=f.Among(BILLING_INCREMENTS), metadata={
+        "default": 15, "description": "Each time entry is billed per started increment."})
+    rollover_cap_minutes = f.Integer(validate=f.Between(0, MAX_ALLOWANCE_MINUTES), metadata={"default": 0})
+    overage_policy = f.choice(OVERAGE_POLICIES, required=True, metadata={"description": "When the allowance is used up."})
+    hourly_rate = f.AnyOf(
+        f.Integer(validate=f.Between(0, int(MAX_RATE))),
+        f.text(pattern=AMOUNT),
+        allow_none=True,
+        metadata={"description": 'Of billed overage: a whole number or a decimal string such as "180.50".'},
+    )
+    currency = f.text(pattern=CURRENCY, metadata={"default": "PLN"})
+
+
+class NewSubscription(Body):
+    plan_id = f.Integer(validate=f.Between(1, f.MAX_ID), required=True)
+    starts_on = f.Day(required=True)
+    ends_on = f.Day(allow_none=True, metadata={"description": "The last day; null: open-ended."})
+
+
+class UsagePeriod(Query):
+    period = f.text(pattern=REPORT_PERIOD, metadata={
+        "description": "A month such as 2026-11 or a quarter such as 2026-Q4; this month when absent."})
 
 
 # -- errors and look-ups -----------------------------------------------------------------------
@@ -312,6 +260,12 @@ def coverage_error(error: CoverageError):
     return api_error_response(
         ApiError(status, error.message, code=_CODES.get(status, "validation_failed"), fields=fields)
     )
+
+
+def _with_slug(subscription: Any, client: Client) -> Any:
+    """The subscription with its client's slug, for the Subscription shape."""
+    subscription.client_slug = client.slug
+    return subscription
 
 
 def _client_or_404(slug: str) -> Client:
@@ -337,9 +291,9 @@ def _client_for_usage(user: User, slug: str) -> Client:
 # -- endpoints ---------------------------------------------------------------------------------
 
 
-@bp.endpoint("GET", "/plans", summary="List support plans", roles=MANAGERS, response=(200, PLAN_LIST))
+@bp.endpoint("GET", "/plans", summary="List support plans", roles=MANAGERS, response=(200, PlanList))
 def list_plans(call: ApiCall):
-    return {"items": [plan_json(plan) for plan in services.list_plans()]}
+    return {"items": [PlanView(plan) for plan in services.list_plans()]}
 
 
 @bp.endpoint(
@@ -352,40 +306,15 @@ def list_plans(call: ApiCall):
         "rollover cap needs a minutes allowance and is at most that allowance."
     ),
     roles=MANAGERS,
-    body=Body(
-        {
-            "name": String(min_length=1, max_length=100, blank=False, description="Unique, whatever the case."),
-            "period": Choice(PERIOD_KINDS),
-            "covered_categories": Array(Choice(CATEGORIES), min_items=1, max_items=len(CATEGORIES)),
-            "allowance_minutes": Integer(
-                minimum=0, maximum=MAX_ALLOWANCE_MINUTES, nullable=True, description="Per period; null or absent: none."
-            ),
-            "allowance_tickets": Integer(
-                minimum=0, maximum=MAX_ALLOWANCE_TICKETS, nullable=True, description="Per period; null or absent: none."
-            ),
-            "billing_increment": Integer(
-                values=(1, 15, 30), default=15, description="Each time entry is billed per started increment."
-            ),
-            "rollover_cap_minutes": Integer(minimum=0, maximum=MAX_ALLOWANCE_MINUTES, default=0),
-            "overage_policy": Choice(OVERAGE_POLICIES, description="When the allowance is used up."),
-            "hourly_rate": AnyOf(
-                Integer(minimum=0, maximum=int(MAX_RATE)),
-                String(pattern=AMOUNT),
-                nullable=True,
-                description="Of billed overage: a whole number or a decimal string such as \"180.50\".",
-            ),
-            "currency": String(pattern="^[A-Z]{3}$", default="PLN"),
-        },
-        required=("name", "period", "covered_categories", "overage_policy"),
-    ),
-    response=(201, PLAN),
+    body=NewPlan,
+    response=(201, PlanShape),
 )
 def create_plan(call: ApiCall):
     values = dict(call.body)
     name, period = values.pop("name"), values.pop("period")
     values.setdefault("billing_increment", 15)
     plan = services.create_plan(actor_id=call.user.id, name=name, period=period, values=values)
-    return 201, plan_json(plan)
+    return PlanView(plan)
 
 
 @bp.endpoint(
@@ -394,12 +323,12 @@ def create_plan(call: ApiCall):
     summary="A client's subscriptions",
     description="Oldest first.",
     roles=MANAGERS,
-    path={"slug": String(pattern=SLUG, example="acme")},
-    response=(200, SUBSCRIPTION_LIST),
+    path={"slug": SLUG},
+    response=(200, SubscriptionList),
 )
 def list_subscriptions(call: ApiCall, slug: str):
     client = _client_or_404(slug)
-    return {"items": [subscription_json(s, client) for s in services.client_subscriptions(client.id)]}
+    return {"items": [_with_slug(s, client) for s in services.client_subscriptions(client.id)]}
 
 
 @bp.endpoint(
@@ -412,16 +341,9 @@ def list_subscriptions(call: ApiCall, slug: str):
         "overlap answers 409 and names the subscription in the way."
     ),
     roles=MANAGERS,
-    path={"slug": String(pattern=SLUG, example="acme")},
-    body=Body(
-        {
-            "plan_id": Integer(minimum=1, maximum=2**31 - 1),
-            "starts_on": Date(),
-            "ends_on": Date(nullable=True, description="The last day; null: open-ended."),
-        },
-        required=("plan_id", "starts_on"),
-    ),
-    response=(201, SUBSCRIPTION),
+    path={"slug": SLUG},
+    body=NewSubscription,
+    response=(201, SubscriptionShape),
     errors=(409,),
 )
 def subscribe_client(call: ApiCall, slug: str):
@@ -430,7 +352,7 @@ def subscribe_client(call: ApiCall, slug: str):
         actor_id=call.user.id, client_id=client.id, plan_id=call.body["plan_id"],
         starts_on=call.body["starts_on"], ends_on=call.body.get("ends_on"),
     )
-    return 201, subscription_json(subscription, client)
+    return _with_slug(subscription, client)
 
 
 @bp.endpoint(
@@ -444,16 +366,9 @@ def subscribe_client(call: ApiCall, slug: str):
         "gets 403, another company's slug 404)."
     ),
     roles=(*MANAGERS, "client"),
-    path={"slug": String(pattern=SLUG, example="acme")},
-    query=Query(
-        {
-            "period": String(
-                pattern=REPORT_PERIOD,
-                description="A month such as 2026-11 or a quarter such as 2026-Q4; this month when absent.",
-            ),
-        }
-    ),
-    response=(200, USAGE),
+    path={"slug": SLUG},
+    query=UsagePeriod,
+    response=(200, UsageShape),
     errors=(403,),
 )
 def client_usage(call: ApiCall, slug: str):
@@ -464,7 +379,7 @@ def client_usage(call: ApiCall, slug: str):
         raise ApiError(422, exc.message, fields={"period": exc.message}) from exc
     lines = reports.usage_report(period, client.id)
     line = lines[0] if lines else reports.ClientUsage(client.id, client.name, client.slug)
-    return usage_json(line, period)
+    return usage_values(line, period)
 
 
 def init_app(app: Flask) -> None:

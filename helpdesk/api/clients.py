@@ -5,15 +5,14 @@ Changes go through `helpdesk.companies`, the same services the admin pages use.
 
 from __future__ import annotations
 
-from typing import Any
-
+from marshmallow import fields as ma
 from sqlalchemy import select
 
 from helpdesk.accounts import User
-from helpdesk.api.endpoints import ApiBlueprint, ApiCall, ref
+from helpdesk.api import fields
+from helpdesk.api.endpoints import ApiBlueprint, ApiCall
 from helpdesk.api.errors import ApiError, api_error_response
-from helpdesk.api.fields import Body, Boolean, Date, Integer, String, user_reference
-from helpdesk.api.schemas import instant, user_id_for, user_json
+from helpdesk.api.schemas import Body, Shape, UserById, user_id_for
 from helpdesk.companies import (
     PACKAGE_MONTHS_MAX,
     SLUG_RE,
@@ -29,55 +28,42 @@ from helpdesk.i18n import _
 
 MANAGERS = ("manager", "admin")
 SLUG = SLUG_RE.pattern
+PHASES = ("onboarding", "production")
 
 bp = ApiBlueprint("clients_api", __name__, tag="clients", tag_description="Client companies (managers).")
 
-CLIENT = bp.component(
-    "Client",
-    {
-        "type": "object",
-        "required": [
-            "slug", "name", "phase", "active", "protocol_signed_on", "package_months", "guardian", "created_at",
-        ],
-        "additionalProperties": False,
-        "properties": {
-            "slug": {"type": "string", "pattern": SLUG},
-            "name": {"type": "string"},
-            "phase": {"type": "string", "enum": ["onboarding", "production"]},
-            "active": {"type": "boolean"},
-            "protocol_signed_on": {"type": ["string", "null"], "format": "date"},
-            "package_months": {"type": "integer", "minimum": 1, "maximum": PACKAGE_MONTHS_MAX},
-            "guardian": {"anyOf": [ref("UserRef"), {"type": "null"}]},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
-    },
-)
-CLIENT_LIST = bp.component(
-    "ClientList",
-    {
-        "type": "object",
-        "required": ["items"],
-        "additionalProperties": False,
-        "properties": {"items": {"type": "array", "items": CLIENT}},
-    },
-)
+
+class ClientShape(Shape):
+    component = "Client"
+    slug = fields.text(pattern=SLUG)
+    name = fields.Text()
+    phase = fields.choice(PHASES)
+    active = fields.Boolean()
+    protocol_signed_on = ma.Date(allow_none=True)
+    package_months = fields.Integer(validate=fields.Between(1, PACKAGE_MONTHS_MAX))
+    guardian = UserById(attribute="guardian_id")
+    created_at = fields.Instant()
 
 
-def client_json(client: Client, guardian: User | None = None) -> dict[str, Any]:
-    return {
-        "slug": client.slug,
-        "name": client.name,
-        "phase": client.phase,
-        "active": client.active,
-        "protocol_signed_on": client.protocol_signed_on.isoformat() if client.protocol_signed_on else None,
-        "package_months": client.package_months,
-        "guardian": user_json(guardian),
-        "created_at": instant(client.created_at),
-    }
+class ClientList(Shape):
+    component = "ClientList"
+    items = ma.List(ma.Nested(ClientShape))
 
 
-def _guardian(client: Client) -> User | None:
-    return db.session.get(User, client.guardian_id) if client.guardian_id else None
+class NewClient(Body):
+    slug = fields.text(pattern=SLUG, required=True, metadata={
+        "examples": ["acme-logistics"], "description": "Short lower-case name used in URLs."})
+    name = fields.text(min_length=1, max_length=200, blank=False, single_line=True, required=True)
+
+
+class ClientChange(Body):
+    name = fields.text(min_length=1, max_length=200, blank=False, single_line=True)
+    active = fields.Boolean()
+    guardian = fields.user_reference(
+        "The onboarding guardian (an active agent): id or e-mail; null for none.", allow_none=True)
+    protocol_signed_on = fields.Day(allow_none=True, metadata={"description": "YYYY-MM-DD; null: back to onboarding."})
+    package_months = fields.Integer(validate=fields.Between(1, PACKAGE_MONTHS_MAX),
+                                    metadata={"description": "Length of the post-onboarding package."})
 
 
 def _client_or_404(slug: str) -> Client:
@@ -93,14 +79,13 @@ def client_error(error: ClientError):
     return api_error_response(ApiError(status, str(error), fields={error.field or "": str(error)}))
 
 
-@bp.endpoint("GET", "/clients", summary="List client companies", roles=MANAGERS, response=(200, CLIENT_LIST))
+@bp.endpoint("GET", "/clients", summary="List client companies", roles=MANAGERS, response=(200, ClientList))
 def list_clients(call: ApiCall):
     clients = list(db.session.scalars(select(Client).order_by(Client.name, Client.id)))
     guardian_ids = {c.guardian_id for c in clients if c.guardian_id}
-    guardians = (
-        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(guardian_ids)))} if guardian_ids else {}
-    )
-    return {"items": [client_json(c, guardians.get(c.guardian_id)) for c in clients]}
+    if guardian_ids:  # into the session, so that each row's guardian costs no query
+        db.session.scalars(select(User).where(User.id.in_(guardian_ids))).all()
+    return {"items": clients}
 
 
 @bp.endpoint(
@@ -109,19 +94,12 @@ def list_clients(call: ApiCall):
     summary="Add a client company",
     description="The client starts in onboarding; PATCH it to set its guardian and terms.",
     roles=MANAGERS,
-    body=Body(
-        {
-            "slug": String(pattern=SLUG, example="acme-logistics", description="Short lower-case name used in URLs."),
-            "name": String(min_length=1, max_length=200, blank=False),
-        },
-        required=("slug", "name"),
-    ),
-    response=(201, CLIENT),
+    body=NewClient,
+    response=(201, ClientShape),
     errors=(409,),
 )
 def add_client(call: ApiCall):
-    client = create_client(call.body["slug"], call.body["name"])
-    return 201, client_json(client)
+    return create_client(call.body["slug"], call.body["name"])
 
 
 @bp.endpoint(
@@ -133,24 +111,13 @@ def add_client(call: ApiCall):
         "protocol was signed) moves the client to production; null returns it to onboarding."
     ),
     roles=MANAGERS,
-    path={"slug": String(pattern=SLUG, example="acme")},
-    body=Body(
-        {
-            "name": String(min_length=1, max_length=200, blank=False),
-            "active": Boolean(),
-            "guardian": user_reference("The onboarding guardian (an active agent): id or e-mail; null for none.", nullable=True),
-            "protocol_signed_on": Date(nullable=True, description="YYYY-MM-DD; null: back to onboarding."),
-            "package_months": Integer(
-                minimum=1, maximum=PACKAGE_MONTHS_MAX, description="Length of the post-onboarding package."
-            ),
-        }
-    ),
-    response=(200, CLIENT),
+    path={"slug": SLUG},
+    body=ClientChange,
+    response=(200, ClientShape),
 )
 def change_client_terms(call: ApiCall, slug: str):
     client = _client_or_404(slug)
     changes = dict(call.body)
     if "guardian" in changes:
         changes["guardian_id"] = user_id_for(changes.pop("guardian"))
-    change_client(client, **changes)
-    return client_json(client, _guardian(client))
+    return change_client(client, **changes)

@@ -1,10 +1,13 @@
-"""Declaring API endpoints: an `ApiBlueprint` whose endpoints carry their own specification.
+"""Declaring API endpoints on flask-smorest: one declaration routes, checks and documents.
 
 Each domain (tickets/, plans/, ...) makes an `ApiBlueprint`, declares endpoints with
-`@bp.endpoint(...)` and registers it with `register_api(app, bp)` from its `init_app`. One
-declaration serves three purposes: routing, checking each request (rate limit, token, role, path,
-query, body, in that order) and writing the OpenAPI document. The handler gets an `ApiCall` with
-the checked values and the path arguments, and returns a JSON-able value or `(status, value)`.
+`@bp.endpoint(...)` and registers it with `register_api(app, bp)` from its `init_app`. The
+declaration names marshmallow schemas for the body, the query and the response; flask-smorest
+(webargs, apispec) parses with them, serializes with them and writes them into the OpenAPI
+document. This module adds what is ours: the order of the checks (rate limit, token, role, path,
+query, body), JSON that is really JSON, one error shape, and the statuses each endpoint documents.
+The handler gets an `ApiCall` with the checked values and the path arguments and returns the
+object its response schema dumps (or a ready `Response`).
 """
 
 from __future__ import annotations
@@ -14,14 +17,21 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+import flask_smorest
+from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
+from apispec.ext.marshmallow.common import resolve_schema_instance
+from flask import Flask, Response, current_app, g, request
 from flask_limiter.util import get_remote_address
+from flask_smorest.spec.plugins import FlaskPlugin
 from limits import RateLimitItem
 from limits import parse as parse_limit
+from marshmallow import RAISE, Schema, ValidationError
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from helpdesk import idempotency
@@ -33,7 +43,8 @@ from helpdesk.api.errors import (
     http_error_response,
     unexpected_error_response,
 )
-from helpdesk.api.fields import MAX_ID, Body, Field, FieldErrors, Integer, Invalid, Query, String
+from helpdesk.api.fields import MAX_ID, any_of_properties, python_pattern
+from helpdesk.api.schemas import ErrorSchema, component_name
 from helpdesk.api.tokens import ApiToken, hash_secret, mark_used, token_for_secret
 from helpdesk.clock import utcnow
 from helpdesk.extensions import csrf, limiter
@@ -43,15 +54,10 @@ API_V1 = "/api/v1"
 ROUTE_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
 EXTENSION_KEY = "opiekun_api"
+OPENAPI_VERSION = "3.1.0"
 IDEMPOTENT_METHODS = ("POST", "PATCH")  # the methods that honour the Idempotency-Key header
 
-Schema = dict[str, Any]
 Handler = Callable[..., Any]
-
-
-def ref(name: str) -> Schema:
-    """A JSON Schema reference to a component of the OpenAPI document."""
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 @dataclass(frozen=True)
@@ -76,29 +82,21 @@ class ApiCall:
 
 @dataclass
 class Endpoint:
-    """One operation: method and rule (under /api/v1), its inputs, who may call it, what it answers."""
+    """One operation as declared: method and rule (under /api/v1), its schemas, who may call it."""
 
     method: str
     rule: str
-    handler: Handler
-    summary: str
-    description: str = ""
-    tag: str = ""
-    body: Body | None = None
-    query: Query | None = None
-    path: dict[str, Field] = field(default_factory=dict)
+    operation_id: str
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    path: dict[str, str | None] = field(default_factory=dict)  # name -> pattern (None: an id)
     roles: tuple[str, ...] | None = None
-    responses: dict[int, tuple[str, Schema]] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     auth: bool = True
 
     @property
     def takes_idempotency_key(self) -> bool:
         return self.auth and self.method in IDEMPOTENT_METHODS
-
-    @property
-    def operation_id(self) -> str:
-        return self.handler.__name__
 
     @property
     def openapi_path(self) -> str:
@@ -112,7 +110,7 @@ class Endpoint:
             statuses.add(403)
         if self.path:
             statuses.add(404)
-        if self.query and self.query.fields:
+        if self.query is not None:
             statuses.add(422)
         if self.body is not None:
             statuses |= {400, 413, 415, 422}
@@ -120,47 +118,19 @@ class Endpoint:
             statuses |= {409, 422}  # the key is busy, or belongs to another request
         return sorted(statuses)
 
-    def operation(self) -> Schema:
-        """The OpenAPI operation object, written from this declaration."""
-        description = self.description
-        if self.roles:
-            description = (description + "\n\n" if description else "") + "Roles: " + ", ".join(self.roles) + "."
-        responses: dict[str, Any] = {}
-        for status, (text, schema) in sorted(self.responses.items()):
-            responses[str(status)] = {"description": text, "content": {"application/json": {"schema": schema}}}
-        for status in self.error_statuses():
-            responses[str(status)] = _error_response_doc(status)
-        operation: Schema = {
-            "operationId": self.operation_id,
-            "summary": self.summary,
-            "tags": [self.tag] if self.tag else [],
-            "responses": responses,
-        }
-        if description:
-            operation["description"] = description
-        parameters = [
-            {"name": name, "in": "path", "required": True, "schema": spec.schema()}
-            for name, spec in self.path.items()
+    def path_parameters(self) -> list[dict[str, Any]]:
+        return [
+            {"in": "path", "name": name, "required": True,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID} if pattern is None
+             else {"type": "string", "pattern": pattern}}
+            for name, pattern in self.path.items()
         ]
-        if self.query:
-            parameters += self.query.parameters()
-        if self.takes_idempotency_key:
-            parameters.append(IDEMPOTENCY_PARAMETER)
-        if parameters:
-            operation["parameters"] = parameters
-        if self.body is not None:
-            operation["requestBody"] = {
-                "required": bool(self.body.required),
-                "content": {"application/json": {"schema": self.body.schema()}},
-            }
-        if self.roles:
-            operation["x-roles"] = list(self.roles)
-        if not self.auth:
-            operation["security"] = []
-        return operation
+
+    def parameters(self) -> list[dict[str, Any]]:
+        return self.path_parameters() + ([IDEMPOTENCY_PARAMETER] if self.takes_idempotency_key else [])
 
 
-IDEMPOTENCY_PARAMETER: Schema = {
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
     "name": idempotency.HEADER,
     "in": "header",
     "required": False,
@@ -176,21 +146,70 @@ IDEMPOTENCY_PARAMETER: Schema = {
 }
 
 
-def _error_response_doc(status: int) -> Schema:
-    doc: Schema = {
-        "description": DESCRIPTIONS.get(status, "Error."),
-        "content": {"application/json": {"schema": ref("Error")}},
-    }
-    if status == 429:
-        doc["headers"] = {
-            "Retry-After": {"description": "Seconds until the limit resets.", "schema": {"type": "integer"}}
-        }
-    if status == 401:
-        doc["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-    return doc
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds until the limit resets.", "schema": {"type": "integer"}}},
+}
 
 
-# -- the request pipeline -----------------------------------------------------------------------
+# -- reading requests --------------------------------------------------------------------------
+
+
+def _first_message(messages: Any) -> str:
+    if isinstance(messages, Mapping):
+        messages = list(messages.values())
+    if isinstance(messages, list | tuple):
+        return _first_message(messages[0]) if messages else ""
+    return str(messages)
+
+
+def field_errors(messages: Mapping[str, Any]) -> dict[str, str]:
+    """marshmallow's messages ({name: [why, ...]} or {name: {index: [why]}}) as name -> why."""
+    return {("" if name == "_schema" else str(name)): _first_message(why) for name, why in messages.items()}
+
+
+class JsonParser(FlaskParser):
+    """webargs' Flask parser, strict about JSON and query strings, answering in our error shape."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {}  # each schema refuses unknown names
+
+    def load_json(self, req: Any, schema: Schema) -> Any:
+        """The body as a JSON object ({} when there is none). Malformed JSON is a 400, never a 500."""
+        raw = req.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        if not JSON_MEDIA_TYPE.match(req.mimetype or ""):
+            raise ApiError(415)
+
+        def refuse_constant(name: str) -> Any:
+            raise ValueError(f"{name} is not JSON")
+
+        try:
+            value = json.loads(raw, parse_constant=refuse_constant)
+            # Lone surrogates ("\ud800") parse but cannot be stored: refuse them here.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError, UnicodeError) as exc:
+            raise ApiError(400, _("The body is not valid JSON."), code="malformed_json") from exc
+        if not isinstance(value, dict):
+            raise ApiError(400, _("The body must be a JSON object."), code="invalid_body")
+        return value
+
+    def load_querystring(self, req: Any, schema: Schema) -> Any:
+        repeated = {name: _("Give this parameter once.") for name in req.args if len(req.args.getlist(name)) > 1}
+        if repeated:
+            raise ApiError(422, _("Some values are not acceptable."), fields=repeated)
+        return self._makeproxy(req.args, schema)
+
+    def handle_error(self, error: ValidationError, req: Any, schema: Schema, *, error_status_code: Any,
+                     error_headers: Any) -> Any:
+        messages = error.messages
+        if isinstance(messages, Mapping) and len(messages) == 1 and next(iter(messages)) in ("json", "query"):
+            messages = next(iter(messages.values()))  # webargs files the errors under the location
+        fields = field_errors(messages if isinstance(messages, Mapping) else {"": messages})
+        raise ApiError(422, _("Some values are not acceptable."), fields=fields)
+
+
+# -- who calls ---------------------------------------------------------------------------------
 
 
 def bearer_secret() -> str | None:
@@ -270,27 +289,98 @@ def authenticate() -> ApiToken:
     return token
 
 
-_NO_BODY = object()
+def _check_path(spec: Endpoint, values: dict[str, Any]) -> None:
+    """Path values outside what the document allows name nothing: 404 (an id past 32 bits too)."""
+    for name, pattern in spec.path.items():
+        value = values[name]
+        if pattern is None:
+            if not 1 <= value <= MAX_ID:
+                raise ApiError(404)
+        elif not python_pattern(pattern).search(str(value)):
+            raise ApiError(404)
 
 
-def read_json_body() -> Any:
-    """The request's JSON value; _NO_BODY when there is none. Malformed JSON is a 400, never a 500."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return _NO_BODY
-    if not JSON_MEDIA_TYPE.match(request.mimetype or ""):
-        raise ApiError(415)
+# -- blueprints and the app's Api --------------------------------------------------------------
 
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
 
-    try:
-        value = json.loads(raw, parse_constant=refuse_constant)
-        # Lone surrogates ("\ud800") parse but cannot be stored: refuse them here.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (ValueError, RecursionError, UnicodeError) as exc:
-        raise ApiError(400, _("The body is not valid JSON."), code="malformed_json") from exc
-    return value
+class ApiBlueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint of JSON endpoints under /api/v1 (see the module doc)."""
+
+    ARGUMENTS_PARSER = JsonParser()
+
+    def __init__(self, name: str, import_name: str, *, tag: str, tag_description: str = "") -> None:
+        super().__init__(name, import_name, url_prefix=API_V1, description=tag_description)
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+        self.register_error_handler(ApiError, api_error_response)
+        self.register_error_handler(HTTPException, http_error_response)
+        self.register_error_handler(Exception, unexpected_error_response)
+
+    def endpoint(
+        self,
+        method: str,
+        rule: str,
+        *,
+        summary: str,
+        description: str = "",
+        response: tuple[int, type[Schema] | dict[str, Any]] | None = None,
+        response_description: str = "Success.",
+        body: type[Schema] | None = None,
+        query: type[Schema] | None = None,
+        path: Mapping[str, str] | None = None,
+        roles: tuple[str, ...] | None = None,
+        errors: tuple[int, ...] = (),
+        auth: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        """Declare, route and document an endpoint. `path` gives the pattern of each string
+        argument (int arguments are ids); `errors` lists statuses beyond those the inputs imply."""
+
+        def decorator(handler: Handler) -> Handler:
+            spec = Endpoint(
+                method=method.upper(), rule=rule, operation_id=handler.__name__, body=body, query=query,
+                path=_path_patterns(rule, path), roles=roles, errors=errors, auth=auth,
+            )
+
+            def run(*, body: dict[str, Any] | None = None, query: dict[str, Any] | None = None, **values: Any) -> Any:
+                call = ApiCall(token=g.get("api_token"), query=query or {}, body=body or {})
+                return handler(call, **values)
+
+            # Flask-Limiter and Flask know a view by its name and module: each endpoint its own.
+            run.__name__ = run.__qualname__ = handler.__name__
+            run.__module__ = handler.__module__
+            run.__doc__ = None
+            view: Callable[..., Any] = run
+            if body is not None:
+                required = any(f.required for f in body().fields.values())
+                view = self.arguments(body, location="json", arg_name="body", required=required)(view)
+            if query is not None:
+                view = self.arguments(query, location="query", arg_name="query")(view)
+            if response is not None:
+                view = self.response(response[0], response[1], description=response_description)(view)
+            for status in spec.error_statuses():
+                view = self.alt_response(
+                    status, schema=ErrorSchema, description=DESCRIPTIONS.get(status, "Error."),
+                    headers=ERROR_HEADERS.get(status),
+                )(view)
+            text = description
+            if roles:
+                text = (text + "\n\n" if text else "") + "Roles: " + ", ".join(roles) + "."
+            extra: dict[str, Any] = {"x-roles": list(roles)} if roles else {}
+            if not auth:
+                extra["security"] = []
+            view = self.doc(operationId=spec.operation_id, summary=summary, **({"description": text} if text else {}),
+                            **extra)(view)
+            checked = _checked(spec, view)
+            limited = limiter.shared_limit(
+                lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=rate_limit_key
+            )(checked)
+            limited.api_endpoint = spec  # type: ignore[attr-defined]
+            self.route(rule, endpoint=spec.operation_id, methods=[spec.method], tags=[self.tag],
+                       parameters=spec.parameters())(limited)
+            self.endpoints.append(spec)
+            return handler
+
+        return decorator
 
 
 def _idempotency_key() -> str | None:
@@ -308,155 +398,134 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _checked(parse: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return parse()
-    except FieldErrors as exc:
-        raise ApiError(422, _("Some values are not acceptable."), fields=exc.fields) from exc
+def _checked(spec: Endpoint, view: Callable[..., Any]) -> Callable[..., Response]:
+    """Token, role and path before anything is parsed; the answer is never cached."""
 
-
-def _make_view(spec: Endpoint) -> Callable[..., Response]:
-    @wraps(spec.handler)
-    def view(**path_args: Any) -> Response:
+    @wraps(view)
+    def checked(**values: Any) -> Response:
         token = authenticate() if spec.auth else None
+        g.api_token = token
         if spec.roles and (token is None or token.user.role not in spec.roles):
             raise ApiError(403)
-        values: dict[str, Any] = {}
-        for name, value in path_args.items():
-            try:
-                values[name] = spec.path[name].parse_text(str(value))
-            except Invalid as exc:
-                raise ApiError(404) from exc
-        query = _checked(lambda: spec.query.parse(request.args)) if spec.query else {}
+        _check_path(spec, values)
         key = _idempotency_key() if spec.takes_idempotency_key else None
-        body: dict[str, Any] = {}
-        raw: Any = None
-        if spec.body is not None:
-            raw = read_json_body()
-            if raw is _NO_BODY:
-                raw = {}
-            if not isinstance(raw, dict):
-                raise ApiError(400, _("The body must be a JSON object."), code="invalid_body")
-            body = _checked(lambda: spec.body.parse(raw))
-        call = ApiCall(token=token, query=query, body=body)
 
         def run() -> Response:
-            result = spec.handler(call, **values)
-            status, payload = result if isinstance(result, tuple) else (200, result)
-            response = jsonify(payload)
-            response.status_code = status
+            response = current_app.make_response(view(**values))
             response.headers["Cache-Control"] = "no-store"
             return response
 
         if key is None or token is None:
             return run()
         try:
-            return idempotency.once(f"token:{token.id}", key, idempotency.api_fingerprint(raw), run)
+            return idempotency.once(
+                f"token:{token.id}", key, idempotency.api_fingerprint(request.get_json(silent=True)), run
+            )
         except idempotency.Refused as exc:
             code = "idempotency_key_reused" if exc.status == 422 else "idempotency_key_in_use"
             raise ApiError(exc.status, exc.message, code=code) from exc
 
-    return limiter.shared_limit(
-        lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=rate_limit_key
-    )(view)
+    return checked
 
 
-def _path_fields(rule: str, given: Mapping[str, Field] | None) -> dict[str, Field]:
-    """Path arguments from the rule: ints are ids (out-of-range ids are simply not found)."""
-    fields: dict[str, Field] = {}
+def _path_patterns(rule: str, given: Mapping[str, str] | None) -> dict[str, str | None]:
+    patterns: dict[str, str | None] = {}
     for match in ROUTE_ARGUMENT.finditer(rule):
         name, converter = match["name"], match["converter"] or "string"
-        if given and name in given:
-            fields[name] = given[name]
-        elif converter == "int":
-            fields[name] = Integer(minimum=1, maximum=MAX_ID)
-        elif converter == "string":
-            fields[name] = String(min_length=1, max_length=200)
+        if converter == "int":
+            patterns[name] = None
+        elif given and name in given:
+            patterns[name] = given[name]
         else:
-            raise ValueError(f"declare the path field {name!r} (converter {converter!r})")
-    extra = set(given or {}) - set(fields)
-    if extra:
-        raise ValueError(f"path fields not in the rule {rule!r}: {sorted(extra)}")
-    return fields
+            raise ValueError(f"give the pattern of the path argument {name!r} of {rule!r}")
+    return patterns
 
 
-class ApiBlueprint(Blueprint):
-    """A blueprint of JSON endpoints under /api/v1 that documents itself (see the module doc)."""
+class _Converter(OpenAPIConverter):
+    """apispec leaves out `additionalProperties: false` when a schema has a description."""
 
-    def __init__(self, name: str, import_name: str, *, tag: str, tag_description: str = "") -> None:
-        super().__init__(name, import_name, url_prefix=API_V1)
-        self.tag = tag
-        self.tag_description = tag_description
-        self.endpoints: list[Endpoint] = []
-        self.components: dict[str, Schema] = {}
-        self.register_error_handler(ApiError, api_error_response)
-        self.register_error_handler(HTTPException, http_error_response)
-        self.register_error_handler(Exception, unexpected_error_response)
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        jsonschema = super().schema2jsonschema(schema)
+        if resolve_schema_instance(schema).unknown == RAISE:
+            jsonschema.setdefault("additionalProperties", False)
+        return jsonschema
 
-    def component(self, name: str, schema: Schema) -> Schema:
-        """Name a schema in the document's components; returns a reference to it."""
-        self.components[name] = schema
-        return ref(name)
 
-    def endpoint(
-        self,
-        method: str,
-        rule: str,
-        *,
-        summary: str,
-        description: str = "",
-        response: tuple[int, Schema] | None = None,
-        response_description: str = "Success.",
-        body: Body | None = None,
-        query: Query | None = None,
-        path: Mapping[str, Field] | None = None,
-        roles: tuple[str, ...] | None = None,
-        errors: tuple[int, ...] = (),
-        auth: bool = True,
-    ) -> Callable[[Handler], Handler]:
-        """Declare and route an endpoint; `errors` lists statuses beyond those the inputs imply."""
+class _Plugin(MarshmallowPlugin):
+    Converter = _Converter
 
-        def decorator(handler: Handler) -> Handler:
-            spec = Endpoint(
-                method=method.upper(),
-                rule=rule,
-                handler=handler,
-                summary=summary,
-                description=description,
-                tag=self.tag,
-                body=body,
-                query=query,
-                path=_path_fields(rule, path),
-                roles=roles,
-                responses={response[0]: (response_description, response[1])} if response else {},
-                errors=errors,
-                auth=auth,
-            )
-            view = _make_view(spec)
-            view.api_endpoint = spec  # type: ignore[attr-defined]
-            self.add_url_rule(rule, endpoint=handler.__name__, view_func=view, methods=[spec.method])
-            self.endpoints.append(spec)
-            return handler
 
-        return decorator
+class _FlaskPlugin(FlaskPlugin):
+    """Path parameters documented in each operation, as the route's methods differ in nothing else."""
+
+    def path_helper(self, rule: Any, operations: dict[str, Any], parameters: list[Any], **kwargs: Any) -> Any:
+        path = super().path_helper(rule, operations, parameters, **kwargs)
+        for operation in operations.values():
+            merged = [*deepcopy(parameters), *operation.get("parameters", [])]
+            if merged:
+                operation["parameters"] = merged
+        parameters.clear()
+        return path
+
+
+class OpiekunApi(flask_smorest.Api):
+    """flask-smorest's Api for our blueprints only: errors stay ours (the web keeps HTML pages),
+    no default error responses, the document served by an endpoint of its own."""
+
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_error_handlers(self) -> None:
+        """Nothing app-wide: each ApiBlueprint and the app's /api handler answer in our shape."""
 
 
 @dataclass
 class ApiRegistry:
-    """The API blueprints registered on one app, for the OpenAPI document."""
+    """The API of one app: flask-smorest's Api, its blueprints, the document once built."""
 
+    api: OpiekunApi
     blueprints: list[ApiBlueprint] = field(default_factory=list)
-    document: Schema | None = None
+    document: dict[str, Any] | None = None
+
+
+def init_api(app: Flask, *, description: str) -> ApiRegistry:
+    """Make the app's Api (OpenAPI 3.1 via apispec); domains then call `register_api`."""
+    plugin = _Plugin(schema_name_resolver=component_name)
+    api = OpiekunApi(app, spec_kwargs={
+        "title": "Opiekun API", "version": "1.0.0", "openapi_version": OPENAPI_VERSION,
+        "marshmallow_plugin": plugin, "flask_plugin": _FlaskPlugin(), "info": {"description": description}, "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+    })
+    plugin.converter.add_attribute_function(any_of_properties)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "A personal API token (opk_...)."}
+    )
+    registry = ApiRegistry(api)
+    app.extensions[EXTENSION_KEY] = registry
+    return registry
 
 
 def register_api(app: Flask, bp: ApiBlueprint) -> None:
     """Register an API blueprint: routes, CSRF exemption (token auth, no cookies) and the document."""
-    registry: ApiRegistry = app.extensions.setdefault(EXTENSION_KEY, ApiRegistry())
+    registry: ApiRegistry = app.extensions[EXTENSION_KEY]
     taken = {e.operation_id for other in registry.blueprints for e in other.endpoints}
     clash = taken & {e.operation_id for e in bp.endpoints}
     if clash:
         raise ValueError(f"operation ids used twice: {sorted(clash)}")
     csrf.exempt(bp)
+    app.extensions["flask-smorest"]["blp_name_to_api"][bp.name] = registry.api
     app.register_blueprint(bp)
+    with app.app_context():  # limits read from the config (e.g. DESCRIPTION_MAX_CHARS) go in the document
+        bp.register_views_in_doc(registry.api, app, registry.api.spec, name=bp.name, parameters=None)
+    if bp.endpoints:
+        registry.api.spec.tag({"name": bp.tag, **({"description": bp.description} if bp.description else {})})
     registry.blueprints.append(bp)
     registry.document = None
+
+
+def current_document() -> dict[str, Any]:
+    """The document of the running app, built once per app."""
+    registry: ApiRegistry = current_app.extensions[EXTENSION_KEY]
+    if registry.document is None:
+        registry.document = registry.api.spec.to_dict()
+    return registry.document

@@ -18,25 +18,29 @@ SAMPLE_DATE = "2026-11-27"
 
 
 def sample(field: Any) -> Any:
-    """A value the field accepts."""
-    from helpdesk.api import AnyOf, Array, Boolean, Choice, Date, Integer, String
+    """A value the (marshmallow) field of a request schema accepts."""
+    from marshmallow import fields as ma
 
-    if isinstance(field, Array):
-        return [sample(field.item)]
-    if isinstance(field, AnyOf):
+    from helpdesk.api import fields as api_fields
+
+    validators = list(field.validators)
+    if isinstance(field, api_fields.UniqueList):
+        return [sample(field.inner)]
+    if isinstance(field, api_fields.AnyOf):
         return sample(field.options[0])
-    if isinstance(field, Choice):
-        return field.values[-1]
-    if isinstance(field, Boolean):
+    choices = [v.choices for v in validators if isinstance(v, api_fields.Among)]
+    if choices:
+        return list(choices[0])[-1]
+    if isinstance(field, api_fields.Boolean):
         return True
-    if isinstance(field, Date):
+    if isinstance(field, api_fields.Day):
         return SAMPLE_DATE
-    if isinstance(field, Integer):
-        if field.values:
-            return field.values[-1]
-        return max(field.minimum or 1, 1) if field.minimum is not None else 1
-    if isinstance(field, String):
-        return "walked" if field.pattern else "Walked in"
+    if isinstance(field, api_fields.Integer):
+        lows = [v.min for v in validators if isinstance(v, api_fields.Between) and v.min is not None]
+        return max(lows[0], 1) if lows else 1
+    if isinstance(field, ma.String):
+        return "walked" if any(isinstance(v, api_fields.Pattern) and not isinstance(v, api_fields.NotBlank)
+                               for v in validators) else "Walked in"
     raise AssertionError(f"the walk cannot make a value for {field!r}: teach sample()")
 
 
@@ -44,7 +48,7 @@ def valid_body(spec: Any) -> dict[str, Any] | None:
     """Every field the endpoint takes (not only the required ones), with acceptable values."""
     if spec.body is None:
         return None
-    return {name: sample(field) for name, field in spec.body.fields.items()}
+    return {name: sample(field) for name, field in spec.body().fields.items()}
 
 
 class CompanyB:
