@@ -17,6 +17,7 @@ from zxcvbn import zxcvbn
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, client_by_slug
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db, login_manager
 from helpdesk.i18n import _, valid_timezone
 from helpdesk.text import one_line_error
@@ -77,12 +78,8 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
-class AccountError(ValueError):
+class AccountError(Invalid):
     """A user could not be created or changed; the message says why, `field` says where."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _hasher() -> PasswordHasher:

@@ -12,15 +12,15 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from helpdesk.accounts import (
     ROLES,
-    AccountError,
     User,
     bind_session,
     create_user,
     staff_users,
     update_user,
 )
-from helpdesk.companies import Client, ClientError, create_client, update_client
+from helpdesk.companies import Client, client_by_slug, create_client, update_client
 from helpdesk.extensions import db
+from helpdesk.forms import submit
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
 
@@ -81,25 +81,19 @@ def new_user():
     form = UserForm()
     form.client.choices = _client_choices()
     status = 200
-    if form.validate_on_submit():
-        try:
-            create_user(
-                email=form.email.data,
-                password=form.password.data or "",
-                role=form.role.data,
-                client_slug=form.client.data or None,
-                client_admin=form.client_admin.data,
-                name=form.name.data,
-            )
-        except AccountError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "email").errors.append(str(exc))
-            status = 422
-        else:
+    if request.method == "POST":
+        outcome = submit(form, lambda: create_user(
+            email=form.email.data,
+            password=form.password.data or "",
+            role=form.role.data,
+            client_slug=form.client.data or None,
+            client_admin=form.client_admin.data,
+            name=form.name.data,
+        ))
+        if outcome.done:
             flash(_("User created."), "success")
             return redirect(url_for("admin.users"))
-    elif request.method == "POST":
-        status = 422
+        status = outcome.status
     return render_template("admin/user_form.html", form=form, user=None), status
 
 
@@ -113,31 +107,22 @@ def edit_user(user_id: int):
         form.client.data = user.client.slug if user.client else ""
         form.client_admin.data = user.is_client_admin
     status = 200
-    if form.validate_on_submit():
-        client = None
-        if form.client.data:
-            client = db.session.scalar(select(Client).where(Client.slug == form.client.data))
-        try:
-            update_user(
-                user,
-                name=form.name.data,
-                role=form.role.data,
-                client=client,
-                client_admin=form.client_admin.data,
-                active=form.active.data,
-                password=form.password.data or None,
-            )
-        except AccountError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "email").errors.append(str(exc))
-            status = 422
-        else:
+    if request.method == "POST":
+        outcome = submit(form, lambda: update_user(
+            user,
+            name=form.name.data,
+            role=form.role.data,
+            client=client_by_slug(form.client.data) if form.client.data else None,
+            client_admin=form.client_admin.data,
+            active=form.active.data,
+            password=form.password.data or None,
+        ))
+        if outcome.done:
             if user.id == current_user.id and user.active:
                 bind_session(user)  # an admin editing themselves stays logged in here only
             flash(_("User saved."), "success")
             return redirect(url_for("admin.users"))
-    elif request.method == "POST":
-        status = 422
+        status = outcome.status
     form.email.render_kw = {"readonly": True}
     return render_template("admin/user_form.html", form=form, user=user), status
 
@@ -155,22 +140,18 @@ def new_client():
     form = ClientForm()
     form.guardian.choices = _guardian_choices()
     status = 200
-    if form.validate_on_submit():
-        try:
+    if request.method == "POST":
+        def create() -> Client:
             client = create_client(form.slug.data, form.name.data)
             if form.guardian.data:
-                update_client(
-                    client, name=client.name, active=True, guardian_id=int(form.guardian.data)
-                )
-        except ClientError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "slug").errors.append(str(exc))
-            status = 422
-        else:
+                update_client(client, name=client.name, active=True, guardian_id=int(form.guardian.data))
+            return client
+
+        outcome = submit(form, create)
+        if outcome.done:
             flash(_("Client created."), "success")
             return redirect(url_for("admin.clients"))
-    elif request.method == "POST":
-        status = 422
+        status = outcome.status
     return render_template("admin/client_form.html", form=form, client=None), status
 
 
@@ -185,22 +166,16 @@ def edit_client(client_id: int):
     else:
         form.slug.data = client.slug  # the slug is fixed once created
     status = 200
-    if form.validate_on_submit():
-        try:
-            update_client(
-                client,
-                name=form.name.data,
-                active=form.active.data,
-                guardian_id=int(form.guardian.data) if form.guardian.data else None,
-            )
-        except ClientError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "name").errors.append(str(exc))
-            status = 422
-        else:
+    if request.method == "POST":
+        outcome = submit(form, lambda: update_client(
+            client,
+            name=form.name.data,
+            active=form.active.data,
+            guardian_id=int(form.guardian.data) if form.guardian.data else None,
+        ))
+        if outcome.done:
             flash(_("Client saved."), "success")
             return redirect(url_for("admin.clients"))
-    elif request.method == "POST":
-        status = 422
+        status = outcome.status
     form.slug.render_kw = {"readonly": True}
     return render_template("admin/client_form.html", form=form, client=client), status

@@ -24,6 +24,7 @@ from helpdesk.calendars import BusinessCalendar, CalendarError, always_open, def
 from helpdesk.clock import utcnow
 from helpdesk.date_bounds import DateOutOfBounds, parse_day
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
 from helpdesk.text import is_blank, one_line_error
@@ -251,12 +252,11 @@ def get_calendar(calendar_id: int) -> Calendar | None:
 # -- editing ---------------------------------------------------------------------------------
 
 
-class CalendarFormError(ValueError):
+class CalendarFormError(Invalid):
     """A calendar was not saved; `fields` maps form fields to messages."""
 
     def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__(_("Please correct the marked fields."))
-        self.fields = fields
+        super().__init__(_("Please correct the marked fields."), fields)
 
 
 @dataclass

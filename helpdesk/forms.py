@@ -4,7 +4,13 @@ A view parses its form and calls one service. `submit` does both: it answers 400
 token is missing or expired and 422 when a field does not parse; when the service refuses, it
 rolls the session back and `refuse` puts each message next to its field (flashing what has no
 field) and answers the error's status. Nothing the user typed is lost: the view renders the
-same form again.
+same form again. A `ServiceError` that no form catches (a 404 for another company's id, a
+conflict on a one-button form) reaches `refused_page`, registered by the app for every page:
+it rolls back too and answers the refused page with the error's status.
+
+These two are the web's one place to roll back a refused change; services raise and leave the
+session to them (and, for anything else, to Flask-SQLAlchemy's teardown at the end of the
+request).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from flask import flash
+from flask import flash, render_template
 from wtforms import Field, FieldList, FormField
 
 from helpdesk.errors import ServiceError
@@ -67,6 +73,12 @@ def refuse(form: Any, error: ServiceError, *, flash_message: bool = False) -> in
     elif unplaced or not error.fields:
         flash(" ".join(unplaced) or error.message, "error")
     return error.status
+
+
+def refused_page(error: ServiceError) -> tuple[str, int]:
+    """The page for a refusal no form shows: undo the change, say why, answer the error's status."""
+    db.session.rollback()
+    return render_template("refused.html", status=error.status, message=error.message), error.status
 
 
 @dataclass(frozen=True)

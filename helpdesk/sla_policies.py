@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from helpdesk.business_calendars import DEFAULT, Calendar, ensure_builtin_calendars
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
 from helpdesk.text import is_blank, one_line_error, whole_number
@@ -102,13 +103,8 @@ class SlaSourcePolicy(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PolicyError(ValueError):
+class PolicyError(Invalid):
     """A policy or the source mapping was not saved; `fields` maps form fields to messages."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import SLUG_RE, Client
 from helpdesk.date_bounds import parse_instant
-from helpdesk.errors import ServiceError
+from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
@@ -55,22 +55,12 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class TicketError(ServiceError):
-    """A request about a ticket was refused. `fields` maps form fields to messages."""
+class TicketError(Invalid):
+    """Values about a ticket were refused. `fields` maps form fields to messages. NotFound (also
+    what another company's ids get), Forbidden and Conflict are the kernel's (helpdesk.errors)."""
 
 
-class NotFound(TicketError):
-    """No such ticket for this user (also what another company's ids get)."""
-
-    status = 404
-
-
-class Forbidden(TicketError):
-    status = 403
-
-
-class Conflict(TicketError):
-    status = 409
+__all__ = ["Conflict", "Forbidden", "NotFound", "TicketError"]  # re-exported for callers
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ from __future__ import annotations
 from flask import Flask
 
 from helpdesk.api.endpoints import ApiBlueprint, ApiCall, ref, register_api
-from helpdesk.api.errors import ApiError, error_response, http_error_response, is_api_request
+from helpdesk.api.errors import (
+    ApiError,
+    error_response,
+    http_error_response,
+    is_api_request,
+    service_error_response,
+)
 from helpdesk.api.fields import (
     MAX_ID,
     AnyOf,
@@ -60,6 +66,7 @@ __all__ = [
     "is_api_request",
     "ref",
     "register_api",
+    "service_error_response",
     "user_reference",
 ]
 

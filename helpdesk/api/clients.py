@@ -11,15 +11,13 @@ from sqlalchemy import select
 
 from helpdesk.accounts import User
 from helpdesk.api.endpoints import ApiBlueprint, ApiCall, ref
-from helpdesk.api.errors import ApiError, api_error_response
+from helpdesk.api.errors import ApiError
 from helpdesk.api.fields import Body, Boolean, Date, Integer, String, user_reference
 from helpdesk.api.schemas import instant, user_id_for, user_json
 from helpdesk.companies import (
     PACKAGE_MONTHS_MAX,
     SLUG_RE,
     Client,
-    ClientError,
-    DuplicateClient,
     change_client,
     client_by_slug,
     create_client,
@@ -85,12 +83,6 @@ def _client_or_404(slug: str) -> Client:
     if client is None:
         raise ApiError(404, _("There is no such client."))
     return client
-
-
-@bp.errorhandler(ClientError)
-def client_error(error: ClientError):
-    status = 409 if isinstance(error, DuplicateClient) else 422
-    return api_error_response(ApiError(status, str(error), fields={error.field or "": str(error)}))
 
 
 @bp.endpoint("GET", "/clients", summary="List client companies", roles=MANAGERS, response=(200, CLIENT_LIST))

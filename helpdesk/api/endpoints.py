@@ -30,11 +30,13 @@ from helpdesk.api.errors import (
     ApiError,
     api_error_response,
     http_error_response,
+    service_error_response,
     unexpected_error_response,
 )
 from helpdesk.api.fields import MAX_ID, Body, Field, FieldErrors, Integer, Invalid, Query, String
 from helpdesk.api.tokens import ApiToken, hash_secret, mark_used, token_for_secret
 from helpdesk.clock import utcnow
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import csrf, limiter
 from helpdesk.i18n import _
 
@@ -336,6 +338,7 @@ class ApiBlueprint(Blueprint):
         self.endpoints: list[Endpoint] = []
         self.components: dict[str, Schema] = {}
         self.register_error_handler(ApiError, api_error_response)
+        self.register_error_handler(ServiceError, service_error_response)
         self.register_error_handler(HTTPException, http_error_response)
         self.register_error_handler(Exception, unexpected_error_response)
 
