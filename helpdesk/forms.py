@@ -60,25 +60,28 @@ def place_errors(form: Any, messages: Mapping[str, str]) -> list[str]:
     return unplaced
 
 
-def refuse(form: Any, error: ServiceError, *, flash_message: bool = False) -> int:
+def refuse(form: Any | None, error: ServiceError, *, flash_message: bool = False) -> int:
     """Undo the refused change and show why on the form; returns the status to answer with.
 
     Messages go next to their fields; what has no field is flashed (the error's message when it
-    names no field). With `flash_message` the error's message is flashed in any case.
+    names no field). With `flash_message` the error's message is flashed in any case. With no
+    form (a small form the page does not show again) every message is flashed.
     """
     db.session.rollback()
-    unplaced = place_errors(form, error.fields)
-    if flash_message:
+    unplaced = list(error.fields.values()) if form is None else place_errors(form, error.fields)
+    if flash_message or not error.fields:
         flash(error.message, "error")
-    elif unplaced or not error.fields:
-        flash(" ".join(unplaced) or error.message, "error")
+    for message in unplaced:
+        flash(message, "error")
     return error.status
 
 
-def refused_page(error: ServiceError) -> tuple[str, int]:
-    """The page for a refusal no form shows: undo the change, say why, answer the error's status."""
+def refused_page(error: ServiceError, *details: str) -> tuple[str, int]:
+    """The page for a refusal no form shows: undo the change, say why (with `details`, each once),
+    answer the error's status."""
     db.session.rollback()
-    return render_template("refused.html", status=error.status, message=error.message), error.status
+    message = " ".join(dict.fromkeys([error.message, *details]))
+    return render_template("refused.html", status=error.status, message=message), error.status
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,15 @@ class Submitted(Generic[T]):
         return self.status is None
 
 
-def submit(form: Any, action: Callable[[], T]) -> Submitted[T]:
-    """Parse `form` and, when it parses, run `action` (one service call); see the module's docstring."""
+def submit(form: Any, action: Callable[[], T], *, flash_message: bool = False) -> Submitted[T]:
+    """Parse `form` and, when it parses, run `action` (one service call); see the module's docstring.
+
+    `flash_message` is passed on to `refuse`."""
     status = form_status(form)
     if status is not None:
         return Submitted(status=status, invalid=True)
     try:
         value = action()
     except ServiceError as exc:
-        return Submitted(status=refuse(form, exc))
+        return Submitted(status=refuse(form, exc, flash_message=flash_message))
     return Submitted(value=value)

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from helpdesk.accounts import User, staff_users
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
+from helpdesk.forms import form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from helpdesk.sla_policies import SlaPolicy
@@ -22,7 +24,7 @@ from tickets.forms import (
     ReplyForm,
     StatusForm,
     TimeEntryForm,
-    uploaded_files,
+    with_files,
 )
 from tickets.services import Actor, TicketError
 
@@ -116,22 +118,11 @@ def ticket(ticket_id: int):
 def reply(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     form = ReplyForm()
-    files, file_error = uploaded_files()
-    if not form.validate():
-        return _detail(ticket, form, 400)
-    if file_error:
-        form.attachments.errors = [file_error]
-        return _detail(ticket, form, 422)
-    try:
-        services.add_message(
-            Actor(current_user), ticket, body=form.body.data, internal=form.internal.data, files=files
-        )
-    except TicketError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            if hasattr(form, name):
-                getattr(form, name).errors = [message]
-        return _detail(_ticket_or_404(ticket_id), form, exc.status)
+    outcome = submit(form, with_files(lambda files: services.add_message(
+        Actor(current_user), ticket, body=form.body.data, internal=form.internal.data, files=files
+    )))
+    if not outcome.done:
+        return _detail(_ticket_or_404(ticket_id), form, outcome.status)
     flash(_("Internal note added.") if form.internal.data else _("Reply sent."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
@@ -139,17 +130,15 @@ def reply(ticket_id: int):
 def _change(ticket_id: int, form_class, apply):
     ticket = _ticket_or_404(ticket_id)
     form = form_class()
-    if not form.validate():
+    status = form_status(form)
+    if status is not None:
         flash(_("The form has expired; please try again."), "error")
-        return _detail(ticket, status=400)
+        return _detail(ticket, status=status)
     try:
         apply(Actor(current_user), ticket, form)
-    except TicketError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        for message in exc.fields.values():  # the forms here are small: say what was wrong
-            flash(message, "error")
-        return _detail(_ticket_or_404(ticket_id), status=exc.status)
+    except ServiceError as exc:
+        # The page shows these small forms afresh, so every message is flashed.
+        return _detail(_ticket_or_404(ticket_id), status=refuse(None, exc, flash_message=True))
     flash(_("Saved."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
@@ -185,18 +174,14 @@ def assign(ticket_id: int):
 def log_time(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     form = TimeEntryForm()
-    if not form.validate():
-        return _detail(ticket, status=400, time_form=form)
+    status = form_status(form)
+    if status is not None:
+        return _detail(ticket, status=status, time_form=form)
     try:
         coverage.log_time(
             Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
         )
-    except TicketError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            if hasattr(form, name):
-                getattr(form, name).errors = [message]
-        flash(exc.message, "error")
-        return _detail(_ticket_or_404(ticket_id), status=exc.status, time_form=form)
+    except ServiceError as exc:
+        return _detail(_ticket_or_404(ticket_id), status=refuse(form, exc, flash_message=True), time_form=form)
     flash(_("Time logged."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))

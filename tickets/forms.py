@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,6 +21,8 @@ from helpdesk.i18n import _, _l
 from helpdesk.uploads import CheckedFile, UploadError, check_file
 from tickets.labels import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES
+
+T = TypeVar("T")
 
 
 class NewTicketForm(FlaskForm):
@@ -93,3 +98,14 @@ def uploaded_files(field_name: str = "attachments") -> tuple[list[CheckedFile], 
         except UploadError as exc:
             return [], str(exc)
     return checked, None
+
+
+def with_files(action: Callable[[list[CheckedFile]], T], field_name: str = "attachments") -> Callable[[], T]:
+    """`action` given the request's checked files, for `helpdesk.forms.submit`: a file that cannot
+    be accepted refuses the form next to its field, before the service is called."""
+    def run() -> T:
+        files, problem = uploaded_files(field_name)
+        if problem:
+            raise UploadError(problem, field_name)
+        return action(files)
+    return run

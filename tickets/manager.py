@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from helpdesk.companies import Client
 from helpdesk.extensions import db
+from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
 from plans import services as plans_services
@@ -70,20 +71,12 @@ def approvals():
 def settle(ticket_id: int):
     ticket = _pending_ticket(ticket_id)
     form = ApprovalForm()
-    if not form.validate():
-        return _approvals_page(form, ticket_id, 400)
-    try:
-        coverage.settle(
-            Actor(current_user), ticket, outcome=form.outcome.data, message=form.message.data,
-            rate=form.rate.data, currency=form.currency.data,
-        )
-    except TicketError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            if hasattr(form, name):
-                getattr(form, name).errors = [message]
-        flash(exc.message, "error")
-        return _approvals_page(form, ticket_id, exc.status)
+    outcome = submit(form, lambda: coverage.settle(
+        Actor(current_user), ticket, outcome=form.outcome.data, message=form.message.data,
+        rate=form.rate.data, currency=form.currency.data,
+    ), flash_message=True)
+    if not outcome.done:
+        return _approvals_page(form, ticket_id, outcome.status)
     flash(_("%(number)s: decision recorded and the client told.", number=ticket.number), "success")
     return redirect(url_for("manager.approvals"))
 
@@ -92,13 +85,8 @@ def settle(ticket_id: int):
 @manager_required
 def retry(ticket_id: int):
     ticket = _pending_ticket(ticket_id)
-    if not ApprovalForm().validate():
-        return _approvals_page(status=400)
-    try:
-        coverage.retry_coverage(Actor(current_user), ticket)
-    except TicketError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _approvals_page(status=exc.status)
+    outcome = submit(ApprovalForm(), lambda: coverage.retry_coverage(Actor(current_user), ticket), flash_message=True)
+    if not outcome.done:
+        return _approvals_page(status=outcome.status)
     flash(_("Saved."), "success")
     return redirect(url_for("manager.approvals"))
