@@ -11,7 +11,6 @@ from helpdesk.business_calendars import (
     WEEKDAY_FIELDS,
     WEEKDAY_LABELS,
     Calendar,
-    CalendarFormError,
     CalendarInput,
     all_calendars,
     get_calendar,
@@ -19,6 +18,7 @@ from helpdesk.business_calendars import (
     save_calendar,
 )
 from helpdesk.extensions import db
+from helpdesk.forms import submit
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
 from helpdesk.sla_policies import SlaPolicy
@@ -75,19 +75,12 @@ def _edit(row: Calendar | None):
     status = 200
     if request.method == "GET":
         _fill(form, input_of(row))
-    elif not form.validate():
-        status = 400  # CSRF
     else:
-        try:
-            saved = save_calendar(row, _input(form))
-        except CalendarFormError as exc:
-            db.session.rollback()
-            for name, message in exc.fields.items():
-                getattr(form, name).errors = [message]
-            status = 422
-        else:
-            flash(_("Calendar %(name)s saved.", name=saved.name), "success")
+        outcome = submit(form, lambda: save_calendar(row, _input(form)))
+        if outcome.done:
+            flash(_("Calendar %(name)s saved.", name=outcome.value.name), "success")
             return redirect(url_for("calendars_admin.calendars"))
+        status = outcome.status
     if row is not None and row.is_builtin:
         form.name.render_kw = {"readonly": True}
     return render_template(

@@ -67,7 +67,7 @@ def refuse(form: Any | None, error: ServiceError, *, flash_message: bool = False
     names no field). With `flash_message` the error's message is flashed in any case. With no
     form (a small form the page does not show again) every message is flashed.
     """
-    db.session.rollback()
+    refusal(error)
     unplaced = list(error.fields.values()) if form is None else place_errors(form, error.fields)
     if flash_message or not error.fields:
         flash(error.message, "error")
@@ -79,9 +79,16 @@ def refuse(form: Any | None, error: ServiceError, *, flash_message: bool = False
 def refused_page(error: ServiceError, *details: str) -> tuple[str, int]:
     """The page for a refusal no form shows: undo the change, say why (with `details`, each once),
     answer the error's status."""
-    db.session.rollback()
+    refusal(error)
     message = " ".join(dict.fromkeys([error.message, *details]))
     return render_template("refused.html", status=error.status, message=message), error.status
+
+
+def refusal(error: ServiceError) -> tuple[dict[str, str], int]:
+    """For a page that shows its own errors by field (no WTForms): undo the refused change and
+    hand back the messages by field and the status to answer with."""
+    db.session.rollback()
+    return error.fields, error.status
 
 
 @dataclass(frozen=True)

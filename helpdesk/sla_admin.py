@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from helpdesk.business_calendars import all_calendars
 from helpdesk.extensions import db
+from helpdesk.forms import refusal
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
 from helpdesk.sla_policies import (
@@ -47,12 +48,12 @@ def mapping():
     try:
         save_source_mapping(choices)
     except PolicyError as exc:
-        db.session.rollback()
+        errors, status = refusal(exc)
         rows = all_policies()
         return render_template(
             "manager/sla_policies.html", policies=rows, mapping={**source_mapping(), **choices},
-            sources=MAPPED_SOURCES, source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors=exc.fields,
-        ), 422
+            sources=MAPPED_SOURCES, source_labels=SOURCE_LABELS, priorities=PRIORITIES, errors=errors,
+        ), status
     flash(_("Which policy each source gets is saved."), "success")
     return redirect(url_for("sla_admin.policies"))
 
@@ -90,8 +91,7 @@ def _edit(policy: SlaPolicy | None):
         try:
             saved = save_policy(policy, data)
         except PolicyError as exc:
-            db.session.rollback()
-            errors, status = exc.fields, 422
+            errors, status = refusal(exc)
         else:
             flash(_("Policy %(name)s saved.", name=saved.name), "success")
             return redirect(url_for("sla_admin.policies"))

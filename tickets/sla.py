@@ -453,7 +453,7 @@ def process_ticket(ticket_id: int, now: datetime) -> int:
     query = select(Ticket).where(Ticket.id == ticket_id).with_for_update(skip_locked=True)
     ticket = db.session.scalar(query)
     if ticket is None:
-        db.session.rollback()
+        db.session.rollback()  # end this ticket's transaction: the sweep goes on to the next one
         return 0
     recorded = refresh(ticket, now)
     db.session.commit()
@@ -481,7 +481,7 @@ def sweep(now: datetime, batch: int = 200) -> SweepResult:
             try:
                 result.facts += process_ticket(ticket_id, now)
             except Exception:
-                db.session.rollback()
+                db.session.rollback()  # the failed ticket's work is undone; the loop goes on
                 log.exception("SLA sweep failed on ticket %s", ticket_id)
 
 
@@ -498,7 +498,7 @@ def inline_sweep(now: datetime) -> None:
     try:
         sweep(now)
     except Exception:
-        db.session.rollback()
+        db.session.rollback()  # the request that ran the sweep goes on with this session
         log.exception("Inline SLA sweep failed")
 
 
