@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -30,12 +30,6 @@ from tickets.services import Actor, TicketError
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
-
-def _ticket_or_404(ticket_id: int):
-    try:
-        return services.get_ticket(current_user, ticket_id)
-    except services.NotFound:
-        abort(404)
 
 
 @bp.route("/queue")
@@ -110,25 +104,25 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
 @bp.route("/tickets/<int:ticket_id>")
 @staff_required
 def ticket(ticket_id: int):
-    return _detail(_ticket_or_404(ticket_id))
+    return _detail(services.get_ticket(current_user, ticket_id))
 
 
 @bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
 @staff_required
 def reply(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = ReplyForm()
     outcome = submit(form, with_files(lambda files: services.add_message(
         Actor(current_user), ticket, body=form.body.data, internal=form.internal.data, files=files
     )))
     if not outcome.done:
-        return _detail(_ticket_or_404(ticket_id), form, outcome.status)
+        return _detail(services.get_ticket(current_user, ticket_id), form, outcome.status)
     flash(_("Internal note added.") if form.internal.data else _("Reply sent."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
 
 def _change(ticket_id: int, form_class, apply):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = form_class()
     status = form_status(form)
     if status is not None:
@@ -138,7 +132,7 @@ def _change(ticket_id: int, form_class, apply):
         apply(Actor(current_user), ticket, form)
     except ServiceError as exc:
         # The page shows these small forms afresh, so every message is flashed.
-        return _detail(_ticket_or_404(ticket_id), status=refuse(None, exc, flash_message=True))
+        return _detail(services.get_ticket(current_user, ticket_id), status=refuse(None, exc, flash_message=True))
     flash(_("Saved."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
@@ -172,7 +166,7 @@ def assign(ticket_id: int):
 @bp.route("/tickets/<int:ticket_id>/time", methods=["POST"])
 @staff_required
 def log_time(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = TimeEntryForm()
     status = form_status(form)
     if status is not None:
@@ -182,6 +176,6 @@ def log_time(ticket_id: int):
             Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
         )
     except ServiceError as exc:
-        return _detail(_ticket_or_404(ticket_id), status=refuse(form, exc, flash_message=True), time_form=form)
+        return _detail(services.get_ticket(current_user, ticket_id), status=refuse(form, exc, flash_message=True), time_form=form)
     flash(_("Time logged."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -40,12 +40,6 @@ def home():
 # -- the approval queue: uncovered work waits here for a manager --------------------------------
 
 
-def _pending_ticket(ticket_id: int) -> Ticket:
-    try:
-        return services.get_ticket(current_user, ticket_id)
-    except services.NotFound:
-        abort(404)
-
 
 def _approvals_page(form: ApprovalForm | None = None, form_ticket_id: int | None = None, status: int = 200):
     try:
@@ -69,7 +63,7 @@ def approvals():
 @bp.route("/approvals/<int:ticket_id>", methods=["POST"])
 @manager_required
 def settle(ticket_id: int):
-    ticket = _pending_ticket(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = ApprovalForm()
     outcome = submit(form, lambda: coverage.settle(
         Actor(current_user), ticket, outcome=form.outcome.data, message=form.message.data,
@@ -84,7 +78,7 @@ def settle(ticket_id: int):
 @bp.route("/approvals/<int:ticket_id>/retry", methods=["POST"])
 @manager_required
 def retry(ticket_id: int):
-    ticket = _pending_ticket(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     outcome = submit(ApprovalForm(), lambda: coverage.retry_coverage(Actor(current_user), ticket), flash_message=True)
     if not outcome.done:
         return _approvals_page(status=outcome.status)

@@ -27,12 +27,6 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 files_bp = Blueprint("files", __name__)
 
 
-def _ticket_or_404(ticket_id: int):
-    try:
-        return services.get_ticket(current_user, ticket_id)
-    except services.NotFound:
-        abort(404)
-
 
 @bp.route("/")
 @client_required
@@ -80,7 +74,7 @@ def new_ticket():
 @bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
 @client_required
 def ticket(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = ReplyForm()
     status = 200
     if request.method == "POST":
@@ -91,7 +85,7 @@ def ticket(ticket_id: int):
             flash(_("Your reply is sent."), "success")
             return redirect(url_for("portal.ticket", ticket_id=ticket.id))
         status = outcome.status
-        ticket = _ticket_or_404(ticket_id)
+        ticket = services.get_ticket(current_user, ticket_id)
     return render_template(
         "portal/ticket.html",
         ticket=ticket,
