@@ -297,6 +297,11 @@ def change_password(user: User, *, current: str, new: str, repeat: str) -> User:
     """
     if not check_password(user, current or ""):
         raise AccountError(_("This is not your current password."), "current_password")
+    return _set_new_password(user, new, repeat)
+
+
+def _set_new_password(user: User, new: str, repeat: str) -> User:
+    """The policy, the repeat check, then the new hash; every session of the user ends. Commits."""
     validate_password(new, user_inputs=(user.email, user.name))
     if new != repeat:
         raise AccountError(_("The two new passwords differ."), "repeat_password")
@@ -347,13 +352,7 @@ def reset_password(token: str, *, new: str, repeat: str) -> User:
     user = user_for_reset_token(token)
     if user is None:
         raise AccountError(_("This reset link is invalid, used or expired; ask for a new one."), "token")
-    validate_password(new, user_inputs=(user.email, user.name))
-    if new != repeat:
-        raise AccountError(_("The two new passwords differ."), "repeat_password")
-    user.password_hash = hash_password(new)
-    end_sessions(user)
-    db.session.commit()
-    return user
+    return _set_new_password(user, new, repeat)
 
 
 def staff_users(*roles: str) -> list[User]:
