@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -20,7 +20,7 @@ from helpdesk.accounts import (
 )
 from helpdesk.companies import Client, client_by_slug, create_client, update_client
 from helpdesk.extensions import db
-from helpdesk.forms import submit
+from helpdesk.forms import form_page, saved
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
 
@@ -80,21 +80,19 @@ def users():
 def new_user():
     form = UserForm()
     form.client.choices = _client_choices()
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, lambda: create_user(
+    return form_page(
+        form,
+        lambda: create_user(
             email=form.email.data,
             password=form.password.data or "",
             role=form.role.data,
             client_slug=form.client.data or None,
             client_admin=form.client_admin.data,
             name=form.name.data,
-        ))
-        if outcome.done:
-            flash(_("User created."), "success")
-            return redirect(url_for("admin.users"))
-        status = outcome.status
-    return render_template("admin/user_form.html", form=form, user=None), status
+        ),
+        page=lambda: render_template("admin/user_form.html", form=form, user=None),
+        done=lambda _user: saved(_("User created."), url_for("admin.users")),
+    )
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -106,9 +104,16 @@ def edit_user(user_id: int):
     if request.method == "GET":
         form.client.data = user.client.slug if user.client else ""
         form.client_admin.data = user.is_client_admin
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, lambda: update_user(
+    form.email.render_kw = {"readonly": True}
+
+    def done(_user: User):
+        if user.id == current_user.id and user.active:
+            bind_session(user)  # an admin editing themselves stays logged in here only
+        return saved(_("User saved."), url_for("admin.users"))
+
+    return form_page(
+        form,
+        lambda: update_user(
             user,
             name=form.name.data,
             role=form.role.data,
@@ -116,15 +121,10 @@ def edit_user(user_id: int):
             client_admin=form.client_admin.data,
             active=form.active.data,
             password=form.password.data or None,
-        ))
-        if outcome.done:
-            if user.id == current_user.id and user.active:
-                bind_session(user)  # an admin editing themselves stays logged in here only
-            flash(_("User saved."), "success")
-            return redirect(url_for("admin.users"))
-        status = outcome.status
-    form.email.render_kw = {"readonly": True}
-    return render_template("admin/user_form.html", form=form, user=user), status
+        ),
+        page=lambda: render_template("admin/user_form.html", form=form, user=user),
+        done=done,
+    )
 
 
 @bp.route("/clients")
@@ -139,20 +139,18 @@ def clients():
 def new_client():
     form = ClientForm()
     form.guardian.choices = _guardian_choices()
-    status = 200
-    if request.method == "POST":
-        def create() -> Client:
-            client = create_client(form.slug.data, form.name.data)
-            if form.guardian.data:
-                update_client(client, name=client.name, active=True, guardian_id=int(form.guardian.data))
-            return client
 
-        outcome = submit(form, create)
-        if outcome.done:
-            flash(_("Client created."), "success")
-            return redirect(url_for("admin.clients"))
-        status = outcome.status
-    return render_template("admin/client_form.html", form=form, client=None), status
+    def create() -> Client:
+        client = create_client(form.slug.data, form.name.data)
+        if form.guardian.data:
+            update_client(client, name=client.name, active=True, guardian_id=int(form.guardian.data))
+        return client
+
+    return form_page(
+        form, create,
+        page=lambda: render_template("admin/client_form.html", form=form, client=None),
+        done=lambda _client: saved(_("Client created."), url_for("admin.clients")),
+    )
 
 
 @bp.route("/clients/<int:client_id>", methods=["GET", "POST"])
@@ -165,17 +163,15 @@ def edit_client(client_id: int):
         form.guardian.data = str(client.guardian_id or "")
     else:
         form.slug.data = client.slug  # the slug is fixed once created
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, lambda: update_client(
+    form.slug.render_kw = {"readonly": True}
+    return form_page(
+        form,
+        lambda: update_client(
             client,
             name=form.name.data,
             active=form.active.data,
             guardian_id=int(form.guardian.data) if form.guardian.data else None,
-        ))
-        if outcome.done:
-            flash(_("Client saved."), "success")
-            return redirect(url_for("admin.clients"))
-        status = outcome.status
-    form.slug.render_kw = {"readonly": True}
-    return render_template("admin/client_form.html", form=form, client=client), status
+        ),
+        page=lambda: render_template("admin/client_form.html", form=form, client=client),
+        done=lambda _client: saved(_("Client saved."), url_for("admin.clients")),
+    )

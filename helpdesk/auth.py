@@ -33,7 +33,7 @@ from helpdesk.accounts import (
     user_for_reset_token,
 )
 from helpdesk.extensions import limiter
-from helpdesk.forms import form_status, submit
+from helpdesk.forms import form_page, form_status, saved, submit
 from helpdesk.i18n import LANGUAGE_NAMES, _, _l
 from helpdesk.login_throttle import (
     DEVICE_COOKIE,
@@ -176,18 +176,18 @@ def reset_password_page(token: str):
     if user_for_reset_token(token) is None:
         return render_template("auth/reset_password.html", form=None), 404
     form = ResetPasswordForm()
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, _new_password(
-            lambda: reset_password(token, new=form.new_password.data, repeat=form.repeat_password.data)
-        ))
-        if outcome.done:
-            logout_user()
-            session.clear()
-            flash(_("Your password is changed. Log in with the new one."), "success")
-            return redirect(url_for("auth.login"))
-        status = outcome.status
-    return render_template("auth/reset_password.html", form=form), status
+
+    def done(_user):
+        logout_user()
+        session.clear()
+        return saved(_("Your password is changed. Log in with the new one."), url_for("auth.login"))
+
+    return form_page(
+        form,
+        _new_password(lambda: reset_password(token, new=form.new_password.data, repeat=form.repeat_password.data)),
+        page=lambda: render_template("auth/reset_password.html", form=form),
+        done=done,
+    )
 
 
 @bp.route("/language/<code>", methods=["POST"])
@@ -205,19 +205,17 @@ def preferences():
     form.language.choices = [("", _("Browser's language"))] + list(LANGUAGE_NAMES.items())
     if request.method == "GET":
         form.language.data = current_user.language or ""
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, lambda: update_preferences(
+    return form_page(
+        form,
+        lambda: update_preferences(
             current_user,
             name=form.name.data,
             language=form.language.data or None,
             timezone=form.timezone.data.strip(),
-        ))
-        if outcome.done:
-            flash(_("Your preferences are saved."), "success")
-            return redirect(url_for("auth.preferences"))
-        status = outcome.status
-    return render_template("auth/preferences.html", form=form, password_form=PasswordChangeForm()), status
+        ),
+        page=lambda: render_template("auth/preferences.html", form=form, password_form=PasswordChangeForm()),
+        done=lambda _user: saved(_("Your preferences are saved."), url_for("auth.preferences")),
+    )
 
 
 @bp.route("/preferences/password", methods=["POST"])

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from flask import flash, render_template
+from flask import flash, redirect, render_template, request
 from wtforms import Field, FieldList, FormField
 
 from helpdesk.errors import ServiceError
@@ -116,3 +116,25 @@ def submit(form: Any, action: Callable[[], T], *, flash_message: bool = False) -
     except ServiceError as exc:
         return Submitted(status=refuse(form, exc, flash_message=flash_message))
     return Submitted(value=value)
+
+
+def saved(message: str, url: str) -> Any:
+    """After a change: say so, and go to `url` (a redirect, so a reload does not post again)."""
+    flash(message, "success")
+    return redirect(url)
+
+
+def form_page(
+    form: Any, action: Callable[[], T], *, page: Callable[[], str], done: Callable[[T], Any],
+    flash_message: bool = False,
+) -> Any:
+    """A page with one form: shown on GET; on POST the form is submitted and `done(value)` answers
+    (usually `saved(...)`), or the page is shown again, with what was typed, and the 4xx.
+    `flash_message` is passed on to `refuse`."""
+    status = 200
+    if request.method == "POST":
+        outcome = submit(form, action, flash_message=flash_message)
+        if outcome.done:
+            return done(outcome.value)  # type: ignore[arg-type]
+        status = outcome.status or 422
+    return page(), status

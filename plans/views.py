@@ -14,7 +14,7 @@ from helpdesk.companies import Client
 from helpdesk.csv_export import csv_response
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
-from helpdesk.forms import refused_page, submit
+from helpdesk.forms import form_page, refused_page, saved, submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
 from helpdesk.sla_policies import SlaPolicy
@@ -61,16 +61,15 @@ def plans():
 @manager_required
 def new_plan():
     form = _with_policies(NewPlanForm())
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, lambda: services.create_plan(
+    return form_page(
+        form,
+        lambda: services.create_plan(
             actor_id=current_user.id, name=form.name.data, period=form.period.data, values=form.values()
-        ), flash_message=True)
-        if outcome.done:
-            flash(_("Plan %(name)s created.", name=outcome.value.name), "success")
-            return redirect(url_for("plans.plan", plan_id=outcome.value.id))
-        status = outcome.status
-    return render_template("manager/plan_new.html", form=form), status
+        ),
+        page=lambda: render_template("manager/plan_new.html", form=form),
+        done=lambda plan: saved(_("Plan %(name)s created.", name=plan.name), url_for("plans.plan", plan_id=plan.id)),
+        flash_message=True,
+    )
 
 
 def _plan_page(plan_id: int, terms_form=None, settings_form=None, status: int = 200):
@@ -152,24 +151,27 @@ def _subscription_form(form: SubscriptionForm | None = None) -> SubscriptionForm
 @manager_required
 def subscriptions():
     form = _subscription_form(SubscriptionForm() if request.method == "POST" else None)
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, lambda: services.subscribe(
+
+    def page() -> str:
+        rows = db.session.execute(
+            select(Subscription, Client).join(Client, Client.id == Subscription.client_id)
+            .order_by(Client.name, Subscription.starts_on)
+        ).all()
+        return render_template(
+            "manager/subscriptions.html", form=form, rows=rows, today=services.coverage_today(),
+            end_form=EndSubscriptionForm(),
+        )
+
+    return form_page(
+        form,
+        lambda: services.subscribe(
             actor_id=current_user.id, client_id=form.client.data, plan_id=form.plan.data,
             starts_on=form.starts_on.data, ends_on=form.ends_on.data,
-        ), flash_message=True)
-        if outcome.done:
-            flash(_("Subscription saved."), "success")
-            return redirect(url_for("plans.subscriptions"))
-        status = outcome.status
-    rows = db.session.execute(
-        select(Subscription, Client).join(Client, Client.id == Subscription.client_id)
-        .order_by(Client.name, Subscription.starts_on)
-    ).all()
-    return render_template(
-        "manager/subscriptions.html", form=form, rows=rows, today=services.coverage_today(),
-        end_form=EndSubscriptionForm(),
-    ), status
+        ),
+        page=page,
+        done=lambda _subscription: saved(_("Subscription saved."), url_for("plans.subscriptions")),
+        flash_message=True,
+    )
 
 
 @bp.route("/subscriptions/<int:subscription_id>/end", methods=["POST"])
@@ -197,21 +199,22 @@ def client_coverage(client_id: int):
         protocol_signed_on=client.protocol_signed_on.isoformat() if client.protocol_signed_on else "",
         package_months=str(client.package_months),
     )
-    status = 200
-    if request.method == "POST":
-        outcome = submit(form, lambda: services.set_package(
-            client_id, signed_on=form.protocol_signed_on.data, months=form.package_months.data
-        ), flash_message=True)
-        if outcome.done:
-            flash(_("Saved."), "success")
-            return redirect(url_for("plans.client_coverage", client_id=client_id))
-        status = outcome.status
-    today = services.coverage_today()
-    situation, previews = services.preview(client_id, today)
-    return render_template(
-        "manager/client_coverage.html", client=client, form=form, today=today, situation=situation,
-        previews=previews, subscriptions=services.client_subscriptions(client_id),
-    ), status
+
+    def page() -> str:
+        today = services.coverage_today()
+        situation, previews = services.preview(client_id, today)
+        return render_template(
+            "manager/client_coverage.html", client=client, form=form, today=today, situation=situation,
+            previews=previews, subscriptions=services.client_subscriptions(client_id),
+        )
+
+    return form_page(
+        form,
+        lambda: services.set_package(client_id, signed_on=form.protocol_signed_on.data, months=form.package_months.data),
+        page=page,
+        done=lambda _client: saved(_("Saved."), url_for("plans.client_coverage", client_id=client_id)),
+        flash_message=True,
+    )
 
 
 # -- usage reports ---------------------------------------------------------------------------
