@@ -168,14 +168,10 @@ def assign(ticket_id: int):
 def log_time(ticket_id: int):
     ticket = services.get_ticket(current_user, ticket_id)
     form = TimeEntryForm()
-    status = form_status(form)
-    if status is not None:
-        return _detail(ticket, status=status, time_form=form)
-    try:
-        coverage.log_time(
-            Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
-        )
-    except ServiceError as exc:
-        return _detail(services.get_ticket(current_user, ticket_id), status=refuse(form, exc, flash_message=True), time_form=form)
+    outcome = submit(form, lambda: coverage.log_time(
+        Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
+    ), flash_message=True)
+    if not outcome.done:
+        return _detail(services.get_ticket(current_user, ticket_id), status=outcome.status, time_form=form)
     flash(_("Time logged."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
