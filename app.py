@@ -16,8 +16,10 @@ import helpdesk.accounts  # noqa: F401  (registers the user loader)
 import plans
 import tickets
 from helpdesk import config, idempotency, security
-from helpdesk.api import http_error_response, is_api_request
+from helpdesk.api import http_error_response, is_api_request, service_error_response
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
+from helpdesk.forms import refused_page
 from helpdesk.i18n import _l, get_locale, select_locale, select_timezone
 from helpdesk.markup import render_markdown
 from helpdesk.security import HttpsAwareSessionInterface, refuse_nul_characters
@@ -94,7 +96,11 @@ def register_error_handlers(app: Flask) -> None:
     def handle_csrf(error: CSRFError):
         return render_template("error.html", error=error), 400
 
+    def handle_refusal(error: ServiceError):
+        return service_error_response(error) if is_api_request() else refused_page(error)
+
     app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(ServiceError, handle_refusal)
     app.register_error_handler(HTTPException, handle_http)
 
 

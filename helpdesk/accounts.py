@@ -17,6 +17,7 @@ from zxcvbn import zxcvbn
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, client_by_slug
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db, login_manager
 from helpdesk.i18n import _, valid_timezone
 from helpdesk.text import one_line_error
@@ -78,12 +79,8 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
-class AccountError(ValueError):
+class AccountError(Invalid):
     """A user could not be created or changed; the message says why, `field` says where."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _hasher() -> PasswordHasher:
@@ -301,6 +298,11 @@ def change_password(user: User, *, current: str, new: str, repeat: str) -> User:
     """
     if not check_password(user, current or ""):
         raise AccountError(_("This is not your current password."), "current_password")
+    return _set_new_password(user, new, repeat)
+
+
+def _set_new_password(user: User, new: str, repeat: str) -> User:
+    """The policy, the repeat check, then the new hash; every session of the user ends. Commits."""
     validate_password(new, user_inputs=(user.email, user.name))
     if new != repeat:
         raise AccountError(_("The two new passwords differ."), "repeat_password")
@@ -351,13 +353,7 @@ def reset_password(token: str, *, new: str, repeat: str) -> User:
     user = user_for_reset_token(token)
     if user is None:
         raise AccountError(_("This reset link is invalid, used or expired; ask for a new one."), "token")
-    validate_password(new, user_inputs=(user.email, user.name))
-    if new != repeat:
-        raise AccountError(_("The two new passwords differ."), "repeat_password")
-    user.password_hash = hash_password(new)
-    end_sessions(user)
-    db.session.commit()
-    return user
+    return _set_new_password(user, new, repeat)
 
 
 def staff_users(*roles: str) -> list[User]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -10,15 +10,15 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Length, Optional
 
 from helpdesk.accounts import (
-    AccountError,
     User,
     bind_session,
     create_user,
     staff_users,
     update_user,
 )
-from helpdesk.companies import Client, ClientError, create_client, update_client
+from helpdesk.companies import Client, client_by_slug, create_client, update_client
 from helpdesk.extensions import db
+from helpdesk.forms import form_page, saved
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
 from helpdesk.vocabulary import Role
@@ -73,27 +73,19 @@ def users():
 def new_user():
     form = UserForm()
     form.client.choices = _client_choices()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            create_user(
-                email=form.email.data,
-                password=form.password.data or "",
-                role=form.role.data,
-                client_slug=form.client.data or None,
-                client_admin=form.client_admin.data,
-                name=form.name.data,
-            )
-        except AccountError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "email").errors.append(str(exc))
-            status = 422
-        else:
-            flash(_("User created."), "success")
-            return redirect(url_for("admin.users"))
-    elif request.method == "POST":
-        status = 422
-    return render_template("admin/user_form.html", form=form, user=None), status
+    return form_page(
+        form,
+        lambda: create_user(
+            email=form.email.data,
+            password=form.password.data or "",
+            role=form.role.data,
+            client_slug=form.client.data or None,
+            client_admin=form.client_admin.data,
+            name=form.name.data,
+        ),
+        page=lambda: render_template("admin/user_form.html", form=form, user=None),
+        done=lambda _user: saved(_("User created."), url_for("admin.users")),
+    )
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -105,34 +97,27 @@ def edit_user(user_id: int):
     if request.method == "GET":
         form.client.data = user.client.slug if user.client else ""
         form.client_admin.data = user.is_client_admin
-    status = 200
-    if form.validate_on_submit():
-        client = None
-        if form.client.data:
-            client = db.session.scalar(select(Client).where(Client.slug == form.client.data))
-        try:
-            update_user(
-                user,
-                name=form.name.data,
-                role=form.role.data,
-                client=client,
-                client_admin=form.client_admin.data,
-                active=form.active.data,
-                password=form.password.data or None,
-            )
-        except AccountError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "email").errors.append(str(exc))
-            status = 422
-        else:
-            if user.id == current_user.id and user.active:
-                bind_session(user)  # an admin editing themselves stays logged in here only
-            flash(_("User saved."), "success")
-            return redirect(url_for("admin.users"))
-    elif request.method == "POST":
-        status = 422
     form.email.render_kw = {"readonly": True}
-    return render_template("admin/user_form.html", form=form, user=user), status
+
+    def done(_user: User):
+        if user.id == current_user.id and user.active:
+            bind_session(user)  # an admin editing themselves stays logged in here only
+        return saved(_("User saved."), url_for("admin.users"))
+
+    return form_page(
+        form,
+        lambda: update_user(
+            user,
+            name=form.name.data,
+            role=form.role.data,
+            client=client_by_slug(form.client.data) if form.client.data else None,
+            client_admin=form.client_admin.data,
+            active=form.active.data,
+            password=form.password.data or None,
+        ),
+        page=lambda: render_template("admin/user_form.html", form=form, user=user),
+        done=done,
+    )
 
 
 @bp.route("/clients")
@@ -147,24 +132,18 @@ def clients():
 def new_client():
     form = ClientForm()
     form.guardian.choices = _guardian_choices()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            client = create_client(form.slug.data, form.name.data)
-            if form.guardian.data:
-                update_client(
-                    client, name=client.name, active=True, guardian_id=int(form.guardian.data)
-                )
-        except ClientError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "slug").errors.append(str(exc))
-            status = 422
-        else:
-            flash(_("Client created."), "success")
-            return redirect(url_for("admin.clients"))
-    elif request.method == "POST":
-        status = 422
-    return render_template("admin/client_form.html", form=form, client=None), status
+
+    def create() -> Client:
+        client = create_client(form.slug.data, form.name.data)
+        if form.guardian.data:
+            update_client(client, name=client.name, active=True, guardian_id=int(form.guardian.data))
+        return client
+
+    return form_page(
+        form, create,
+        page=lambda: render_template("admin/client_form.html", form=form, client=None),
+        done=lambda _client: saved(_("Client created."), url_for("admin.clients")),
+    )
 
 
 @bp.route("/clients/<int:client_id>", methods=["GET", "POST"])
@@ -177,23 +156,15 @@ def edit_client(client_id: int):
         form.guardian.data = str(client.guardian_id or "")
     else:
         form.slug.data = client.slug  # the slug is fixed once created
-    status = 200
-    if form.validate_on_submit():
-        try:
-            update_client(
-                client,
-                name=form.name.data,
-                active=form.active.data,
-                guardian_id=int(form.guardian.data) if form.guardian.data else None,
-            )
-        except ClientError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "name").errors.append(str(exc))
-            status = 422
-        else:
-            flash(_("Client saved."), "success")
-            return redirect(url_for("admin.clients"))
-    elif request.method == "POST":
-        status = 422
     form.slug.render_kw = {"readonly": True}
-    return render_template("admin/client_form.html", form=form, client=client), status
+    return form_page(
+        form,
+        lambda: update_client(
+            client,
+            name=form.name.data,
+            active=form.active.data,
+            guardian_id=int(form.guardian.data) if form.guardian.data else None,
+        ),
+        page=lambda: render_template("admin/client_form.html", form=form, client=client),
+        done=lambda _client: saved(_("Client saved."), url_for("admin.clients")),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -30,7 +32,8 @@ from helpdesk.accounts import (
     update_preferences,
     user_for_reset_token,
 )
-from helpdesk.extensions import db, limiter
+from helpdesk.extensions import limiter
+from helpdesk.forms import form_page, form_status, saved, submit
 from helpdesk.i18n import LANGUAGE_NAMES, _, _l
 from helpdesk.login_throttle import (
     DEVICE_COOKIE,
@@ -42,6 +45,8 @@ from helpdesk.login_throttle import (
     record_login_failure,
 )
 from helpdesk.password_reset import request_password_reset
+
+T = TypeVar("T")
 
 bp = Blueprint("auth", __name__)
 
@@ -66,10 +71,16 @@ class ResetPasswordForm(FlaskForm):
     repeat_password = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=200)])
 
 
-def _password_error(form: FlaskForm, exc: AccountError) -> None:
-    """Show a password error by its field (the policy names it `password`: the new one here)."""
-    name = "new_password" if exc.field in (None, "password") else exc.field
-    getattr(form, name, form.new_password).errors.append(str(exc))
+def _new_password(action: Callable[[], T]) -> Callable[[], T]:
+    """The password policy names its field `password`: on these forms that is the new one."""
+    def run() -> T:
+        try:
+            return action()
+        except AccountError as exc:
+            if exc.field in (None, "password"):
+                exc.fields = {"new_password": exc.message}
+            raise
+    return run
 
 
 class PreferencesForm(FlaskForm):
@@ -105,8 +116,8 @@ def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
+    status = (form_status(form) or 200) if request.method == "POST" else 200
+    if request.method == "POST" and status == 200:
         address = normalise_address(form.email.data)
         device = known_device(request.cookies.get(DEVICE_COOKIE), address)
         if login_refused(address, device):
@@ -130,12 +141,9 @@ def login():
                     httponly=True, samesite="Lax", secure=request.is_secure,
                 )
             return response
-        db.session.rollback()
         record_login_failure(address, device)
         form.password.errors.append(_("Wrong e-mail or password."))
         status = 401
-    elif request.method == "POST":
-        status = 400
     return render_template("auth/login.html", form=form), status
 
 
@@ -152,15 +160,13 @@ def logout():
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
-    status = 200
-    if form.validate_on_submit():
+    status = (form_status(form) or 200) if request.method == "POST" else 200
+    if request.method == "POST" and status == 200:
         request_password_reset(form.email.data)
         # The same answer whether or not the address is known (or asked too often).
         flash(_("If the address belongs to an account, we have sent it a link to set a new password. "
                 "The link works once, for one hour."), "success")
         return redirect(url_for("auth.login"))
-    if request.method == "POST":
-        status = 400
     return render_template("auth/forgot_password.html", form=form), status
 
 
@@ -170,22 +176,18 @@ def reset_password_page(token: str):
     if user_for_reset_token(token) is None:
         return render_template("auth/reset_password.html", form=None), 404
     form = ResetPasswordForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            reset_password(token, new=form.new_password.data, repeat=form.repeat_password.data)
-        except AccountError as exc:
-            db.session.rollback()
-            _password_error(form, exc)
-            status = 422
-        else:
-            logout_user()
-            session.clear()
-            flash(_("Your password is changed. Log in with the new one."), "success")
-            return redirect(url_for("auth.login"))
-    elif request.method == "POST":
-        status = 422
-    return render_template("auth/reset_password.html", form=form), status
+
+    def done(_user):
+        logout_user()
+        session.clear()
+        return saved(_("Your password is changed. Log in with the new one."), url_for("auth.login"))
+
+    return form_page(
+        form,
+        _new_password(lambda: reset_password(token, new=form.new_password.data, repeat=form.repeat_password.data)),
+        page=lambda: render_template("auth/reset_password.html", form=form),
+        done=done,
+    )
 
 
 @bp.route("/language/<code>", methods=["POST"])
@@ -203,47 +205,34 @@ def preferences():
     form.language.choices = [("", _("Browser's language"))] + list(LANGUAGE_NAMES.items())
     if request.method == "GET":
         form.language.data = current_user.language or ""
-    status = 200
-    if form.validate_on_submit():
-        try:
-            update_preferences(
-                current_user,
-                name=form.name.data,
-                language=form.language.data or None,
-                timezone=form.timezone.data.strip(),
-            )
-        except AccountError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "name").errors.append(str(exc))
-            status = 422
-        else:
-            flash(_("Your preferences are saved."), "success")
-            return redirect(url_for("auth.preferences"))
-    elif request.method == "POST":
-        status = 422
-    return render_template("auth/preferences.html", form=form, password_form=PasswordChangeForm()), status
+    return form_page(
+        form,
+        lambda: update_preferences(
+            current_user,
+            name=form.name.data,
+            language=form.language.data or None,
+            timezone=form.timezone.data.strip(),
+        ),
+        page=lambda: render_template("auth/preferences.html", form=form, password_form=PasswordChangeForm()),
+        done=lambda _user: saved(_("Your preferences are saved."), url_for("auth.preferences")),
+    )
 
 
 @bp.route("/preferences/password", methods=["POST"])
 @login_required
 def change_own_password():
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        try:
-            change_password(
-                current_user,
-                current=form.current_password.data,
-                new=form.new_password.data,
-                repeat=form.repeat_password.data,
-            )
-        except AccountError as exc:
-            db.session.rollback()
-            _password_error(form, exc)
-        else:
-            bind_session(current_user)  # other sessions end; this one goes on
-            flash(_("Your password is changed. Your other sessions are logged out."), "success")
-            return redirect(url_for("auth.preferences"))
+    outcome = submit(form, _new_password(lambda: change_password(
+        current_user,
+        current=form.current_password.data,
+        new=form.new_password.data,
+        repeat=form.repeat_password.data,
+    )))
+    if outcome.done:
+        bind_session(current_user)  # other sessions end; this one goes on
+        flash(_("Your password is changed. Your other sessions are logged out."), "success")
+        return redirect(url_for("auth.preferences"))
     prefs = PreferencesForm(obj=current_user)
     prefs.language.choices = [("", _("Browser's language"))] + list(LANGUAGE_NAMES.items())
     prefs.language.data = current_user.language or ""
-    return render_template("auth/preferences.html", form=prefs, password_form=form), 422
+    return render_template("auth/preferences.html", form=prefs, password_form=form), outcome.status

@@ -8,7 +8,6 @@ from flask.cli import AppGroup
 
 from helpdesk.accounts import ROLES, AccountError, create_user
 from helpdesk.companies import ClientError, create_client
-from helpdesk.extensions import db
 
 clients_cli = AppGroup("clients", help="Client companies.")
 users_cli = AppGroup("users", help="User accounts.")
@@ -22,7 +21,6 @@ def clients_create(slug: str, name: str) -> None:
     try:
         client = create_client(slug, name)
     except ClientError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created client {client.slug} (id {client.id}).")
 
@@ -48,7 +46,6 @@ def users_create(
             name=name,
         )
     except AccountError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.text import is_blank, one_line_error
@@ -46,16 +47,14 @@ class Client(db.Model):
         return f"<Client {self.slug}>"
 
 
-class ClientError(ValueError):
-    """A client company could not be created or changed; the message says why."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class ClientError(Invalid):
+    """A client company could not be created or changed; the message says why, `field` where."""
 
 
 class DuplicateClient(ClientError):
     """The slug is taken: a conflict with an existing client, not a malformed value."""
+
+    status = 409
 
 
 def client_by_slug(slug: str) -> Client | None:

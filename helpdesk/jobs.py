@@ -253,8 +253,8 @@ class _AppWorkerMixin:
                 try:
                     task.func()
                 except Exception:  # a periodic task must never stop the worker
+                    # (the app context's teardown rolls its session back)
                     log.exception("periodic task %s failed", task.name)
-                    db.session.rollback()
 
     def perform_job(self, job: Any, queue: Queue) -> bool:
         with self.app.app_context():

@@ -16,6 +16,7 @@ Pure functions over strings; the services call them and turn a message into a fi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from helpdesk.i18n import _
 
@@ -45,3 +46,24 @@ def whole_number(text: str, *, signed: bool = False) -> int | None:
     if not _WHOLE_NUMBER.fullmatch(text) or (text.startswith("-") and not signed):
         return None
     return int(text)
+
+
+def check_text(
+    fields: dict[str, str], name: str, value: Any, *, limit: int, required: bool = False, one_line: bool = False
+) -> str:
+    """A form's text value, trimmed; a problem goes into `fields` under `name` (and "" comes back
+    for a value that is not text). The services' one check of a text field."""
+    if value is not None and not isinstance(value, str):
+        fields[name] = _("Must be text.")
+        return ""
+    if value and "\x00" in value:  # PostgreSQL cannot store NUL in text
+        fields[name] = _("Must not contain NUL characters.")
+        return ""
+    value = (value or "").strip()
+    if one_line and (problem := one_line_error(value)):
+        fields[name] = problem
+    elif required and is_blank(value):
+        fields[name] = _("This field is required.")
+    elif len(value) > limit:
+        fields[name] = _("At most %(limit)s characters.", limit=limit)
+    return value

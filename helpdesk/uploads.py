@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import filetype
 
+from helpdesk.errors import Invalid
 from helpdesk.i18n import _
 from helpdesk.text import one_line_error
 
@@ -32,7 +33,7 @@ NAME_MAX = 200
 EXTENSION_MAX = 10
 
 
-class UploadError(ValueError):
+class UploadError(Invalid):
     """The file cannot be accepted; the message says why."""
 
 

@@ -16,14 +16,15 @@ from marshmallow import fields as ma
 from helpdesk.accounts import User
 from helpdesk.api import ApiBlueprint, ApiCall, ApiError, Body, Query, Shape, register_api
 from helpdesk.api import fields as f
-from helpdesk.api.errors import api_error_response
+from helpdesk.api.errors import service_error_response
 from helpdesk.companies import SLUG_RE, Client, client_by_slug
+from helpdesk.errors import ServiceError
 from helpdesk.i18n import _
 from plans import reports, services
 from plans.coverage import CATEGORIES, OVERAGE_POLICIES, SOURCES
 from plans.models import SupportPlan
 from plans.periods import PERIOD_KINDS, Period
-from plans.services import MAX_ALLOWANCE_MINUTES, MAX_ALLOWANCE_TICKETS, MAX_RATE, CoverageError
+from plans.services import MAX_ALLOWANCE_MINUTES, MAX_ALLOWANCE_TICKETS, MAX_RATE
 
 MANAGERS = ("manager", "admin")
 SLUG = SLUG_RE.pattern
@@ -250,16 +251,11 @@ class UsagePeriod(Query):
 
 # The services name some fields as the manager's forms do; the API names them as its bodies do.
 _FIELD_NAMES = {"plan": "plan_id", "client": "slug"}
-_CODES = {403: "forbidden", 404: "not_found", 409: "conflict"}
 
 
-@bp.errorhandler(CoverageError)
-def coverage_error(error: CoverageError):
-    status = error.status if error.status in (404, 409) else 422
-    fields = {_FIELD_NAMES.get(name, name): message for name, message in error.fields.items()}
-    return api_error_response(
-        ApiError(status, error.message, code=_CODES.get(status, "validation_failed"), fields=fields)
-    )
+@bp.errorhandler(ServiceError)
+def coverage_error(error: ServiceError):
+    return service_error_response(error, _FIELD_NAMES)
 
 
 def _with_slug(subscription: Any, client: Client) -> Any:
@@ -375,7 +371,7 @@ def client_usage(call: ApiCall, slug: str):
     client = _client_for_usage(call.user, slug)
     try:
         period = reports.report_period(call.query.get("period"), services.coverage_today())
-    except CoverageError as exc:
+    except ServiceError as exc:
         raise ApiError(422, exc.message, fields={"period": exc.message}) from exc
     lines = reports.usage_report(period, client.id)
     line = lines[0] if lines else reports.ClientUsage(client.id, client.name, client.slug)

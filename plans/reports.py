@@ -26,7 +26,7 @@ from plans.coverage import CATEGORIES, SOURCES
 from plans.models import CHARGES, KINDS, OVERAGE_CHARGES, CoverageDecision, Subscription, UsageEntry
 from plans.periods import Period
 from plans.services import (
-    CoverageError,
+    BadRequest,
     NotFound,
     PeriodAllowance,
     allowance_history,
@@ -42,7 +42,7 @@ def _refuse_years_out_of_bounds(label: str) -> None:
     """A label naming a year outside the date bounds is refused with their message (400)."""
     for year in re.findall(r"(?<![0-9])[0-9]{4}(?=-)", label):
         if not EARLIEST.year <= int(year) <= LATEST.year:
-            raise CoverageError(out_of_bounds_message(), status=400)
+            raise BadRequest(out_of_bounds_message())
 
 
 def report_period(label: str | None, today: date) -> Period:
@@ -55,9 +55,9 @@ def report_period(label: str | None, today: date) -> Period:
     except (ValueError, OverflowError):
         period = None
     if period is None or not (period.is_calendar_month or period.is_calendar_quarter):
-        raise CoverageError(_("Choose a month such as 2026-11 or a quarter such as 2026-Q4."), status=400)
+        raise BadRequest(_("Choose a month such as 2026-11 or a quarter such as 2026-Q4."))
     if not within_bounds(period.start):
-        raise CoverageError(out_of_bounds_message(), status=400)
+        raise BadRequest(out_of_bounds_message())
     return period
 
 
@@ -254,15 +254,15 @@ def ledger_rows(
         query = query.where(UsageEntry.charge.in_(OVERAGE_CHARGES))
     elif charge:
         if charge not in CHARGES:
-            raise CoverageError(_("Unknown charge: %(value)s", value=charge), status=400)
+            raise BadRequest(_("Unknown charge: %(value)s", value=charge))
         query = query.where(UsageEntry.charge == charge)
     if source:
         if source not in SOURCES:
-            raise CoverageError(_("Unknown coverage source: %(value)s", value=source), status=400)
+            raise BadRequest(_("Unknown coverage source: %(value)s", value=source))
         query = query.where(UsageEntry.source == source)
     if kind:
         if kind not in KINDS:
-            raise CoverageError(_("Unknown kind: %(value)s", value=kind), status=400)
+            raise BadRequest(_("Unknown kind: %(value)s", value=kind))
         query = query.where(UsageEntry.kind == kind)
     if ticket_id is not None:
         query = query.where(UsageEntry.ticket_id == ticket_id)
@@ -274,9 +274,9 @@ def report_tickets(
 ) -> list[CoverageDecision]:
     """The latest decision of each ticket behind a ticket count of the report."""
     if category and category not in CATEGORIES:
-        raise CoverageError(_("Unknown category: %(value)s", value=category), status=400)
+        raise BadRequest(_("Unknown category: %(value)s", value=category))
     if source and source not in SOURCES:
-        raise CoverageError(_("Unknown coverage source: %(value)s", value=source), status=400)
+        raise BadRequest(_("Unknown coverage source: %(value)s", value=source))
     latest = _latest_decisions(period, client_id)
     query = select(CoverageDecision).join(latest, latest.c.id == CoverageDecision.id)
     if category:
@@ -356,9 +356,9 @@ def client_period(client_id: int, label: str, today: date) -> PeriodUsage:
     try:
         wanted = Period.from_label(label)
     except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
-        raise CoverageError(_("That is not a period."), status=400) from None
+        raise BadRequest(_("That is not a period.")) from None
     if not (within_bounds(wanted.start) and within_bounds(wanted.last_day)):
-        raise CoverageError(out_of_bounds_message(), status=400)
+        raise BadRequest(out_of_bounds_message())
     for usage in client_periods(client_id, today):
         if usage.allowance.period == wanted:
             return usage

@@ -30,7 +30,7 @@ from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client, vendor_today
 from helpdesk.date_bounds import DateOutOfBounds, out_of_bounds_message, parse_day, within_bounds
-from helpdesk.errors import ServiceError
+from helpdesk.errors import BadRequest, Conflict, Invalid, NotFound
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
 from helpdesk.notifications import notify, recipients_for
@@ -75,12 +75,11 @@ _LOCK_NAMESPACE = 0x434F56  # "COV"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 
 
-class CoverageError(ServiceError, ValueError):
-    """A request about plans or coverage was refused. ``fields`` maps form fields to messages."""
+class CoverageError(Invalid, ValueError):
+    """Values about plans or coverage were refused. ``fields`` maps form fields to messages."""
 
 
-class NotFound(CoverageError):
-    status = 404
+__all__ = ["BadRequest", "Conflict", "CoverageError", "NotFound"]  # re-exported for callers
 
 
 def coverage_today() -> date:
@@ -411,7 +410,7 @@ def subscribe(*, actor_id: int | None, client_id: Any, plan_id: Any, starts_on: 
     lock_client(client.id)
     other = _overlapping(client.id, start, end)
     if other is not None:
-        raise CoverageError(_overlap_message(other), {"starts_on": _("Overlaps another subscription.")}, status=409)
+        raise Conflict(_overlap_message(other), {"starts_on": _("Overlaps another subscription.")})
     subscription = Subscription(
         client_id=client.id, plan_id=plan.id, starts_on=start, ends_on=end, created_by_id=actor_id, created_at=utcnow()
     )
@@ -434,14 +433,14 @@ def end_subscription(subscription_id: int, *, ends_on: Any) -> Subscription:
     end = parse_date(fields, "ends_on", ends_on, required=False)
     today = coverage_today()
     if subscription.ends_on is not None and subscription.ends_on < today:
-        raise CoverageError(_("This subscription has ended; subscribe the client again instead."), status=409)
+        raise Conflict(_("This subscription has ended; subscribe the client again instead."))
     if end is not None and end < max(today, subscription.starts_on):
         fields["ends_on"] = _("The last day is today or later, and not before the start.")
     _raise_if(fields)
     lock_client(subscription.client_id)
     other = _overlapping(subscription.client_id, subscription.starts_on, end, exclude_id=subscription.id)
     if other is not None:
-        raise CoverageError(_overlap_message(other), {"ends_on": _("Overlaps another subscription.")}, status=409)
+        raise Conflict(_overlap_message(other), {"ends_on": _("Overlaps another subscription.")})
     subscription.ends_on = end
     db.session.commit()
     return subscription
@@ -1065,7 +1064,7 @@ def settle_approval(
     lock_client(client_id)
     previous = current_decision(ticket_id)
     if previous is None or previous.approval != "pending":
-        raise CoverageError(_("This ticket is not waiting for a manager's approval."), status=409)
+        raise Conflict(_("This ticket is not waiting for a manager's approval."))
     plan_terms = ((previous.inputs.get("subscription") or {}).get("plan")) or {}
     currency_code = None
     if outcome == "billable":

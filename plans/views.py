@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.companies import Client
 from helpdesk.csv_export import csv_response
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
-from helpdesk.forms import refuse
+from helpdesk.forms import form_page, refused_page, saved, submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
 from plans import reports, services
@@ -27,17 +28,10 @@ from plans.forms import (
     TermsForm,
 )
 from plans.models import Subscription
-from plans.services import CoverageError
 
 bp = Blueprint("plans", __name__, url_prefix="/manager")
 portal_bp = Blueprint("usage", __name__, url_prefix="/portal")
 
-
-
-
-def _error_page(error: CoverageError, *details: str) -> tuple[str, int]:
-    message = " ".join(dict.fromkeys([error.message, *details]))
-    return render_template("refused.html", status=error.status, message=message), error.status
 
 
 # -- plans -----------------------------------------------------------------------------------
@@ -67,28 +61,19 @@ def plans():
 @manager_required
 def new_plan():
     form = _with_policies(NewPlanForm())
-    status = 200
-    if request.method == "POST":
-        if not form.validate():
-            status = 400
-        else:
-            try:
-                plan = services.create_plan(
-                    actor_id=current_user.id, name=form.name.data, period=form.period.data, values=form.values()
-                )
-            except CoverageError as exc:
-                status = refuse(form, exc, flash_message=True)
-            else:
-                flash(_("Plan %(name)s created.", name=plan.name), "success")
-                return redirect(url_for("plans.plan", plan_id=plan.id))
-    return render_template("manager/plan_new.html", form=form), status
+    return form_page(
+        form,
+        lambda: services.create_plan(
+            actor_id=current_user.id, name=form.name.data, period=form.period.data, values=form.values()
+        ),
+        page=lambda: render_template("manager/plan_new.html", form=form),
+        done=lambda plan: saved(_("Plan %(name)s created.", name=plan.name), url_for("plans.plan", plan_id=plan.id)),
+        flash_message=True,
+    )
 
 
 def _plan_page(plan_id: int, terms_form=None, settings_form=None, status: int = 200):
-    try:
-        plan = services.get_plan(plan_id)
-    except services.NotFound:
-        abort(404)
+    plan = services.get_plan(plan_id)
     today = services.coverage_today()
     current = plan.version_on(today)
     if terms_form is None:
@@ -127,18 +112,13 @@ def plan(plan_id: int):
 @manager_required
 def plan_terms(plan_id: int):
     form = TermsForm()
-    if not form.validate():
-        return _plan_page(plan_id, terms_form=form, status=400)
-    try:
-        version = services.change_plan_terms(
-            plan_id, actor_id=current_user.id, effective_from=form.effective_from.data, values=form.values()
-        )
-    except services.NotFound:
-        abort(404)
-    except CoverageError as exc:
-        return _plan_page(plan_id, terms_form=form, status=refuse(form, exc, flash_message=True))
+    outcome = submit(form, lambda: services.change_plan_terms(
+        plan_id, actor_id=current_user.id, effective_from=form.effective_from.data, values=form.values()
+    ), flash_message=True)
+    if not outcome.done:
+        return _plan_page(plan_id, terms_form=form, status=outcome.status)
     flash(_("New terms saved; they apply to periods starting on or after %(day)s.",
-            day=version.effective_from.isoformat()), "success")
+            day=outcome.value.effective_from.isoformat()), "success")
     return redirect(url_for("plans.plan", plan_id=plan_id))
 
 
@@ -146,14 +126,11 @@ def plan_terms(plan_id: int):
 @manager_required
 def plan_settings(plan_id: int):
     form = PlanSettingsForm()
-    if not form.validate():
-        return _plan_page(plan_id, settings_form=form, status=400)
-    try:
-        services.update_plan(plan_id, name=form.name.data, active=form.active.data)
-    except services.NotFound:
-        abort(404)
-    except CoverageError as exc:
-        return _plan_page(plan_id, settings_form=form, status=refuse(form, exc, flash_message=True))
+    outcome = submit(
+        form, lambda: services.update_plan(plan_id, name=form.name.data, active=form.active.data), flash_message=True
+    )
+    if not outcome.done:
+        return _plan_page(plan_id, settings_form=form, status=outcome.status)
     flash(_("Saved."), "success")
     return redirect(url_for("plans.plan", plan_id=plan_id))
 
@@ -174,29 +151,27 @@ def _subscription_form(form: SubscriptionForm | None = None) -> SubscriptionForm
 @manager_required
 def subscriptions():
     form = _subscription_form(SubscriptionForm() if request.method == "POST" else None)
-    status = 200
-    if request.method == "POST":
-        if not form.validate():
-            status = 400
-        else:
-            try:
-                services.subscribe(
-                    actor_id=current_user.id, client_id=form.client.data, plan_id=form.plan.data,
-                    starts_on=form.starts_on.data, ends_on=form.ends_on.data,
-                )
-            except CoverageError as exc:
-                status = refuse(form, exc, flash_message=True)
-            else:
-                flash(_("Subscription saved."), "success")
-                return redirect(url_for("plans.subscriptions"))
-    rows = db.session.execute(
-        select(Subscription, Client).join(Client, Client.id == Subscription.client_id)
-        .order_by(Client.name, Subscription.starts_on)
-    ).all()
-    return render_template(
-        "manager/subscriptions.html", form=form, rows=rows, today=services.coverage_today(),
-        end_form=EndSubscriptionForm(),
-    ), status
+
+    def page() -> str:
+        rows = db.session.execute(
+            select(Subscription, Client).join(Client, Client.id == Subscription.client_id)
+            .order_by(Client.name, Subscription.starts_on)
+        ).all()
+        return render_template(
+            "manager/subscriptions.html", form=form, rows=rows, today=services.coverage_today(),
+            end_form=EndSubscriptionForm(),
+        )
+
+    return form_page(
+        form,
+        lambda: services.subscribe(
+            actor_id=current_user.id, client_id=form.client.data, plan_id=form.plan.data,
+            starts_on=form.starts_on.data, ends_on=form.ends_on.data,
+        ),
+        page=page,
+        done=lambda _subscription: saved(_("Subscription saved."), url_for("plans.subscriptions")),
+        flash_message=True,
+    )
 
 
 @bp.route("/subscriptions/<int:subscription_id>/end", methods=["POST"])
@@ -210,9 +185,8 @@ def end_subscription(subscription_id: int):
         services.end_subscription(subscription_id, ends_on=form.ends_on.data)
     except services.NotFound:
         abort(404)
-    except CoverageError as exc:
-        db.session.rollback()
-        return _error_page(exc, *exc.fields.values())
+    except ServiceError as exc:  # the one-field form lives in a table row: the refusal gets a page
+        return refused_page(exc, *exc.fields.values())
     flash(_("Subscription saved."), "success")
     return redirect(url_for("plans.subscriptions"))
 
@@ -225,36 +199,29 @@ def client_coverage(client_id: int):
         protocol_signed_on=client.protocol_signed_on.isoformat() if client.protocol_signed_on else "",
         package_months=str(client.package_months),
     )
-    status = 200
-    if request.method == "POST":
-        if not form.validate():
-            status = 400
-        else:
-            try:
-                services.set_package(
-                    client_id, signed_on=form.protocol_signed_on.data, months=form.package_months.data
-                )
-            except CoverageError as exc:
-                status = refuse(form, exc, flash_message=True)
-            else:
-                flash(_("Saved."), "success")
-                return redirect(url_for("plans.client_coverage", client_id=client_id))
-    today = services.coverage_today()
-    situation, previews = services.preview(client_id, today)
-    return render_template(
-        "manager/client_coverage.html", client=client, form=form, today=today, situation=situation,
-        previews=previews, subscriptions=services.client_subscriptions(client_id),
-    ), status
+
+    def page() -> str:
+        today = services.coverage_today()
+        situation, previews = services.preview(client_id, today)
+        return render_template(
+            "manager/client_coverage.html", client=client, form=form, today=today, situation=situation,
+            previews=previews, subscriptions=services.client_subscriptions(client_id),
+        )
+
+    return form_page(
+        form,
+        lambda: services.set_package(client_id, signed_on=form.protocol_signed_on.data, months=form.package_months.data),
+        page=page,
+        done=lambda _client: saved(_("Saved."), url_for("plans.client_coverage", client_id=client_id)),
+        flash_message=True,
+    )
 
 
 # -- usage reports ---------------------------------------------------------------------------
 
 
 def _period():
-    try:
-        return reports.report_period(request.args.get("period"), services.coverage_today())
-    except CoverageError as exc:
-        abort(Response(render_template("refused.html", status=exc.status, message=exc.message), exc.status))
+    return reports.report_period(request.args.get("period"), services.coverage_today())
 
 
 def _client_or_404(client_id: int) -> Client:
@@ -282,10 +249,7 @@ def usage_entries(client_id: int):
     client = _client_or_404(client_id)
     period = _period()
     filters = {name: request.args.get(name) or None for name in ("charge", "source", "kind")}
-    try:
-        rows = reports.ledger_rows(period, client_id, **filters)
-    except CoverageError as exc:
-        return _error_page(exc)
+    rows = reports.ledger_rows(period, client_id, **filters)
     if request.args.get("format") == "csv":
         return csv_response(reports.csv_ledger(rows), f"ledger-{client.slug}-{period.label}.csv")
     csv_url = url_for("plans.usage_entries", client_id=client_id, period=period.label, format="csv",
@@ -301,10 +265,7 @@ def usage_tickets(client_id: int):
     client = _client_or_404(client_id)
     period = _period()
     filters = {name: request.args.get(name) or None for name in ("category", "source")}
-    try:
-        decisions = reports.report_tickets(period, client_id, **filters)
-    except CoverageError as exc:
-        return _error_page(exc)
+    decisions = reports.report_tickets(period, client_id, **filters)
     return render_template(
         "manager/usage_tickets.html", client=client, period=period, decisions=decisions, filters=filters
     )
@@ -315,10 +276,7 @@ def usage_tickets(client_id: int):
 def statement(client_id: int):
     client = _client_or_404(client_id)
     period = _period()
-    try:
-        line, groups = reports.statement(period, client_id)
-    except CoverageError as exc:
-        return _error_page(exc)
+    line, groups = reports.statement(period, client_id)
     return render_template("manager/statement.html", client=client, period=period, line=line, groups=groups)
 
 
@@ -334,10 +292,7 @@ def company_usage():
     label = request.args.get("period")
     selected = rows = None
     if label:
-        try:
-            selected = reports.client_period(current_user.client_id, label, today)
-        except CoverageError as exc:
-            return _error_page(exc)
+        selected = reports.client_period(current_user.client_id, label, today)
         rows = reports.client_period_rows(current_user.client_id, selected)
     periods = reports.client_periods(current_user.client_id, today)
     return render_template(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -10,7 +10,9 @@ from helpdesk.accounts import User, staff_users
 from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
+from helpdesk.forms import form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from plans import services as plans_services
@@ -22,7 +24,7 @@ from tickets.forms import (
     ReplyForm,
     StatusForm,
     TimeEntryForm,
-    uploaded_files,
+    with_files,
 )
 from tickets.services import Actor, TicketError
 from tickets.sla.display import badges, ticket_clocks
@@ -30,12 +32,6 @@ from tickets.sla.jobs import inline_sweep
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
-
-def _ticket_or_404(ticket_id: int):
-    try:
-        return services.get_ticket(current_user, ticket_id)
-    except services.NotFound:
-        abort(404)
 
 
 @bp.route("/queue")
@@ -110,48 +106,35 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
 @bp.route("/tickets/<int:ticket_id>")
 @staff_required
 def ticket(ticket_id: int):
-    return _detail(_ticket_or_404(ticket_id))
+    return _detail(services.get_ticket(current_user, ticket_id))
 
 
 @bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
 @staff_required
 def reply(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = ReplyForm()
-    files, file_error = uploaded_files()
-    if not form.validate():
-        return _detail(ticket, form, 400)
-    if file_error:
-        form.attachments.errors = [file_error]
-        return _detail(ticket, form, 422)
-    try:
-        services.add_message(
-            Actor(current_user), ticket, body=form.body.data, internal=form.internal.data, files=files
-        )
-    except TicketError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            if hasattr(form, name):
-                getattr(form, name).errors = [message]
-        return _detail(_ticket_or_404(ticket_id), form, exc.status)
+    outcome = submit(form, with_files(lambda files: services.add_message(
+        Actor(current_user), ticket, body=form.body.data, internal=form.internal.data, files=files
+    )))
+    if not outcome.done:
+        return _detail(services.get_ticket(current_user, ticket_id), form, outcome.status)
     flash(_("Internal note added.") if form.internal.data else _("Reply sent."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
 
 def _change(ticket_id: int, form_class, apply):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = form_class()
-    if not form.validate():
+    status = form_status(form)
+    if status is not None:
         flash(_("The form has expired; please try again."), "error")
-        return _detail(ticket, status=400)
+        return _detail(ticket, status=status)
     try:
         apply(Actor(current_user), ticket, form)
-    except TicketError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        for message in exc.fields.values():  # the forms here are small: say what was wrong
-            flash(message, "error")
-        return _detail(_ticket_or_404(ticket_id), status=exc.status)
+    except ServiceError as exc:
+        # The page shows these small forms afresh, so every message is flashed.
+        return _detail(services.get_ticket(current_user, ticket_id), status=refuse(None, exc, flash_message=True))
     flash(_("Saved."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
@@ -185,20 +168,12 @@ def assign(ticket_id: int):
 @bp.route("/tickets/<int:ticket_id>/time", methods=["POST"])
 @staff_required
 def log_time(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = TimeEntryForm()
-    if not form.validate():
-        return _detail(ticket, status=400, time_form=form)
-    try:
-        coverage.log_time(
-            Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
-        )
-    except TicketError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            if hasattr(form, name):
-                getattr(form, name).errors = [message]
-        flash(exc.message, "error")
-        return _detail(_ticket_or_404(ticket_id), status=exc.status, time_form=form)
+    outcome = submit(form, lambda: coverage.log_time(
+        Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
+    ), flash_message=True)
+    if not outcome.done:
+        return _detail(services.get_ticket(current_user, ticket_id), status=outcome.status, time_form=form)
     flash(_("Time logged."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))

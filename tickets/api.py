@@ -14,7 +14,6 @@ from marshmallow import fields as ma
 from helpdesk.api import (
     ApiBlueprint,
     ApiCall,
-    ApiError,
     Body,
     Query,
     Shape,
@@ -23,8 +22,8 @@ from helpdesk.api import (
     user_id_for,
 )
 from helpdesk.api import fields as f
-from helpdesk.api.errors import api_error_response
 from helpdesk.companies import SLUG_RE
+from helpdesk.errors import ServiceError
 from plans import services as coverage_services
 from plans.coverage import MAX_ENTRY_MINUTES, SOURCES
 from plans.labels import render_reason
@@ -32,7 +31,7 @@ from plans.models import APPROVALS, CHARGES, CoverageDecision
 from tickets import coverage as ticket_coverage
 from tickets import services
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TimeEntry
-from tickets.services import BREACHING_WITHIN_MAX, Actor, TicketError
+from tickets.services import BREACHING_WITHIN_MAX, Actor
 
 STAFF = ("agent", "manager", "admin")
 PAGE_SIZE_MAX = 200
@@ -238,12 +237,6 @@ def _fresh(call: ApiCall, ticket_id: int) -> TicketView:
     return TicketView(services.get_ticket(call.user, ticket_id), coverage_services.current_decision(ticket_id))
 
 
-@bp.errorhandler(TicketError)
-def ticket_error(error: TicketError):
-    code = {403: "forbidden", 404: "not_found", 409: "conflict"}.get(error.status, "validation_failed")
-    return api_error_response(ApiError(error.status, error.message, code=code, fields=error.fields))
-
-
 # -- endpoints --------------------------------------------------------------------------------
 
 
@@ -400,7 +393,7 @@ def log_time(call: ApiCall, ticket_id: int):
             _actor(call), ticket, minutes=call.body["minutes"], work_date=call.body["date"],
             note=call.body.get("note", ""),
         )
-    except TicketError as exc:
+    except ServiceError as exc:
         exc.fields = {_ENTRY_FIELDS.get(name, name): message for name, message in exc.fields.items()}
         raise
     return TimeEntryView(call, entry)

@@ -41,9 +41,7 @@ def _require_manager(actor: Actor) -> None:
 
 
 def _coverage_error(exc: coverage.CoverageError) -> TicketError:
-    error = TicketError(exc.message, exc.fields)
-    error.status = exc.status
-    return error
+    return TicketError(exc.message, exc.fields)
 
 
 def log_time(actor: Actor, ticket: Ticket, *, minutes: Any, work_date: Any, note: Any = "") -> TimeEntry:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,6 +20,8 @@ from wtforms import (
 from helpdesk.i18n import _, _l
 from helpdesk.uploads import CheckedFile, UploadError, check_file
 from tickets.vocabulary import Category, Priority, Status
+
+T = TypeVar("T")
 
 
 class NewTicketForm(FlaskForm):
@@ -92,3 +97,14 @@ def uploaded_files(field_name: str = "attachments") -> tuple[list[CheckedFile], 
         except UploadError as exc:
             return [], str(exc)
     return checked, None
+
+
+def with_files(action: Callable[[list[CheckedFile]], T], field_name: str = "attachments") -> Callable[[], T]:
+    """`action` given the request's checked files, for `helpdesk.forms.submit`: a file that cannot
+    be accepted refuses the form next to its field, before the service is called."""
+    def run() -> T:
+        files, problem = uploaded_files(field_name)
+        if problem:
+            raise UploadError(problem, field_name)
+        return action(files)
+    return run

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from helpdesk.companies import Client
 from helpdesk.extensions import db
+from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
 from plans import services as plans_services
@@ -39,12 +40,6 @@ def home():
 # -- the approval queue: uncovered work waits here for a manager --------------------------------
 
 
-def _pending_ticket(ticket_id: int) -> Ticket:
-    try:
-        return services.get_ticket(current_user, ticket_id)
-    except services.NotFound:
-        abort(404)
-
 
 def _approvals_page(form: ApprovalForm | None = None, form_ticket_id: int | None = None, status: int = 200):
     try:
@@ -68,22 +63,14 @@ def approvals():
 @bp.route("/approvals/<int:ticket_id>", methods=["POST"])
 @manager_required
 def settle(ticket_id: int):
-    ticket = _pending_ticket(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = ApprovalForm()
-    if not form.validate():
-        return _approvals_page(form, ticket_id, 400)
-    try:
-        coverage.settle(
-            Actor(current_user), ticket, outcome=form.outcome.data, message=form.message.data,
-            rate=form.rate.data, currency=form.currency.data,
-        )
-    except TicketError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            if hasattr(form, name):
-                getattr(form, name).errors = [message]
-        flash(exc.message, "error")
-        return _approvals_page(form, ticket_id, exc.status)
+    outcome = submit(form, lambda: coverage.settle(
+        Actor(current_user), ticket, outcome=form.outcome.data, message=form.message.data,
+        rate=form.rate.data, currency=form.currency.data,
+    ), flash_message=True)
+    if not outcome.done:
+        return _approvals_page(form, ticket_id, outcome.status)
     flash(_("%(number)s: decision recorded and the client told.", number=ticket.number), "success")
     return redirect(url_for("manager.approvals"))
 
@@ -91,14 +78,9 @@ def settle(ticket_id: int):
 @bp.route("/approvals/<int:ticket_id>/retry", methods=["POST"])
 @manager_required
 def retry(ticket_id: int):
-    ticket = _pending_ticket(ticket_id)
-    if not ApprovalForm().validate():
-        return _approvals_page(status=400)
-    try:
-        coverage.retry_coverage(Actor(current_user), ticket)
-    except TicketError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _approvals_page(status=exc.status)
+    ticket = services.get_ticket(current_user, ticket_id)
+    outcome = submit(ApprovalForm(), lambda: coverage.retry_coverage(Actor(current_user), ticket), flash_message=True)
+    if not outcome.done:
+        return _approvals_page(status=outcome.status)
     flash(_("Saved."), "success")
     return redirect(url_for("manager.approvals"))

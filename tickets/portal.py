@@ -14,30 +14,18 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from helpdesk.extensions import db
+from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required
 from helpdesk.storage import storage
 from plans import services as plans_services
 from tickets import services
-from tickets.forms import NewTicketForm, ReplyForm, uploaded_files
+from tickets.forms import NewTicketForm, ReplyForm, with_files
 from tickets.services import Actor, TicketError
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 files_bp = Blueprint("files", __name__)
 
-
-def _apply_errors(form, error: TicketError) -> None:
-    for name, message in error.fields.items():
-        if hasattr(form, name):
-            getattr(form, name).errors = list(getattr(form, name).errors) + [message]
-
-
-def _ticket_or_404(ticket_id: int):
-    try:
-        return services.get_ticket(current_user, ticket_id)
-    except services.NotFound:
-        abort(404)
 
 
 @bp.route("/")
@@ -61,29 +49,19 @@ def new_ticket():
     form = NewTicketForm()
     status = 200
     if request.method == "POST":
-        files, file_error = uploaded_files()
-        if not form.validate():
-            status = 400  # CSRF or a malformed post
-        elif file_error:
-            form.attachments.errors = [file_error]
-            status = 422
-        else:
-            try:
-                ticket = services.file_ticket(
-                    Actor(current_user),
-                    subject=form.subject.data,
-                    description=form.description.data,
-                    category=form.category.data,
-                    priority=form.priority.data,
-                    files=files,
-                )
-            except TicketError as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                status = exc.status
-            else:
-                flash(_("Thank you. Your ticket %(number)s is filed.", number=ticket.number), "success")
-                return redirect(url_for("portal.ticket", ticket_id=ticket.id))
+        outcome = submit(form, with_files(lambda files: services.file_ticket(
+            Actor(current_user),
+            subject=form.subject.data,
+            description=form.description.data,
+            category=form.category.data,
+            priority=form.priority.data,
+            files=files,
+        )))
+        if outcome.done:
+            ticket = outcome.value
+            flash(_("Thank you. Your ticket %(number)s is filed.", number=ticket.number), "success")
+            return redirect(url_for("portal.ticket", ticket_id=ticket.id))
+        status = outcome.status
         if status != 200 and any(f.filename for f in request.files.getlist("attachments")):
             form.attachments.errors = list(form.attachments.errors) + [
                 _("Please attach your files again.")
@@ -96,28 +74,18 @@ def new_ticket():
 @bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
 @client_required
 def ticket(ticket_id: int):
-    ticket = _ticket_or_404(ticket_id)
+    ticket = services.get_ticket(current_user, ticket_id)
     form = ReplyForm()
     status = 200
     if request.method == "POST":
-        files, file_error = uploaded_files()
-        if not form.validate():
-            status = 400
-        elif file_error:
-            form.attachments.errors = [file_error]
-            status = 422
-        else:
-            try:
-                services.add_message(Actor(current_user), ticket, body=form.body.data, files=files)
-            except TicketError as exc:
-                db.session.rollback()
-                _apply_errors(form, exc)
-                flash(exc.message, "error")
-                status = exc.status
-            else:
-                flash(_("Your reply is sent."), "success")
-                return redirect(url_for("portal.ticket", ticket_id=ticket.id))
-        ticket = _ticket_or_404(ticket_id)
+        outcome = submit(form, with_files(
+            lambda files: services.add_message(Actor(current_user), ticket, body=form.body.data, files=files)
+        ), flash_message=True)
+        if outcome.done:
+            flash(_("Your reply is sent."), "success")
+            return redirect(url_for("portal.ticket", ticket_id=ticket.id))
+        status = outcome.status
+        ticket = services.get_ticket(current_user, ticket_id)
     return render_template(
         "portal/ticket.html",
         ticket=ticket,

@@ -21,11 +21,11 @@ from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.companies import SLUG_RE, Client
 from helpdesk.date_bounds import parse_instant
-from helpdesk.errors import ServiceError
+from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.storage import storage
-from helpdesk.text import is_blank, one_line_error, whole_number
+from helpdesk.text import check_text, whole_number
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
 from tickets import notices
@@ -56,22 +56,12 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class TicketError(ServiceError):
-    """A request about a ticket was refused. `fields` maps form fields to messages."""
+class TicketError(Invalid):
+    """Values about a ticket were refused. `fields` maps form fields to messages. NotFound (also
+    what another company's ids get), Forbidden and Conflict are the kernel's (helpdesk.errors)."""
 
 
-class NotFound(TicketError):
-    """No such ticket for this user (also what another company's ids get)."""
-
-    status = 404
-
-
-class Forbidden(TicketError):
-    status = 403
-
-
-class Conflict(TicketError):
-    status = 409
+__all__ = ["Conflict", "Forbidden", "NotFound", "TicketError"]  # re-exported for callers
 
 
 @dataclass(frozen=True)
@@ -367,26 +357,6 @@ def _due_order(query: Select[tuple[Ticket]], filters: QueueFilters) -> Select[tu
 # -- validating ------------------------------------------------------------------------------
 
 
-def _check_text(
-    fields: dict[str, str], name: str, value: Any, *, required: bool, limit: int, one_line: bool = False
-) -> str:
-    if value is not None and not isinstance(value, str):
-        fields[name] = _("Must be text.")
-        return ""
-    if value and "\x00" in value:  # PostgreSQL cannot store NUL in text
-        fields[name] = _("Must not contain NUL characters.")
-        return ""
-    value = (value or "").strip()
-    problem = one_line_error(value) if one_line else None
-    if problem:
-        fields[name] = problem
-    elif required and is_blank(value):
-        fields[name] = _("This field is required.")
-    elif len(value) > limit:
-        fields[name] = _("At most %(limit)s characters.", limit=limit)
-    return value
-
-
 def _check_choice(fields: dict[str, str], name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         fields[name] = _("Choose one of: %(values)s.", values=", ".join(allowed))
@@ -448,8 +418,8 @@ def file_ticket(
         raise Forbidden(_("Only client users file tickets here."))
     config = current_app.config
     fields: dict[str, str] = {}
-    subject = _check_text(fields, "subject", subject, required=True, limit=200, one_line=True)
-    description = _check_text(
+    subject = check_text(fields, "subject", subject, required=True, limit=200, one_line=True)
+    description = check_text(
         fields, "description", description, required=True, limit=config["DESCRIPTION_MAX_CHARS"]
     )
     _check_choice(fields, "category", category, CATEGORIES)
@@ -498,7 +468,7 @@ def add_message(
     if internal and not user.is_staff:
         raise Forbidden(_("Only staff can add internal notes."))
     fields: dict[str, str] = {}
-    body = _check_text(fields, "body", body, required=True, limit=current_app.config["REPLY_MAX_CHARS"])
+    body = check_text(fields, "body", body, required=True, limit=current_app.config["REPLY_MAX_CHARS"])
     _raise_if(fields)
     now = utcnow()
     status_before = ticket.status
@@ -638,7 +608,7 @@ def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "", *,
     _require_staff(actor)
     fields: dict[str, str] = {}
     _check_choice(fields, "category", category, CATEGORIES)
-    reason = _check_text(fields, "reason", reason, required=False, limit=500)
+    reason = check_text(fields, "reason", reason, required=False, limit=500)
     _raise_if(fields)
     if category == ticket.category:
         return ticket

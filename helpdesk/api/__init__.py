@@ -31,7 +31,13 @@ from flask import Flask
 
 from helpdesk.api import fields
 from helpdesk.api.endpoints import ApiBlueprint, ApiCall, init_api, register_api
-from helpdesk.api.errors import ApiError, error_response, http_error_response, is_api_request
+from helpdesk.api.errors import (
+    ApiError,
+    error_response,
+    http_error_response,
+    is_api_request,
+    service_error_response,
+)
 from helpdesk.api.schemas import Body, Query, Shape, UserRef, user_id_for
 
 __all__ = [
@@ -49,6 +55,7 @@ __all__ = [
     "is_api_request",
     "register_api",
     "user_id_for",
+    "service_error_response",
 ]
 
 

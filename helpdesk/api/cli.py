@@ -7,7 +7,6 @@ from flask.cli import AppGroup
 
 from helpdesk.accounts import user_by_email
 from helpdesk.api.tokens import TokenError, issue_token
-from helpdesk.extensions import db
 
 tokens_cli = AppGroup("tokens", help="Personal API tokens.")
 
@@ -23,7 +22,6 @@ def tokens_create(email: str, name: str) -> None:
     try:
         token, secret = issue_token(user, name)
     except TokenError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Token {token.name!r} for {user.email} ({user.role}); copy it now, it is shown once:", err=True)
     click.echo(secret)

@@ -11,14 +11,12 @@ from sqlalchemy import select
 from helpdesk.accounts import User
 from helpdesk.api import fields
 from helpdesk.api.endpoints import ApiBlueprint, ApiCall
-from helpdesk.api.errors import ApiError, api_error_response
+from helpdesk.api.errors import ApiError
 from helpdesk.api.schemas import Body, Shape, UserById, user_id_for
 from helpdesk.companies import (
     PACKAGE_MONTHS_MAX,
     SLUG_RE,
     Client,
-    ClientError,
-    DuplicateClient,
     change_client,
     client_by_slug,
     create_client,
@@ -71,12 +69,6 @@ def _client_or_404(slug: str) -> Client:
     if client is None:
         raise ApiError(404, _("There is no such client."))
     return client
-
-
-@bp.errorhandler(ClientError)
-def client_error(error: ClientError):
-    status = 409 if isinstance(error, DuplicateClient) else 422
-    return api_error_response(ApiError(status, str(error), fields={error.field or "": str(error)}))
 
 
 @bp.endpoint("GET", "/clients", summary="List client companies", roles=MANAGERS, response=(200, ClientList))

@@ -41,12 +41,14 @@ from helpdesk.api.errors import (
     ApiError,
     api_error_response,
     http_error_response,
+    service_error_response,
     unexpected_error_response,
 )
 from helpdesk.api.fields import MAX_ID, any_of_properties, python_pattern
 from helpdesk.api.schemas import ErrorSchema, component_name
 from helpdesk.api.tokens import ApiToken, hash_secret, mark_used, token_for_secret
 from helpdesk.clock import utcnow
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import csrf, limiter
 from helpdesk.i18n import _
 
@@ -313,6 +315,7 @@ class ApiBlueprint(flask_smorest.Blueprint):
         self.tag = tag
         self.endpoints: list[Endpoint] = []
         self.register_error_handler(ApiError, api_error_response)
+        self.register_error_handler(ServiceError, service_error_response)
         self.register_error_handler(HTTPException, http_error_response)
         self.register_error_handler(Exception, unexpected_error_response)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _l
 
@@ -102,6 +103,14 @@ def error_response(
 def api_error_response(error: ApiError) -> Response:
     db.session.rollback()
     return error_response(error.status, error.code, error.message, error.fields, error.headers)
+
+
+def service_error_response(error: ServiceError, field_names: Mapping[str, str] | None = None) -> Response:
+    """A refused service call in the API's shape, with the status its class carries; `field_names`
+    renames the services' form field names to the API's body names where they differ."""
+    names = field_names or {}
+    fields = {names.get(name, name): message for name, message in error.fields.items()}
+    return api_error_response(ApiError(error.status, error.message, fields=fields))
 
 
 def http_error_response(error: HTTPException) -> Response:

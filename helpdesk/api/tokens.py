@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import Invalid, NotFound
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.text import is_blank, one_line_error
@@ -54,12 +55,8 @@ class ApiToken(db.Model):
         return f"<ApiToken {self.hint}… {self.name!r}>"
 
 
-class TokenError(ValueError):
-    """A token could not be made or revoked; the message says why."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class TokenError(Invalid):
+    """A token could not be made; the message says why (no such token to revoke: NotFound)."""
 
 
 def hash_secret(secret: str) -> str:
@@ -118,7 +115,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens (another user's token id is simply not found). Commits."""
     token = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
     if token is None:
-        raise TokenError(_("There is no such token."))
+        raise NotFound(_("There is no such token."))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()

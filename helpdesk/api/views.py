@@ -8,8 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from helpdesk.api.tokens import NAME_MAX, TokenError, issue_token, revoke_token, user_tokens
-from helpdesk.extensions import db
+from helpdesk.api.tokens import NAME_MAX, issue_token, revoke_token, user_tokens
+from helpdesk.forms import submit
 from helpdesk.i18n import _, _l
 
 bp = Blueprint("tokens", __name__, url_prefix="/preferences/tokens")
@@ -46,14 +46,10 @@ def index():
     form = TokenForm()
     if request.method == "GET":
         return _page(form)
-    if not form.validate():
-        return _page(form, status=400)
-    try:
-        token, secret = issue_token(current_user, form.name.data)
-    except TokenError as exc:
-        db.session.rollback()
-        form.name.errors = [str(exc)]
-        return _page(form, status=422)
+    outcome = submit(form, lambda: issue_token(current_user, form.name.data))
+    if not outcome.done:
+        return _page(form, status=outcome.status)
+    _token, secret = outcome.value
     # Shown in this response only: never flashed, since the session cookie is signed, not secret.
     return _page(TokenForm(formdata=None), secret=secret)
 
@@ -62,12 +58,8 @@ def index():
 @login_required
 def revoke():
     form = RevokeForm()
-    if not form.validate():
-        return _page(TokenForm(formdata=None), status=400)
-    try:
-        token = revoke_token(current_user, form.token_id.data)
-    except TokenError:
-        db.session.rollback()
-        return _page(TokenForm(formdata=None), status=404)
-    flash(_("The token %(name)s is revoked; it no longer works.", name=token.name), "success")
+    outcome = submit(form, lambda: revoke_token(current_user, form.token_id.data))
+    if not outcome.done:
+        return _page(TokenForm(formdata=None), status=outcome.status)
+    flash(_("The token %(name)s is revoked; it no longer works.", name=outcome.value.name), "success")
     return redirect(url_for("tokens.index"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import StringField, TextAreaField
@@ -12,12 +12,12 @@ from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.calendars.services import (
     WEEKDAY_FIELDS,
     WEEKDAY_LABELS,
-    CalendarFormError,
     CalendarInput,
     input_of,
     save_calendar,
 )
 from helpdesk.extensions import db
+from helpdesk.forms import form_page, saved
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
 
@@ -69,27 +69,17 @@ def calendars():
 
 def _edit(row: Calendar | None):
     form = CalendarForm()
-    status = 200
     if request.method == "GET":
         _fill(form, input_of(row))
-    elif not form.validate():
-        status = 400  # CSRF
-    else:
-        try:
-            saved = save_calendar(row, _input(form))
-        except CalendarFormError as exc:
-            db.session.rollback()
-            for name, message in exc.fields.items():
-                getattr(form, name).errors = [message]
-            status = 422
-        else:
-            flash(_("Calendar %(name)s saved.", name=saved.name), "success")
-            return redirect(url_for("calendars_admin.calendars"))
     if row is not None and row.is_builtin:
         form.name.render_kw = {"readonly": True}
-    return render_template(
-        "admin/calendar_form.html", form=form, calendar=row, weekdays=WEEKDAY_FIELDS
-    ), status
+    return form_page(
+        form, lambda: save_calendar(row, _input(form)),
+        page=lambda: render_template("admin/calendar_form.html", form=form, calendar=row, weekdays=WEEKDAY_FIELDS),
+        done=lambda saved_row: saved(
+            _("Calendar %(name)s saved.", name=saved_row.name), url_for("calendars_admin.calendars")
+        ),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

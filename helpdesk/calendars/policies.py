@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from helpdesk.calendars.models import Calendar, ReferenceDataMissing
 from helpdesk.clock import utcnow
 from helpdesk.dbtypes import UTCDateTime
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.text import is_blank, one_line_error, whole_number
@@ -83,13 +84,8 @@ class SlaTarget(db.Model):
     resolution_minutes: Mapped[int]
 
 
-class PolicyError(ValueError):
+class PolicyError(Invalid):
     """A policy or the source mapping was not saved; `fields` maps form fields to messages."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 # -- reading ---------------------------------------------------------------------------------

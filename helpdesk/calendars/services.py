@@ -18,6 +18,7 @@ from helpdesk.calendars.arithmetic import BusinessCalendar, CalendarError, defau
 from helpdesk.calendars.models import Calendar, rows_of, to_business_calendar
 from helpdesk.clock import utcnow
 from helpdesk.date_bounds import DateOutOfBounds, parse_day
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
 from helpdesk.text import is_blank, one_line_error
@@ -33,12 +34,11 @@ WEEKDAY_LABELS = {
     "sunday": _l("Sunday"),
 }
 
-class CalendarFormError(ValueError):
+class CalendarFormError(Invalid):
     """A calendar was not saved; `fields` maps form fields to messages."""
 
     def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__(_("Please correct the marked fields."))
-        self.fields = fields
+        super().__init__(_("Please correct the marked fields."), fields)
 
 
 @dataclass

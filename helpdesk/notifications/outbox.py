@@ -223,9 +223,9 @@ def due_now(ids: list[int]) -> None:
                 .execution_options(synchronize_session=False)
             )
             db.session.commit()
-        except Exception:  # the grace period still brings them back, only later
+        except Exception:  # the grace period still brings them back, only later (the context's
+            # teardown rolls its session back)
             log.warning("could not mark %d notification(s) due now", len(ids), exc_info=True)
-            db.session.rollback()
 
 
 def retry_policy() -> Retry | None:
@@ -260,9 +260,8 @@ def deliver_inline(ids: list[int]) -> None:
         with app.app_context():
             try:
                 deliver(entry_id)
-            except Exception:
+            except Exception:  # the context's teardown rolls its session back
                 log.exception("inline delivery of notification %s failed", entry_id)
-                db.session.rollback()
 
 
 # -- the sweep -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from helpdesk.extensions import db
+from helpdesk.forms import refusal
 from helpdesk.i18n import _
 from helpdesk.jobs import named_queue, redis_connection
 from helpdesk.notifications import preferences
@@ -99,9 +100,7 @@ def webhooks():
         try:
             endpoint = create_endpoint(form["url"], form["events"], form["description"])
         except WebhookError as exc:
-            db.session.rollback()
-            errors[exc.field] = str(exc)
-            status = 422
+            errors, status = refusal(exc)
         else:
             flash(_("Webhook endpoint %(url)s registered. Its signing secret is shown below.", url=endpoint.url),
                   "success")

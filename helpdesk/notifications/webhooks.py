@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.notifications.events import WEBHOOK_EVENT_TYPES
@@ -36,12 +37,11 @@ TIMESTAMP_HEADER = "X-Opiekun-Webhook-Timestamp"
 SIGNATURE_HEADER = "X-Opiekun-Webhook-Signature"
 
 
-class WebhookError(ValueError):
+class WebhookError(Invalid):
     """An endpoint could not be registered; the message says why, `field` says where."""
 
     def __init__(self, message: str, field: str = "url") -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 def webhook_id(outbox_id: int) -> str:

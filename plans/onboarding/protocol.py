@@ -107,6 +107,8 @@ def record_protocol(
                 functions=sorted(ticked))
         db.session.commit()
     except BaseException:
+        # Kept on purpose: the file is deleted here, so no later commit in this session (a CLI,
+        # a job) may save the row that points at it.
         db.session.rollback()
         storage().delete(key)
         raise

@@ -106,10 +106,10 @@ def send_meeting_reminder(meeting_id: int, today: date, now: datetime) -> bool:
     query = select(OnboardingMeeting).where(OnboardingMeeting.id == meeting_id).with_for_update()
     meeting = db.session.scalar(query)
     if meeting is None or meeting.cancelled or meeting.reminder_sent_at is not None:
-        db.session.rollback()
+        db.session.rollback()  # release the row lock now: the caller goes on to the next meeting
         return False
     if not rules.reminder_due(meeting.starts_at.astimezone(business_zone()).date(), today):
-        db.session.rollback()
+        db.session.rollback()  # as above
         return False
     onboarding = db.session.get(Onboarding, meeting.onboarding_id)
     reminder = _reminder(meeting, onboarding)

@@ -54,8 +54,9 @@ def test_unknown_email_gets_the_same_answer_as_a_wrong_password(web, world):
     assert "Wrong e-mail or password." in text_of(response)
 
 
-def test_empty_login_form_is_a_bad_request_not_a_crash(web, world):
-    assert web.post("/login", data={}).status_code == 400
+def test_empty_login_form_is_refused_by_its_fields_not_a_crash(web, world):
+    # An invalid form is a 422 like every other form (issue 11); only a bad CSRF token is a 400.
+    assert web.post("/login", data={}).status_code == 422
 
 
 def test_inactive_user_is_refused(web, world):

@@ -18,6 +18,7 @@ from helpdesk.calendars.policies import (
     target_field,
 )
 from helpdesk.extensions import db
+from helpdesk.forms import refusal
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
 from tickets.sla.policies import MAPPED_SOURCES, save_source_mapping, source_mapping
@@ -42,12 +43,12 @@ def mapping():
     try:
         save_source_mapping(choices)
     except PolicyError as exc:
-        db.session.rollback()
+        errors, status = refusal(exc)
         rows = all_policies()
         return render_template(
             "manager/sla_policies.html", policies=rows, mapping={**source_mapping(), **choices},
-            sources=MAPPED_SOURCES, priorities=PRIORITIES, errors=exc.fields,
-        ), 422
+            sources=MAPPED_SOURCES, priorities=PRIORITIES, errors=errors,
+        ), status
     flash(_("Which policy each source gets is saved."), "success")
     return redirect(url_for("sla_admin.policies"))
 
@@ -85,8 +86,7 @@ def _edit(policy: SlaPolicy | None):
         try:
             saved = save_policy(policy, data)
         except PolicyError as exc:
-            db.session.rollback()
-            errors, status = exc.fields, 422
+            errors, status = refusal(exc)
         else:
             flash(_("Policy %(name)s saved.", name=saved.name), "success")
             return redirect(url_for("sla_admin.policies"))
