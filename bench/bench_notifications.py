@@ -38,7 +38,7 @@ from rq.suspension import resume, suspend  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from tests.integration.notification_support import RedisServer, Workers, free_port, wait_until  # noqa: E402
+from tests.notifications.support import RedisServer, Workers, free_port, wait_until  # noqa: E402
 
 JOBS = int(os.environ.get("BENCH_JOBS", "600"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

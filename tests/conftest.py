@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # Fixtures that test modules used to take with `import *`, as plugins: every test sees them.
-pytest_plugins = ["tests.integration.api_support"]
+pytest_plugins = ["tests.services_fixtures", "tests.api.support"]
 
 # Property tests: few examples on a developer's run, many in CI. Each run draws new examples
 # (not derandomized), so quick runs add up to more ground; a failure prints how to replay it.
@@ -155,7 +155,7 @@ def _empty_tables() -> None:
 @pytest.fixture(scope="session")
 def translations() -> None:
     """The app reads the committed .mo files, as every install does (nothing compiles them here:
-    parallel workers would rewrite them under each other); tests/unit/test_compiled_translations.py
+    parallel workers would rewrite them under each other); tests/i18n/unit/test_compiled_translations.py
     fails when one says something else than its .po."""
     for po in (ROOT / "translations").glob("*/LC_MESSAGES/*.po"):
         if not po.with_suffix(".mo").exists():
