@@ -31,6 +31,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def ticket_number(ticket_id: int) -> str:
+    """What people call a ticket, e.g. OP-42."""
+    return f"OP-{ticket_id}"
+
+
 class Ticket(db.Model):
     """A client's report. It is never deleted: whatever else fails, the report is kept."""
 
@@ -94,7 +99,7 @@ class Ticket(db.Model):
 
     @property
     def number(self) -> str:
-        return f"OP-{self.id}"
+        return ticket_number(self.id)
 
     @property
     def is_open(self) -> bool:

@@ -30,8 +30,10 @@ from helpdesk.notifications.events import (
 )
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
 from helpdesk.notifications.outbox import (
+    Notice,
     Recipient,
     notify,
+    notify_many,
     recipient_for,
     recipients_for,
     recipients_for_ids,
@@ -52,11 +54,13 @@ __all__ = [
     "TICKET_FILED",
     "TICKET_RESOLVED",
     "Delivery",
+    "Notice",
     "OutboxEntry",
     "Recipient",
     "WebhookEndpoint",
     "init_app",
     "notify",
+    "notify_many",
     "recipient_for",
     "recipients_for",
     "recipients_for_ids",
