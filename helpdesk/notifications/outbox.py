@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import redis
-from flask import current_app
+from flask import Response, current_app, g, has_request_context
 from rq import Queue, Retry
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, update
@@ -293,6 +293,48 @@ def relay(ids: list[int]) -> None:
             log.warning("Redis unreachable, %d notification(s) wait for the sweep: %s", len(ids), exc)
             due_now(ids)
     else:
+        deliver_after_response(ids)
+
+
+# -- the embedded default: delivery after the response ---------------------------------------
+_PENDING = "notifications_after_response"  # flask.g: ids waiting for the response to be sent
+_RESPONDED = "notifications_responded"  # flask.g: the response is built; later ids go at once
+
+
+def deliver_after_response(ids: list[int]) -> None:
+    """Without Redis: deliver after the response has gone to the client, not inside the request.
+
+    In a request, the ids wait in `flask.g` until the response is built (`hand_over`), and are
+    delivered when the server closes it (`response.call_on_close`: the client has its answer).
+    A request that ends without a response (an unhandled error) delivers them at teardown.
+    Outside a request (a CLI command, a job) they are delivered now. A process that dies in
+    between loses nothing: the rows stay pending for `sweep`.
+    """
+    if has_request_context() and current_app.config.get("NOTIFY_AFTER_RESPONSE", True) and not g.get(_RESPONDED):
+        g.setdefault(_PENDING, []).extend(ids)
+        return
+    deliver_inline(ids)
+
+
+def hand_over(response: Response) -> Response:
+    """after_request: deliver the request's notifications once the response is closed."""
+    g.setdefault(_RESPONDED, True)
+    ids = g.pop(_PENDING, None)
+    if ids:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def deliver_later() -> None:
+            with app.app_context():
+                deliver_inline(ids)
+
+        response.call_on_close(deliver_later)
+    return response
+
+
+def deliver_leftovers(_exc: BaseException | None) -> None:
+    """teardown_request: a request that built no response still delivers what it committed."""
+    ids = g.pop(_PENDING, None)
+    if ids:
         deliver_inline(ids)
 
 
