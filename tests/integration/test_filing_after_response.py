@@ -42,3 +42,31 @@ def test_a_request_that_fails_after_its_commit_still_delivers_at_teardown(app, w
         assert g.get(_PENDING) == [987654]
         deliver_leftovers(None)
         assert g.get(_PENDING) is None
+
+
+def test_an_api_filing_runs_few_statements_inside_the_request(app, world, tokens):
+    """No reads of clocks, facts or pauses a new ticket cannot have, one UPDATE of the ticket for
+    its coverage and clocks, and no e-mail work before the response (39 statements before)."""
+    from sqlalchemy import event
+
+    from helpdesk.extensions import db
+
+    headers = {"Authorization": f"Bearer {tokens.acme_user}"}
+    app.test_client().post("/api/v1/tickets", json=NEW, headers=headers)  # warm the caches
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        response = app.test_client().post("/api/v1/tickets", json=NEW, headers=headers, buffered=False)
+        response.get_data()
+        inside = len(seen)
+        response.close()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert response.status_code == 201
+    assert inside <= 27, "\n".join(seen[:inside])
+    assert sum(s.lstrip().upper().startswith("UPDATE TICKETS") for s in seen[:inside]) == 1
+    assert len(seen) > inside  # the e-mails were written, after the response

@@ -92,21 +92,28 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: str = "system",
-            reason: str | None = None) -> int:
+            reason: str | None = None, filed: bool = False) -> int:
     """Recompute the ticket's clocks from their history at `now`; returns facts recorded.
 
     With a `reason` ("priority", "category", "coverage"), a change of policy or due instants is
     written to the ticket's history, with the coverage source it came from and went to (a new
-    category usually means a new source). Flushes; the caller commits.
+    category usually means a new source). `filed`: the ticket was filed in this transaction, so
+    it has no clocks, facts or pauses to read yet. Flushes; the caller commits.
     """
-    source, policy = policy_for_ticket(ticket)
-    before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
-    source_before = ticket.sla_source
-    ticket.sla_source = source
-    clocks = {c.kind: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
-    facts = {tuple(row) for row in db.session.execute(
-        select(SlaEvent.clock, SlaEvent.kind).where(SlaEvent.ticket_id == ticket.id)
-    )}
+    # The ticket's pending changes are flushed once, at the end, not before each read here:
+    # none of these reads depends on them.
+    with db.session.no_autoflush:
+        source, policy = policy_for_ticket(ticket)
+        before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
+        source_before = ticket.sla_source
+        ticket.sla_source = source
+        clocks: dict[str, SlaClock] = {}
+        facts: set[tuple[str, str]] = set()
+        if not filed:
+            clocks = {c.kind: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+            facts = {(row[0], row[1]) for row in db.session.execute(
+                select(SlaEvent.clock, SlaEvent.kind).where(SlaEvent.ticket_id == ticket.id)
+            )}
     recorded = 0
     readings: dict[str, ClockReading] = {}
     waiting_seconds = 0
@@ -119,8 +126,9 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
         for row in clocks.values():
             db.session.delete(row)
     else:
-        cal = business_calendar(policy.calendar_id)
-        pauses = pauses_of(ticket.id)
+        with db.session.no_autoflush:
+            cal = business_calendar(policy.calendar_id)
+        pauses = [] if filed else pauses_of(ticket.id)
         for kind, history in histories(ticket, pauses).items():
             reading = read_clock(cal, history, policy.minutes(kind, ticket.priority), policy.warning_percent, now)
             readings[kind] = reading
@@ -145,8 +153,7 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
         ticket.first_response_due_at = readings["first_response"].due_at
         ticket.resolution_due_at = readings["resolution"].due_at
         ticket.sla_paused_seconds = waiting_seconds
-        db.session.flush()
-        for kind, reading in readings.items():
+        for kind, reading in readings.items():  # _record's savepoint flushes what is pending
             for fact_kind, instant in facts_due(kind, reading, facts, now):
                 if _record(ticket, kind, fact_kind, instant, now):
                     recorded += 1
