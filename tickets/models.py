@@ -56,6 +56,8 @@ class Ticket(db.Model):
         Index("ix_tickets_coverage_approval_id", "coverage_approval", "id"),
         # The queue sorts by the nearest due instant: keyset on (next_deadline_at, id).
         Index("ix_tickets_next_deadline_at_id", "next_deadline_at", "id"),
+        # The SLA report reads the tickets filed in its months: a range on created_at.
+        Index("ix_tickets_created_at", "created_at"),
         CheckConstraint(_in("sla_state", SLA_STATES), name="sla_state"),
     )
 
