@@ -443,7 +443,7 @@ def file_ticket(
     _route_to_guardian(ticket, user.client)
     _store_files(ticket, actor, None, files or [], internal=False)
     _decide_coverage(actor, ticket, "filed")
-    sla.refresh(ticket, now)
+    sla.refresh(ticket, now, filed=True)
     notices.ticket_filed(ticket, user)
     db.session.commit()
     return ticket

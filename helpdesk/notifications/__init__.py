@@ -30,8 +30,10 @@ from helpdesk.notifications.events import (
 )
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
 from helpdesk.notifications.outbox import (
+    Notice,
     Recipient,
     notify,
+    notify_many,
     recipient_for,
     recipients_for,
     recipients_for_ids,
@@ -52,11 +54,13 @@ __all__ = [
     "TICKET_FILED",
     "TICKET_RESOLVED",
     "Delivery",
+    "Notice",
     "OutboxEntry",
     "Recipient",
     "WebhookEndpoint",
     "init_app",
     "notify",
+    "notify_many",
     "recipient_for",
     "recipients_for",
     "recipients_for_ids",
@@ -67,9 +71,12 @@ def init_app(app: Flask) -> None:
     """Register the admin pages, the preferences form and the `flask notifications` commands."""
     from helpdesk.notifications import delivery  # noqa: F401  (the job functions RQ imports)
     from helpdesk.notifications.cli import notifications_cli
+    from helpdesk.notifications.outbox import deliver_leftovers, hand_over
     from helpdesk.notifications.views import admin_bp, preferences_bp, template_globals
 
     app.register_blueprint(admin_bp)
     app.register_blueprint(preferences_bp)
     app.cli.add_command(notifications_cli)
+    app.after_request(hand_over)
+    app.teardown_request(deliver_leftovers)
     app.jinja_env.globals.update(template_globals())

@@ -9,6 +9,7 @@ a relay that fails on Redis makes its rows due at once, so they go with the next
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -17,10 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 import redis
-from flask import current_app
+from flask import Response, current_app, g, has_request_context
 from rq import Queue, Retry
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from helpdesk.accounts import User
@@ -106,15 +107,40 @@ def _plain(value: Any) -> Any:
 
 
 def _muted(event: str, recipients: list[Recipient]) -> set[int]:
-    ids = [r.user_id for r in recipients if r.user_id is not None and not is_essential(event, r.role)]
-    if not ids:
-        return set()
-    rows = db.session.scalars(
-        select(NotificationMute.user_id).where(
-            NotificationMute.event == event, NotificationMute.user_id.in_(ids)
+    return _muted_many([(event, recipients)]).get(event, set())
+
+
+def _muted_many(batch: Iterable[tuple[str, list[Recipient]]]) -> dict[str, set[int]]:
+    """Per event, the ids of the recipients who turned it off (one query for any number of events)."""
+    wanted: dict[str, set[int]] = {}
+    for event, recipients in batch:
+        ids = {r.user_id for r in recipients if r.user_id is not None and not is_essential(event, r.role)}
+        if ids:
+            wanted.setdefault(event, set()).update(ids)
+    if not wanted:
+        return {}
+    user_ids = set().union(*wanted.values())
+    rows = db.session.execute(
+        select(NotificationMute.event, NotificationMute.user_id).where(
+            NotificationMute.event.in_(sorted(wanted)), NotificationMute.user_id.in_(sorted(user_ids))
         )
     )
-    return set(rows)
+    muted: dict[str, set[int]] = {}
+    for event, user_id in rows:
+        if user_id in wanted[event]:
+            muted.setdefault(event, set()).add(user_id)
+    return muted
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification of a batch for `notify_many` (the arguments of `notify`)."""
+
+    event: str
+    recipients: list[Recipient]
+    values: dict[str, Any]
+    ticket_id: int | None = None
+    thread: str | None = None
 
 
 def notify(
@@ -132,44 +158,104 @@ def notify(
     webhook endpoint subscribed to `event` gets a delivery too. `thread` groups e-mails in mail
     clients; it defaults to one thread per ticket.
     """
-    if event not in EVENT_TYPES:
-        raise ValueError(f"unknown notification event {event!r}")
-    now = utcnow()
-    muted = _muted(event, recipients)
-    chosen: list[Recipient] = []
-    seen: set[str] = set()
-    for recipient in recipients:
-        address = recipient.email.strip().lower()
-        if not address or address in seen or recipient.user_id in muted:
-            continue
-        seen.add(address)
-        chosen.append(recipient)
-    if thread is None and ticket_id is not None:
-        thread = f"ticket-{ticket_id}"
-    entry = OutboxEntry(
-        event=event,
-        ticket_id=ticket_id,
-        thread=thread,
-        recipients=[asdict(r) for r in chosen],
-        values=_plain(values),
-        state="pending",
-        created_at=now,
-        due_at=now + timedelta(seconds=current_app.config["NOTIFY_RELAY_GRACE_SECONDS"]),
-    )
-    for index, recipient in enumerate(chosen):
-        entry.deliveries.append(
-            Delivery(channel="email", target=recipient.email.strip().lower(), recipient_index=index,
-                     state="pending", updated_at=now)
-        )
-    for endpoint in [] if EVENT_TYPES[event].private else subscribed_endpoints(event):
-        entry.deliveries.append(
-            Delivery(channel="webhook", target=f"endpoint:{endpoint.id}", endpoint_id=endpoint.id,
-                     state="pending", updated_at=now)
-        )
-    if not entry.deliveries:
-        entry.state, entry.finished_at = "done", now  # kept as a record; nothing to send
+    notice = Notice(event, recipients, values, ticket_id, thread)
+    row, deliveries = _rows([notice])[0]
+    entry = OutboxEntry(**row)
+    entry.deliveries.extend(Delivery(**d) for d in deliveries)
     db.session.add(entry)
     return entry
+
+
+def notify_many(notices: list[Notice]) -> list[int]:
+    """`notify` for many notifications at once; returns the outbox ids.
+
+    The same rows as `notify` writes, but with one query for the mutes, one for the webhook
+    endpoints and one executemany INSERT per table whatever the number (the SLA sweep writes
+    thousands). Flushes; relayed after the outermost commit like any other.
+    """
+    built = _rows(notices)
+    if not built:
+        return []
+    session = db.session()
+    # RETURNING in batches comes back in no promised order (SQLite): match each row by its
+    # content. Rows equal in every column are interchangeable, and so are their deliveries.
+    waiting: dict[str, list[int]] = {}
+    for index, (row, _) in enumerate(built):
+        waiting.setdefault(_content_key(row), []).append(index)
+    ids: list[int] = [0] * len(built)
+    returned = session.execute(
+        insert(OutboxEntry).returning(OutboxEntry.id, OutboxEntry.event, OutboxEntry.ticket_id, OutboxEntry.thread,
+                                      OutboxEntry.recipients, OutboxEntry.values),
+        [row for row, _ in built],
+    )
+    for entry_id, event, ticket_id, thread, recipients, values in returned:
+        key = _content_key({"event": event, "ticket_id": ticket_id, "thread": thread,
+                            "recipients": recipients, "values": values})
+        ids[waiting[key].pop()] = entry_id
+    deliveries = [dict(d, outbox_id=entry_id) for entry_id, (_, ds) in zip(ids, built, strict=True) for d in ds]
+    if deliveries:
+        session.execute(insert(Delivery), deliveries)
+    for entry_id, (row, _) in zip(ids, built, strict=True):
+        if row["state"] == "pending":
+            mark_for_relay(session, entry_id)
+    return ids
+
+
+def _content_key(row: dict[str, Any]) -> str:
+    return json.dumps([row["event"], row["ticket_id"], row["thread"], row["recipients"], row["values"]],
+                      sort_keys=True, default=str)
+
+
+def _rows(notices: list[Notice]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each notice's outbox row and delivery rows, as plain column values."""
+    for notice in notices:
+        if notice.event not in EVENT_TYPES:
+            raise ValueError(f"unknown notification event {notice.event!r}")
+    if not notices:
+        return []
+    now = utcnow()
+    due_at = now + timedelta(seconds=current_app.config["NOTIFY_RELAY_GRACE_SECONDS"])
+    muted = _muted_many((n.event, n.recipients) for n in notices)
+    public_events = {n.event for n in notices if not EVENT_TYPES[n.event].private}
+    endpoints = subscribed_endpoints_many(public_events) if public_events else {}
+    out = []
+    for notice in notices:
+        event, ticket_id, thread = notice.event, notice.ticket_id, notice.thread
+        off = muted.get(event, set())
+        chosen: list[Recipient] = []
+        seen: set[str] = set()
+        for recipient in notice.recipients:
+            address = recipient.email.strip().lower()
+            if not address or address in seen or recipient.user_id in off:
+                continue
+            seen.add(address)
+            chosen.append(recipient)
+        if thread is None and ticket_id is not None:
+            thread = f"ticket-{ticket_id}"
+        deliveries: list[dict[str, Any]] = [
+            {"channel": "email", "target": r.email.strip().lower(), "recipient_index": index,
+             "endpoint_id": None, "state": "pending", "updated_at": now}
+            for index, r in enumerate(chosen)
+        ]
+        deliveries.extend(
+            {"channel": "webhook", "target": f"endpoint:{endpoint.id}", "recipient_index": None,
+             "endpoint_id": endpoint.id, "state": "pending", "updated_at": now}
+            for endpoint in endpoints.get(event, [])
+        )
+        row = {
+            "event": event, "ticket_id": ticket_id, "thread": thread,
+            "recipients": [asdict(r) for r in chosen], "values": _plain(notice.values),
+            "state": "pending", "created_at": now, "due_at": due_at, "finished_at": None,
+        }
+        if not deliveries:
+            row["state"], row["finished_at"] = "done", now  # kept as a record; nothing to send
+        out.append((row, deliveries))
+    return out
+
+
+def subscribed_endpoints_many(events: set[str]) -> dict[str, list[WebhookEndpoint]]:
+    endpoints = list(db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))))
+    return {event: [e for e in endpoints if event in (e.events or [])] for event in events}
 
 
 def subscribed_endpoints(event: str) -> list[WebhookEndpoint]:
@@ -207,6 +293,48 @@ def relay(ids: list[int]) -> None:
             log.warning("Redis unreachable, %d notification(s) wait for the sweep: %s", len(ids), exc)
             due_now(ids)
     else:
+        deliver_after_response(ids)
+
+
+# -- the embedded default: delivery after the response ---------------------------------------
+_PENDING = "notifications_after_response"  # flask.g: ids waiting for the response to be sent
+_RESPONDED = "notifications_responded"  # flask.g: the response is built; later ids go at once
+
+
+def deliver_after_response(ids: list[int]) -> None:
+    """Without Redis: deliver after the response has gone to the client, not inside the request.
+
+    In a request, the ids wait in `flask.g` until the response is built (`hand_over`), and are
+    delivered when the server closes it (`response.call_on_close`: the client has its answer).
+    A request that ends without a response (an unhandled error) delivers them at teardown.
+    Outside a request (a CLI command, a job) they are delivered now. A process that dies in
+    between loses nothing: the rows stay pending for `sweep`.
+    """
+    if has_request_context() and current_app.config.get("NOTIFY_AFTER_RESPONSE", True) and not g.get(_RESPONDED):
+        g.setdefault(_PENDING, []).extend(ids)
+        return
+    deliver_inline(ids)
+
+
+def hand_over(response: Response) -> Response:
+    """after_request: deliver the request's notifications once the response is closed."""
+    g.setdefault(_RESPONDED, True)
+    ids = g.pop(_PENDING, None)
+    if ids:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def deliver_later() -> None:
+            with app.app_context():
+                deliver_inline(ids)
+
+        response.call_on_close(deliver_later)
+    return response
+
+
+def deliver_leftovers(_exc: BaseException | None) -> None:
+    """teardown_request: a request that built no response still delivers what it committed."""
+    ids = g.pop(_PENDING, None)
+    if ids:
         deliver_inline(ids)
 
 

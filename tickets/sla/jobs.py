@@ -20,7 +20,7 @@ from helpdesk.clock import utcnow
 from helpdesk.extensions import db
 from helpdesk.jobs import app_job
 from tickets.models import Ticket
-from tickets.sla.refresh import refresh
+from tickets.sla.refresh import record_due, refresh
 from tickets.sla.timers import schedule_next_sweep
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,43 @@ class SweepResult:
     facts: int = 0
 
 
-def sweep(now: datetime, batch: int = 200) -> SweepResult:
-    """Record every warning and breach due by `now`; safe to run at any time, any number of times."""
+def sweep(now: datetime, batch: int = 1000) -> SweepResult:
+    """Record every warning and breach due by `now`; safe to run at any time, any number of times.
+
+    Set-based (`tickets.sla.refresh.record_due`): a transaction per batch of due tickets, a few
+    statements per batch whatever its size. A ticket without stored clocks is refreshed alone.
+    """
     result = SweepResult()
     seen: set[int] = set()
+    while True:
+        try:
+            handled, facts, unread = record_due(now, batch)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("SLA sweep failed on a batch; trying its tickets one by one")
+            return _sweep_one_by_one(now, result, seen)
+        fresh = [i for i in handled if i not in seen]
+        seen.update(handled)
+        result.tickets += len(fresh)
+        result.facts += facts
+        for ticket_id in unread:
+            result.facts += _process_safely(ticket_id, now)
+        if not fresh:
+            return result
+
+
+def _process_safely(ticket_id: int, now: datetime) -> int:
+    try:
+        return process_ticket(ticket_id, now)
+    except Exception:
+        db.session.rollback()
+        log.exception("SLA sweep failed on ticket %s", ticket_id)
+        return 0
+
+
+def _sweep_one_by_one(now: datetime, result: SweepResult, seen: set[int], batch: int = 200) -> SweepResult:
+    """The slow path, one transaction per ticket, so one bad ticket cannot hold up the rest."""
     while True:
         ids = [i for i in db.session.scalars(due_for_check(now, batch)) if i not in seen]
         db.session.rollback()  # end the read; each ticket gets a transaction of its own
@@ -65,11 +98,7 @@ def sweep(now: datetime, batch: int = 200) -> SweepResult:
         for ticket_id in ids:
             seen.add(ticket_id)
             result.tickets += 1
-            try:
-                result.facts += process_ticket(ticket_id, now)
-            except Exception:
-                db.session.rollback()
-                log.exception("SLA sweep failed on ticket %s", ticket_id)
+            result.facts += _process_safely(ticket_id, now)
 
 
 def inline_sweep(now: datetime) -> None:

@@ -23,16 +23,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import TIMESTAMP, Integer, String, cast, column, insert, select, update, values
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.accounts import User
 from helpdesk.calendars.arithmetic import business_seconds_between
 from helpdesk.calendars.models import business_calendar
 from helpdesk.companies import Client
+from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
-from helpdesk.notifications import notify, recipients_for_ids
-from tickets.models import OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent
+from helpdesk.notifications import Notice, notify, notify_many, recipients_for, recipients_for_ids
+from tickets.models import OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent, ticket_number
 from tickets.sla.clock import ClockHistory, ClockReading, Pause, facts_due, pending_facts, read_clock
 from tickets.sla.policies import policy_for_ticket
 from tickets.sla.timers import defer_timers, timers_for
@@ -90,21 +92,28 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: str = "system",
-            reason: str | None = None) -> int:
+            reason: str | None = None, filed: bool = False) -> int:
     """Recompute the ticket's clocks from their history at `now`; returns facts recorded.
 
     With a `reason` ("priority", "category", "coverage"), a change of policy or due instants is
     written to the ticket's history, with the coverage source it came from and went to (a new
-    category usually means a new source). Flushes; the caller commits.
+    category usually means a new source). `filed`: the ticket was filed in this transaction, so
+    it has no clocks, facts or pauses to read yet. Flushes; the caller commits.
     """
-    source, policy = policy_for_ticket(ticket)
-    before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
-    source_before = ticket.sla_source
-    ticket.sla_source = source
-    clocks = {c.kind: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
-    facts = {tuple(row) for row in db.session.execute(
-        select(SlaEvent.clock, SlaEvent.kind).where(SlaEvent.ticket_id == ticket.id)
-    )}
+    # The ticket's pending changes are flushed once, at the end, not before each read here:
+    # none of these reads depends on them.
+    with db.session.no_autoflush:
+        source, policy = policy_for_ticket(ticket)
+        before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
+        source_before = ticket.sla_source
+        ticket.sla_source = source
+        clocks: dict[str, SlaClock] = {}
+        facts: set[tuple[str, str]] = set()
+        if not filed:
+            clocks = {c.kind: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+            facts = {(row[0], row[1]) for row in db.session.execute(
+                select(SlaEvent.clock, SlaEvent.kind).where(SlaEvent.ticket_id == ticket.id)
+            )}
     recorded = 0
     readings: dict[str, ClockReading] = {}
     waiting_seconds = 0
@@ -117,8 +126,9 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
         for row in clocks.values():
             db.session.delete(row)
     else:
-        cal = business_calendar(policy.calendar_id)
-        pauses = pauses_of(ticket.id)
+        with db.session.no_autoflush:
+            cal = business_calendar(policy.calendar_id)
+        pauses = [] if filed else pauses_of(ticket.id)
         for kind, history in histories(ticket, pauses).items():
             reading = read_clock(cal, history, policy.minutes(kind, ticket.priority), policy.warning_percent, now)
             readings[kind] = reading
@@ -143,8 +153,7 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
         ticket.first_response_due_at = readings["first_response"].due_at
         ticket.resolution_due_at = readings["resolution"].due_at
         ticket.sla_paused_seconds = waiting_seconds
-        db.session.flush()
-        for kind, reading in readings.items():
+        for kind, reading in readings.items():  # _record's savepoint flushes what is pending
             for fact_kind, instant in facts_due(kind, reading, facts, now):
                 if _record(ticket, kind, fact_kind, instant, now):
                     recorded += 1
@@ -172,6 +181,12 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
 
 
 def _derive_ticket_state(ticket: Ticket, readings: dict[str, ClockReading], facts: set, now: datetime) -> None:
+    ticket.sla_state, ticket.next_deadline_at, ticket.sla_check_at = derived_state(readings, facts, now)
+
+
+def derived_state(readings: dict[str, ClockReading], facts: set, now: datetime
+                  ) -> tuple[str, datetime | None, datetime | None]:
+    """The ticket's (sla_state, next_deadline_at, sla_check_at) from its clocks and facts."""
     live = [k for k, r in readings.items() if r.state != "stopped"]
     if not live:
         state = "stopped"
@@ -183,11 +198,9 @@ def _derive_ticket_state(ticket: Ticket, readings: dict[str, ClockReading], fact
         state = "warning"
     else:
         state = "running"
-    ticket.sla_state = state
     dues = [r.due_at for r in readings.values() if r.state == "running" and r.due_at is not None]
-    ticket.next_deadline_at = min(dues) if dues else None
     checks = [at for k, r in readings.items() for at in pending_facts(k, r, facts, now).values() if at is not None]
-    ticket.sla_check_at = min(checks) if checks else None
+    return state, (min(dues) if dues else None), (min(checks) if checks else None)
 
 
 def coverage_changed(ticket: Ticket, now: datetime, *, actor: User | None = None, via: str = "system") -> int:
@@ -257,3 +270,150 @@ def notification_for(ticket: Ticket, fact: SlaEvent) -> tuple[str, list[int], di
         "instant": _iso(fact.instant),
     }
     return ("sla.breached" if fact.kind == "breach" else "sla.warning"), recipients, values
+
+
+# -- the sweep, set-based --------------------------------------------------------------------
+
+
+def record_due(now: datetime, batch: int = 1000) -> tuple[list[int], int, list[int]]:
+    """Record the warnings and breaches due by `now` on up to `batch` tickets, in one transaction.
+
+    Set-based: one query reads the due tickets (row-locked on PostgreSQL, skipping those another
+    transaction holds: it refreshes them itself) with their stored clocks and facts; the pure
+    rules of `tickets.sla.clock` decide from the stored due and warning instants (every change of
+    a clock's history refreshes them) which facts are due; one INSERT ... ON CONFLICT DO NOTHING
+    stores them (a fact recorded meanwhile by a timer or a refresh is not stored twice, and only
+    the rows inserted here get their history and notification); the history rows and the outbox
+    rows go in bulk; one executemany UPDATE moves each ticket's state and next check.
+    Returns (tickets handled, facts recorded, tickets without stored clocks, left for `refresh`).
+    Flushes; the caller commits.
+    """
+    due = (
+        select(Ticket.id, Ticket.assignee_id, Ticket.subject, Ticket.priority, Client.guardian_id,
+               SlaClock.id, SlaClock.kind, SlaClock.state, SlaClock.due_at, SlaClock.warning_at,
+               SlaClock.outcome, SlaClock.paused_seconds)
+        .join(Client, Client.id == Ticket.client_id)
+        .outerjoin(SlaClock, SlaClock.ticket_id == Ticket.id)
+        .where(Ticket.id.in_(
+            select(Ticket.id).where(Ticket.sla_check_at <= now).order_by(Ticket.sla_check_at).limit(batch)
+            .with_for_update(skip_locked=True)
+        ))
+    )
+    tickets: dict[int, dict[str, Any]] = {}
+    for (ticket_id, assignee_id, subject, priority, guardian_id,
+         clock_id, kind, state, due_at, warning_at, outcome, paused) in db.session.execute(due):
+        entry = tickets.setdefault(ticket_id, {
+            "assignee_id": assignee_id, "guardian_id": guardian_id, "subject": subject,
+            "priority": priority, "clocks": {}, "readings": {}, "facts": set(),
+        })
+        if clock_id is not None:
+            entry["clocks"][kind] = clock_id
+            entry["readings"][kind] = ClockReading(state, due_at, warning_at, 0, 0, paused, outcome)
+    if not tickets:
+        return [], 0, []
+    for ticket_id, clock, kind in db.session.execute(
+        select(SlaEvent.ticket_id, SlaEvent.clock, SlaEvent.kind).where(SlaEvent.ticket_id.in_(list(tickets)))
+    ):
+        tickets[ticket_id]["facts"].add((clock, kind))
+    unread = [tid for tid, t in tickets.items() if not t["readings"]]
+    rows = []
+    for ticket_id, t in tickets.items():
+        for clock, reading in t["readings"].items():
+            for kind, instant in facts_due(clock, reading, t["facts"], now):
+                rows.append({"ticket_id": ticket_id, "clock": clock, "kind": kind, "instant": instant,
+                             "recorded_at": now})
+    recorded = _insert_facts(rows)
+    for ticket_id, clock, kind, _instant in recorded:
+        tickets[ticket_id]["facts"].add((clock, kind))
+    _announce(tickets, recorded, now)
+    states, outcomes = [], []
+    for ticket_id, t in tickets.items():
+        if not t["readings"]:
+            continue
+        for clock, reading in t["readings"].items():
+            if (clock, "breach") in t["facts"] and reading.state != "stopped" and reading.outcome != "breached":
+                outcomes.append(t["clocks"][clock])
+        state, next_deadline, check_at = derived_state(t["readings"], t["facts"], now)
+        states.append({"id": ticket_id, "sla_state": state, "next_deadline_at": next_deadline,
+                       "sla_check_at": check_at})
+    _update_states(states)
+    if outcomes:
+        db.session.execute(
+            update(SlaClock).where(SlaClock.id.in_(outcomes)).values(outcome="breached", updated_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    db.session.flush()
+    return list(tickets), len(recorded), unread
+
+
+def _update_states(states: list[dict[str, Any]], chunk: int = 1000) -> None:
+    """WITH due_states AS (VALUES ...) UPDATE tickets ... FROM due_states: each ticket's own
+    state and next check, one statement per `chunk` tickets (PostgreSQL and SQLite 3.33+)."""
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    for start in range(0, len(states), chunk):
+        part = states[start:start + chunk]
+        rows = values(
+            column("id", Integer), column("sla_state", String), column("next_deadline_at", UTCDateTime),
+            column("sla_check_at", UTCDateTime), name="due_states",
+        ).data([(r["id"], r["sla_state"], r["next_deadline_at"], r["sla_check_at"]) for r in part]).cte()
+        deadline, check = rows.c.next_deadline_at, rows.c.sla_check_at
+        if postgres:  # a column of NULLs alone would be typed text
+            deadline, check = cast(deadline, TIMESTAMP(timezone=True)), cast(check, TIMESTAMP(timezone=True))
+        db.session.execute(
+            update(Ticket).where(Ticket.id == rows.c.id)
+            .values(sla_state=rows.c.sla_state, next_deadline_at=deadline, sla_check_at=check),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _insert_facts(rows: list[dict[str, Any]]) -> list[tuple[int, str, str, datetime]]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the facts this statement stored, no others.
+
+    One statement, executed for all rows at once (SQLAlchemy's insertmanyvalues batches them)."""
+    if not rows:
+        return []
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(SlaEvent.__table__)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "clock", "kind"])
+        .returning(SlaEvent.ticket_id, SlaEvent.clock, SlaEvent.kind, SlaEvent.instant)
+    )
+    return [tuple(r) for r in db.session.connection().execute(stmt, rows)]
+
+
+def _announce(tickets: dict[int, dict[str, Any]], recorded: list[tuple[int, str, str, datetime]],
+              now: datetime) -> None:
+    """History rows and notifications of the facts just stored, in bulk (what `sla_fact_recorded`
+    does for one)."""
+    if not recorded:
+        return
+    db.session.execute(insert(TicketEvent), [
+        {"ticket_id": ticket_id, "actor_id": None, "via": "system",
+         "kind": "sla_breached" if kind == "breach" else "sla_warning", "internal": True, "created_at": now,
+         "data": {"clock": clock, "instant": _iso(instant)}}
+        for ticket_id, clock, kind, instant in sorted(recorded)
+    ])
+    managers: list[int] | None = None
+    wanted: dict[int, list[int]] = {}
+    for ticket_id, _clock, _kind, _instant in recorded:
+        t = tickets[ticket_id]
+        if t["assignee_id"] is not None:
+            wanted[ticket_id] = [t["assignee_id"]]
+        elif t["guardian_id"] is not None:
+            wanted[ticket_id] = [t["guardian_id"]]
+        else:
+            if managers is None:
+                managers = list(db.session.scalars(
+                    select(User.id).where(User.role == "manager", User.active.is_(True)).order_by(User.id)
+                ))
+            wanted[ticket_id] = managers
+    user_ids = {i for ids in wanted.values() for i in ids}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    notices = []
+    for ticket_id, clock, kind, instant in sorted(recorded):
+        t = tickets[ticket_id]
+        values = {"ticket_id": ticket_id, "number": ticket_number(ticket_id), "subject": t["subject"],
+                  "priority": t["priority"], "clock": clock, "instant": _iso(instant)}
+        recipients = recipients_for(users.get(i) for i in wanted[ticket_id])
+        notices.append(Notice("sla.breached" if kind == "breach" else "sla.warning", recipients, values, ticket_id))
+    notify_many(notices)
