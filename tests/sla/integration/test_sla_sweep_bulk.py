@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import event, select
-from tests.sla.integration.test_sla import MINUTE, MON_9, make_policy, utc
 
 from helpdesk.clock import frozen
+from tests.sla.integration.test_sla import MINUTE, MON_9, make_policy, utc
 
 COUNT = 300
 
