@@ -167,41 +167,73 @@ def test_control_with_a_claim_per_worker_each_window_runs_twice(app, world, redi
     assert all(2 in windows.values() for windows in done.values()), done
 
 
-def test_the_worker_sends_the_onboarding_reminder_once_without_cron(app, world, workers, redis_url, tmp_path):
-    from helpdesk.notifications import ONBOARDING_MEETING_REMINDER
-    from helpdesk.notifications.models import OutboxEntry
+def _meeting_tomorrow(app, world) -> int:
+    """An onboarding whose follow-up meeting is tomorrow at 10:00 in Warsaw (its reminder is due
+    today, whatever day it is) and whose other meetings are cancelled; returns the meeting's id."""
     from plans.onboarding import meetings
     from plans.onboarding.dates import local_today
-    from plans.onboarding.models import OnboardingEvent
     from tests.integration.onboarding_support import walk_to
 
     onboarding = walk_to(world, "protocol")
     follow_up, *others = meetings.meetings(onboarding)
-    # The follow-up is tomorrow at 10:00 in Warsaw: its reminder is due today, whatever day it is.
     tomorrow = local_today(datetime.now(UTC)) + timedelta(days=1)
     follow_up.starts_at = datetime.combine(tomorrow, wall_time(10), tzinfo=app_zone(app)).astimezone(UTC)
     for meeting in others:
         meeting.cancelled = True
     db.session.commit()
-    meeting_id = follow_up.id
+    return follow_up.id
+
+
+def reminded() -> int:
+    from plans.onboarding.models import OnboardingEvent
+
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(OnboardingEvent)
+                             .where(OnboardingEvent.kind == "reminder_sent")) or 0
+
+
+def reminder_entries() -> list[Any]:
+    from helpdesk.notifications import ONBOARDING_MEETING_REMINDER
+    from helpdesk.notifications.models import OutboxEntry
+
+    db.session.rollback()
+    return list(db.session.scalars(select(OutboxEntry).where(OutboxEntry.event == ONBOARDING_MEETING_REMINDER)))
+
+
+def test_the_worker_sends_the_onboarding_reminder_once_without_cron(app, world, workers, redis_url):
+    from plans.onboarding.models import OnboardingMeeting
+
+    meeting_id = _meeting_tomorrow(app, world)
     connection = redis.Redis.from_url(redis_url)
-
     workers.start()
     workers.start()
-
-    def reminded() -> int:
-        db.session.rollback()
-        return db.session.scalar(select(func.count()).select_from(OnboardingEvent)
-                                 .where(OnboardingEvent.kind == "reminder_sent")) or 0
-
     wait_until(reminded, timeout=40, interval=0.2)
     # More windows pass, on both workers: nothing more is sent.
     wait_until(lambda: len(runs(connection).get("onboarding-reminders", {})) >= 4, timeout=30, interval=0.2)
     assert reminded() == 1
-    entries = list(db.session.scalars(select(OutboxEntry).where(OutboxEntry.event == ONBOARDING_MEETING_REMINDER)))
+    entries = reminder_entries()
     assert len(entries) == 1 and entries[0].values["meeting_id"] == meeting_id
-    sent_at = db.session.get(type(follow_up), meeting_id).reminder_sent_at
+    sent_at = db.session.get(OnboardingMeeting, meeting_id).reminder_sent_at
     assert sent_at is not None and sent_at <= datetime.now(UTC)
+
+
+def test_without_redis_the_worker_runs_the_periodic_jobs_in_its_own_process(app, world, migrated, tmp_path):
+    """The embedded default: `flask worker` (what scripts/run starts) with no REDIS_URL."""
+    meeting_id = _meeting_tomorrow(app, world)
+    env = worker_env(migrated, "", None, tmp_path / "outbox", **ONE_SECOND)
+    embedded = Workers(tmp_path / "embedded", env)
+    try:
+        embedded.start()
+        wait_until(reminded, timeout=40, interval=0.2)
+        time.sleep(2.5)  # more windows: nothing more is sent
+        assert all(p.poll() is None for p in embedded.processes), embedded.logs()
+    finally:
+        embedded.stop_all()
+    assert reminded() == 1
+    entries = reminder_entries()
+    assert len(entries) == 1 and entries[0].values["meeting_id"] == meeting_id
+    assert entries[0].state == "done"  # delivered inline: an .eml in the outbox folder
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) >= 1
 
 
 def app_zone(app):
