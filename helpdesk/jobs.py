@@ -171,7 +171,8 @@ def periodic_job_id(name: str, window_ms: int) -> str:
 
 
 # Claim the current window of a job, on Redis's clock: returns the window's start in milliseconds,
-# or nil when this window (or a later one) was claimed already.
+# or nil when this window (or a later one) was claimed already. (A write after TIME in a script
+# needs Redis 5 or newer, which replicates a script's effects.)
 _CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -189,6 +190,9 @@ def claim_window(connection: redis.Redis, job: PeriodicJob, seconds: float) -> i
     every_ms = max(1, round(seconds * 1000))
     found = connection.eval(_CLAIM, 1, f"opiekun:periodic:{job.name}", every_ms)
     return int(found) if found else None
+
+
+_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def tick_periodic(app: Flask, queue: Queue) -> list[str]:
@@ -212,9 +216,6 @@ def tick_periodic(app: Flask, queue: Queue) -> list[str]:
         queue.connection.set(last_key, job_id, ex=max(3600, int(seconds) * 3))
         enqueued.append(job_id)
     return enqueued
-
-
-_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def run_periodic_job(app: Flask, job: PeriodicJob) -> None:

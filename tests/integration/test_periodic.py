@@ -118,8 +118,8 @@ def test_two_workers_run_each_window_of_each_periodic_job_once(app, workers, red
 
 
 def _tick_twice_per_window(app, redis_url: str, windows: int) -> redis.Redis:
-    """Two workers of this process, each with its own connection, tick one after the other (a
-    burst worker running what each enqueued at once) until every job has run `windows` windows."""
+    """Two workers of this process, each with its own connection, tick one right after the other,
+    then a burst worker runs what they enqueued; until every job has run `windows` windows."""
     from helpdesk.jobs import make_worker
 
     app.config.update(REDIS_URL=redis_url, SLA_SWEEP_SECONDS=1, NOTIFY_SWEEP_SECONDS=1,
@@ -132,7 +132,7 @@ def _tick_twice_per_window(app, redis_url: str, windows: int) -> redis.Redis:
     while time.monotonic() < deadline:
         for worker in ticking:
             worker.tick_periodic()
-            make_worker(app, connection=connection).work(burst=True)
+        make_worker(app, connection=connection).work(burst=True)
         done = runs(connection)
         if len(done) == len(PERIODIC) and all(len(w) >= windows for w in done.values()):
             break
@@ -149,8 +149,28 @@ def test_workers_ticking_together_enqueue_each_window_once(app, world, redis_url
     assert Queue("opiekun", connection=connection).count == 0
 
 
+def test_a_window_whose_last_run_still_waits_in_the_queue_adds_nothing(app, world, redis_url):
+    from helpdesk.jobs import make_worker
+
+    app.config.update(REDIS_URL=redis_url, SLA_SWEEP_SECONDS=1, NOTIFY_SWEEP_SECONDS=1,
+                      ONBOARDING_REMIND_SECONDS=1)
+    connection = redis.Redis.from_url(redis_url)
+    worker = make_worker(app, connection=connection)
+    worker._periodic_on = True
+    assert len(worker.tick_periodic()) == len(PERIODIC)
+    time.sleep(1.1)  # the next window: every job's last run is still queued (no worker runs)
+    assert worker.tick_periodic() == []
+    assert Queue("opiekun", connection=connection).count == len(PERIODIC)
+    make_worker(app, connection=connection).work(burst=True)
+    time.sleep(1.1)
+    assert len(worker.tick_periodic()) == len(PERIODIC)
+
+
 def test_control_with_a_claim_per_worker_each_window_runs_twice(app, world, redis_url, monkeypatch):
-    """The count above can fail: when each worker claims for itself, every window runs twice."""
+    """The count above can fail: when each worker claims for itself, every window runs twice.
+
+    (Without the queue guard too: the second worker would find the first one's job still queued.)
+    """
     import helpdesk.jobs
 
     def claim_of_its_own(connection, job, seconds):
@@ -160,10 +180,11 @@ def test_control_with_a_claim_per_worker_each_window_runs_twice(app, world, redi
         return int(found) if found else None
 
     monkeypatch.setattr(helpdesk.jobs, "claim_window", claim_of_its_own)
+    monkeypatch.setattr(helpdesk.jobs, "_WAITING", set())
     connection = _tick_twice_per_window(app, redis_url, windows=2)
     done = runs(connection)
     assert set(done) == set(PERIODIC)
-    # Every job ran windows twice (the first and last may fall between the two workers' ticks).
+    # Every job ran windows twice (one may open between the two workers' ticks).
     assert all(2 in windows.values() for windows in done.values()), done
 
 
