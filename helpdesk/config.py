@@ -64,7 +64,6 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "NOTIFY_RETRY_INTERVALS": (15, 60, 240, 960, 3840),  # seconds between attempts
         "NOTIFY_LEASE_SECONDS": 120,  # a "sending" delivery older than this is taken over
         "NOTIFY_RELAY_GRACE_SECONDS": 120,  # a pending row this old is relayed again by the sweep
-        "NOTIFY_SWEEP_SECONDS": 15,  # how often each worker looks for rows to relay again
         "SMTP_TIMEOUT": 30,
         "WEBHOOK_TIMEOUT": 10,
         "WEBHOOKS_ALLOW_PRIVATE": False,  # allow webhook URLs on private/loopback hosts and http://
@@ -105,7 +104,6 @@ TYPED_ENVIRONMENT = {
     "NOTIFY_RETRY_INTERVALS": ("NOTIFY_RETRY_INTERVALS", _seconds_list),
     "NOTIFY_LEASE_SECONDS": ("NOTIFY_LEASE_SECONDS", float),
     "NOTIFY_RELAY_GRACE_SECONDS": ("NOTIFY_RELAY_GRACE_SECONDS", float),
-    "NOTIFY_SWEEP_SECONDS": ("NOTIFY_SWEEP_SECONDS", float),
     "SMTP_TIMEOUT": ("SMTP_TIMEOUT", float),
     "WEBHOOK_TIMEOUT": ("WEBHOOK_TIMEOUT", float),
     "WEBHOOKS_ALLOW_PRIVATE": ("WEBHOOKS_ALLOW_PRIVATE", _flag),

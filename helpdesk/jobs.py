@@ -1,26 +1,42 @@
-"""Background jobs on RQ: the Redis connection, queues, and the `flask worker` command.
+"""Background jobs on RQ: the Redis connection, queues, periodic jobs and the `flask worker` command.
 
 A job takes ids, not objects, and runs in a fresh app context (the worker pushes one per job;
 `@app_job` also wraps a job function in one). `get_queue()` is the general queue, None when
 REDIS_URL is not set: then nothing is queued, and timer work runs from the command line or inline.
 `flask worker` is an RQ worker with the scheduler (for timers and retries with backoff) serving the
-general queue and the notifications' queue; packages add what must happen when a worker starts
-with `on_worker_start(app, func)`, and periodic tasks with `every(...)` (such as the notification
-sweep), which run in the worker's main process between jobs, so no thread ever sits beside a
-fork. Any number of workers, on any number of hosts, may serve one Redis and one database: every
-job and every periodic task is safe to run twice.
+general queue and the notifications' queue. Any number of workers, on any number of hosts, may
+serve one Redis and one database: every job is safe to run twice.
 
-The scheduler runs the same way, in the worker's main process every second, not in the child
-process RQ forks for it: a SIGKILLed worker took only itself down, and its orphaned scheduler
-kept the scheduler locks (and, killed in turn, kept them for a minute, while its successor asked
-again only every ten). Now the locks live `SCHEDULER_LOCK_SECONDS` without a refresh and every
-worker tries to take free ones on each tick, so a dead worker's successor schedules within that.
+Periodic jobs (the one mechanism for work that recurs; no system cron): each domain declares
+its own in its `init_app` with `periodic(app, name, func=..., every=..., setting=...)`; the
+table of them is `periodic_jobs(app)` (and the README's). Time is cut into windows of the job's
+interval on Redis's clock (a minute job: each whole minute), and on every tick each worker tries
+to claim the current window of each job with one atomic script (`opiekun:periodic:NAME` holds the
+last window claimed): the one worker that wins enqueues the job function, by its import path and
+with no arguments, on the general queue under the id `periodic-NAME-<window start, ms>`; so
+whatever the number of workers and hosts, each window runs once, and the job runs like any other
+(any worker, a fresh app context, RQ's failure records). A window whose previous run still waits
+in the queue enqueues nothing (no pile-up behind a busy queue). Without REDIS_URL, `flask worker`
+runs the same table in its own process (`run_embedded`): each job inline when its window opens.
+
+We use RQ's scheduler but not `rq.cron` (RQ 2.12): its CronScheduler is a separate blocking
+process (`rq cron`) with its own signal handlers, marked beta, and every running instance enqueues
+every job on its own in-memory clock, so two of them run each job twice; the claim above is
+what makes several workers safe.
+
+The scheduler and the periodic ticks run in the worker's main process every second, not in the
+child process RQ forks for its scheduler: a SIGKILLed worker took only itself down, and its
+orphaned scheduler kept the scheduler locks (and, killed in turn, kept them for a minute, while
+its successor asked again only every ten). Now the locks live `SCHEDULER_LOCK_SECONDS` without a
+refresh and every worker tries to take free ones on each tick, so a dead worker's successor
+schedules within that.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +49,10 @@ import redis
 from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker, Worker
+from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock
+from rq.utils import import_attribute
 from rq.utils import now as rq_now
 
 from helpdesk.extensions import db
@@ -45,27 +63,7 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "opiekun"
 SCHEDULER_SECONDS = 1  # how often a worker moves due scheduled jobs to their queues
 SCHEDULER_LOCK_SECONDS = 15  # a scheduler lock nobody refreshes is free after this
-
-
-@dataclass
-class PeriodicTask:
-    name: str
-    func: Callable[[], Any]
-    seconds_key: str  # config key holding the interval in seconds
-
-
-_PERIODIC: list[PeriodicTask] = []
-
-
-def every(seconds_key: str, name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
-    """Register `func` to run in every worker every `config[seconds_key]` seconds (and at start)."""
-
-    def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
-        if not any(task.name == name for task in _PERIODIC):
-            _PERIODIC.append(PeriodicTask(name, func, seconds_key))
-        return func
-
-    return decorator
+JOB_NAME = re.compile(r"[A-Za-z0-9-]+")
 
 
 _clients: dict[tuple[int, str, float], redis.Redis] = {}
@@ -94,7 +92,7 @@ def named_queue(name: str, connection: redis.Redis | None = None) -> Queue:
 
 
 def _state(app: Flask) -> dict[str, Any]:
-    return app.extensions.setdefault("jobs", {"redis": None, "url": None, "startup": []})
+    return app.extensions.setdefault("jobs", {"redis": None, "url": None, "periodic": {}})
 
 
 def get_redis(app: Flask | None = None) -> redis.Redis | None:
@@ -132,9 +130,124 @@ def app_job(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def on_worker_start(app: Flask, func: Callable[[Queue], None]) -> None:
-    """Call `func(queue)` whenever `flask worker` starts (say, to schedule a recurring job)."""
-    _state(app)["startup"].append(func)
+# -- periodic jobs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """One line of the table: a job function run once per window of `seconds`."""
+
+    name: str
+    func: str  # import path of a job function that takes no arguments
+    setting: str  # the config key holding the interval in seconds
+    domain: str  # the package that registered it
+
+    def seconds(self, app: Flask) -> float:
+        return float(app.config[self.setting])
+
+
+def periodic(app: Flask, name: str, *, func: str, every: float, setting: str) -> PeriodicJob:
+    """Run `func` (an import path) once every `every` seconds on some worker; called by `init_app`.
+
+    `setting` names the config key that holds the interval: a test config or an environment
+    variable of that name overrides `every` (the default).
+    """
+    if not JOB_NAME.fullmatch(name):
+        raise ValueError(f"periodic job names are letters, digits and dashes: {name!r}")
+    if setting not in app.config:
+        app.config[setting] = float(os.environ.get(setting) or every)
+    job = PeriodicJob(name, func, setting, domain=func.split(".", 1)[0])
+    _state(app)["periodic"][name] = job
+    return job
+
+
+def periodic_jobs(app: Flask) -> list[PeriodicJob]:
+    """The periodic jobs the domains registered, in the order they did."""
+    return list(_state(app)["periodic"].values())
+
+
+def periodic_job_id(name: str, window_ms: int) -> str:
+    return f"periodic-{name}-{window_ms}"
+
+
+# Claim the current window of a job, on Redis's clock: returns the window's start in milliseconds,
+# or nil when this window (or a later one) was claimed already. (A write after TIME in a script
+# needs Redis 5 or newer, which replicates a script's effects.)
+_CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local every = tonumber(ARGV[1])
+local start = now - (now % every)
+local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if start <= last then return nil end
+redis.call('SET', KEYS[1], string.format('%.0f', start), 'PX', every * 2 + 60000)
+return string.format('%.0f', start)
+"""
+
+
+def claim_window(connection: redis.Redis, job: PeriodicJob, seconds: float) -> int | None:
+    """The start (ms) of the job's current window if this call claimed it, else None."""
+    every_ms = max(1, round(seconds * 1000))
+    found = connection.eval(_CLAIM, 1, f"opiekun:periodic:{job.name}", every_ms)
+    return int(found) if found else None
+
+
+_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def tick_periodic(app: Flask, queue: Queue) -> list[str]:
+    """Claim and enqueue every periodic job whose window has opened; returns the job ids enqueued."""
+    enqueued = []
+    for job in periodic_jobs(app):
+        seconds = job.seconds(app)
+        window = claim_window(queue.connection, job, seconds)
+        if window is None:
+            continue
+        last_key = f"opiekun:periodic:{job.name}:last-job"
+        last = queue.connection.get(last_key)
+        waiting = Job.fetch_many([last.decode()], connection=queue.connection)[0] if last else None
+        if waiting is not None and waiting.get_status(refresh=False) in _WAITING:
+            log.info("periodic %s: the last run still waits in the queue; not enqueued again", job.name)
+            continue
+        job_id = periodic_job_id(job.name, window)
+        queue.enqueue(job.func, job_id=job_id, description=f"{job.func}() [periodic {job.name}]",
+                      result_ttl=max(60, int(seconds) * 10), failure_ttl=7 * 24 * 3600,
+                      job_timeout=max(180, int(seconds) * 10))
+        queue.connection.set(last_key, job_id, ex=max(3600, int(seconds) * 3))
+        enqueued.append(job_id)
+    return enqueued
+
+
+def run_periodic_job(app: Flask, job: PeriodicJob) -> None:
+    """Run one periodic job in this process, in a fresh app context (the embedded default)."""
+    with app.app_context():
+        try:
+            import_attribute(job.func)()
+        except Exception:  # a periodic job must never stop the loop
+            log.exception("periodic job %s failed", job.name)
+            db.session.rollback()
+
+
+def run_embedded(app: Flask, burst: bool = False) -> None:
+    """Without Redis: run each periodic job when its window opens, in this process, until stopped.
+
+    One such process per installation (what `scripts/run` starts beside the web server); the
+    jobs are safe to run twice, so a second one costs work, not correctness.
+    """
+    last: dict[str, int] = {}
+    while True:
+        now_ms = int(time.time() * 1000)
+        next_ms = now_ms + 60_000
+        for job in periodic_jobs(app):
+            every_ms = max(1, round(job.seconds(app) * 1000))
+            window = now_ms - now_ms % every_ms
+            if last.get(job.name) != window:
+                last[job.name] = window
+                run_periodic_job(app, job)
+            next_ms = min(next_ms, window + every_ms)
+        if burst:
+            return
+        time.sleep(max(0.05, (next_ms - int(time.time() * 1000)) / 1000))
 
 
 def worker_queues(app: Flask) -> list[str]:
@@ -178,36 +291,44 @@ class InlineScheduler(RQScheduler):
 
 
 class _AppWorkerMixin:
-    """Runs each job in a fresh app context, the scheduler and the periodic tasks between jobs."""
+    """Runs each job in a fresh app context; ticks the scheduler and the periodic jobs between jobs."""
 
     app: Flask
     _main_pid: int
     _next_run: dict[str, float]
+    _periodic_on: bool
     scheduler: InlineScheduler | None
 
     def setup_app(self, app: Flask) -> None:
         self.app = app
         self._main_pid = os.getpid()
         self._next_run = {}
+        self._periodic_on = False
         # Reconnect to a Redis that came back within seconds, not RQ's default minute.
         self.max_connection_wait_time = 5.0  # type: ignore[misc]
 
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        # A burst runs the jobs that are due and stops; periodic jobs are for workers that stay.
+        self._periodic_on = not burst
+        return super().work(burst, *args, **kwargs)  # type: ignore[misc]
+
     @property
     def dequeue_timeout(self) -> int:
-        # Wake up often enough to run the scheduler and the periodic tasks when no job arrives.
-        shortest = min((self._interval(task) for task in _PERIODIC), default=60.0)
+        # Wake up often enough to tick the scheduler and the periodic jobs when no job arrives.
+        shortest = 60.0
         if getattr(self, "scheduler", None) is not None:
-            shortest = min(shortest, SCHEDULER_SECONDS)
-        return max(1, min(int(shortest), int(self.worker_ttl) - 15))  # type: ignore[attr-defined]
-
-    def _interval(self, task: PeriodicTask) -> float:
+            shortest = SCHEDULER_SECONDS
         app = getattr(self, "app", None)  # RQ asks for dequeue_timeout before setup_app
-        return float(app.config[task.seconds_key]) if app is not None else 60.0
+        if app is not None and getattr(self, "_periodic_on", False):
+            shortest = min([shortest, *(job.seconds(app) for job in periodic_jobs(app))])
+        return max(1, min(int(shortest), int(self.worker_ttl) - 15))  # type: ignore[attr-defined]
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> Any:
         result = super().heartbeat(*args, **kwargs)  # type: ignore[misc]
-        if os.getpid() == self._main_pid:
-            self.run_periodic_tasks()
+        # Not from inside RQ's own pipelines (a job being set up), nor from a work horse.
+        if os.getpid() == self._main_pid and kwargs.get("pipeline") is None and len(args) < 2:
+            self.tick_scheduler()
+            self.tick_periodic()
         return result
 
     def _start_scheduler(self, burst: bool = False, *args: Any, **kwargs: Any) -> None:
@@ -242,19 +363,17 @@ class _AppWorkerMixin:
             except redis.RedisError:  # the locks expire on their own
                 log.warning("could not release the scheduler locks", exc_info=True)
 
-    def run_periodic_tasks(self) -> None:
-        self.tick_scheduler()
-        now = time.monotonic()
-        for task in _PERIODIC:
-            if self._next_run.get(task.name, 0.0) > now:
-                continue
-            self._next_run[task.name] = now + self._interval(task)
-            with self.app.app_context():
-                try:
-                    task.func()
-                except Exception:  # a periodic task must never stop the worker
-                    # (the app context's teardown rolls its session back)
-                    log.exception("periodic task %s failed", task.name)
+    def tick_periodic(self) -> list[str]:
+        """Claim and enqueue the periodic jobs whose window has opened (see the module)."""
+        if not self._periodic_on or os.getpid() != self._main_pid:
+            return []
+        queue = Queue(self.app.config.get("RQ_QUEUE", QUEUE_NAME), connection=self.connection,  # type: ignore[attr-defined]
+                      serializer=self.serializer)  # type: ignore[attr-defined]
+        try:
+            return tick_periodic(self.app, queue)
+        except redis.RedisError:  # Redis away: the next tick claims the window still open
+            log.warning("periodic tick failed", exc_info=True)
+            return []
 
     def perform_job(self, job: Any, queue: Queue) -> bool:
         with self.app.app_context():
@@ -291,15 +410,21 @@ def make_worker(app: Flask, queues: list[str] | None = None, connection: redis.R
 @click.option("--fork/--no-fork", default=None, help="Run each job in a forked process (default: WORKER_FORK).")
 @with_appcontext
 def worker_command(queues: tuple[str, ...], burst: bool, fork: bool | None) -> None:
-    """Run an RQ worker with its scheduler (needs REDIS_URL); start as many as you like, on any hosts."""
+    """Run an RQ worker with its scheduler and the periodic jobs; start as many as you like, on any hosts.
+
+    Without REDIS_URL there is no queue: the worker runs the periodic jobs in its own process.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    queue = get_queue(app)
-    if queue is None:
-        raise click.ClickException("REDIS_URL is not set: there is no queue to work on.")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db.engine.dispose()  # no connection of the command's own crosses into the jobs
-    for func in _state(app)["startup"]:
-        func(queue)
+    if get_queue(app) is None:
+        names = ", ".join(job.name for job in periodic_jobs(app))
+        log.info("REDIS_URL is not set: running the periodic jobs (%s) in this process", names)
+        try:
+            run_embedded(app, burst=burst)
+        except KeyboardInterrupt:
+            pass
+        return
     worker = make_worker(app, list(queues) or None, fork=fork)
     worker.work(burst=burst, with_scheduler=True)  # type: ignore[attr-defined]
 

@@ -69,11 +69,16 @@ __all__ = [
 
 def init_app(app: Flask) -> None:
     """Register the admin pages, the preferences form and the `flask notifications` commands."""
+    from helpdesk.jobs import periodic
     from helpdesk.notifications import delivery  # noqa: F401  (the job functions RQ imports)
     from helpdesk.notifications.cli import notifications_cli
     from helpdesk.notifications.outbox import deliver_leftovers, hand_over
     from helpdesk.notifications.views import admin_bp, preferences_bp, template_globals
 
+    # Relay rows whose relay is overdue (Redis was down, a process died): how each worker looks
+    # for what to relay again.
+    periodic(app, "notifications-sweep", func="helpdesk.notifications.outbox.sweep", every=15,
+             setting="NOTIFY_SWEEP_SECONDS")
     app.register_blueprint(admin_bp)
     app.register_blueprint(preferences_bp)
     app.cli.add_command(notifications_cli)

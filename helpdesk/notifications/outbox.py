@@ -3,7 +3,7 @@
 `notify()` adds an `OutboxEntry` and its deliveries to `db.session`; it never commits. After the
 outermost commit (`helpdesk.transactions.on_commit_batch`), the ids written in the transaction
 are relayed: enqueued on RQ when REDIS_URL is set, else delivered inline. A relay that fails (Redis down, process killed) loses nothing: the
-row stays pending, and the sweep that every worker runs relays rows whose `due_at` has passed;
+row stays pending, and the periodic sweep (one worker per window) relays rows whose `due_at` has passed;
 a relay that fails on Redis makes its rows due at once, so they go with the next sweep.
 """
 
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, object_session
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
-from helpdesk.jobs import every, named_queue, redis_connection
+from helpdesk.jobs import named_queue, redis_connection
 from helpdesk.notifications.events import EVENT_TYPES, is_essential
 from helpdesk.notifications.models import Delivery, NotificationMute, OutboxEntry, WebhookEndpoint
 from helpdesk.transactions import on_commit_batch
@@ -395,9 +395,11 @@ def deliver_inline(ids: list[int]) -> None:
 # -- the sweep -------------------------------------------------------------------------------
 
 
-@every("NOTIFY_SWEEP_SECONDS", "notifications.sweep")
 def sweep(limit: int = SWEEP_BATCH) -> int:
-    """Relay pending entries whose `due_at` has passed; returns how many. Safe on many hosts."""
+    """Relay pending entries whose `due_at` has passed; returns how many. Safe on many hosts.
+
+    The periodic job `notifications-sweep` (every NOTIFY_SWEEP_SECONDS, one worker per window).
+    """
     now = utcnow()
     due = list(
         db.session.scalars(
@@ -412,11 +414,6 @@ def sweep(limit: int = SWEEP_BATCH) -> int:
         return 0
     if current_app.config.get("REDIS_URL"):
         connection = redis_connection()
-        # One sweeper at a time across all workers; the lock expires on its own.
-        lock = connection.set("opiekun:notifications:sweep", "1", nx=True,
-                              ex=max(1, int(current_app.config["NOTIFY_SWEEP_SECONDS"])))
-        if not lock:
-            return 0
         if named_queue(QUEUE, connection).count > SWEEP_MAX_QUEUE_DEPTH:
             return 0
         enqueue(due, connection)

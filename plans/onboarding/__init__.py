@@ -2,7 +2,7 @@
 
 One record per client company, its six stages, checklists, Success Plan versions, meetings (with
 .ics files and reminders) and history. `init_app` registers the pages, the `flask onboarding`
-commands and the template names; the models are what other packages may read.
+commands, the hourly reminders job and the template names; the models are what other packages may read.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ ONBOARDING_DEFAULTS = {
 
 
 def init_app(app: Flask) -> None:
-    """Register the onboarding blueprints, the `onboarding` command group and the template names."""
+    """Register the onboarding blueprints, the `onboarding` commands, the reminders and the template names."""
+    from helpdesk.jobs import periodic
     from plans.onboarding import (
         meeting_views,  # noqa: F401  (its routes are on the blueprints of `views`)
         models,  # noqa: F401  (the tables belong to the app's metadata)
@@ -36,3 +37,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.manager_bp)
     app.register_blueprint(views.portal_bp)
     app.cli.add_command(onboarding_cli)
+    # Meeting reminders go out on the working day before each meeting, once: look every hour.
+    periodic(app, "onboarding-reminders", func="plans.onboarding.reminders.send_reminders_job", every=3600,
+             setting="ONBOARDING_REMIND_SECONDS")

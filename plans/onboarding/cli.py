@@ -24,7 +24,8 @@ onboarding_cli = AppGroup("onboarding", help="Client onboardings.")
 def remind(today_text: str | None, dry_run: bool) -> None:
     """Send the meeting reminders due today (the working day before each meeting).
 
-    Safe to run as often as you like, e.g. hourly from cron: each meeting is reminded once.
+    `flask worker` does this every hour; run it by hand to send now. Safe to run as often as you
+    like: each meeting is reminded once.
     """
     now = utcnow()
     try:

@@ -1,4 +1,8 @@
-"""Meeting reminders: due the working day before a meeting, sent once (`flask onboarding remind`).
+"""Meeting reminders: due the working day before a meeting, sent once.
+
+The periodic job `onboarding-reminders` (`send_reminders_job`, every ONBOARDING_REMIND_SECONDS,
+hourly by default, on one worker) sends what is due; `flask onboarding remind` does the same by
+hand. No system cron is needed.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from helpdesk.clock import utcnow
 from helpdesk.extensions import db
+from helpdesk.jobs import app_job
 from helpdesk.notifications import ONBOARDING_MEETING_REMINDER, notify, recipients_for_ids
 from plans.onboarding import rules
-from plans.onboarding.dates import business_zone
+from plans.onboarding.dates import business_zone, local_today
 from plans.onboarding.models import Onboarding, OnboardingMeeting, record
 
 
@@ -124,3 +130,10 @@ def send_meeting_reminder(meeting_id: int, today: date, now: datetime) -> bool:
 def send_due_reminders(today: date, now: datetime) -> int:
     """Every reminder due today, each in its own transaction; returns how many went out."""
     return sum(send_meeting_reminder(r.meeting_id, today, now) for r in due_meeting_reminders(today))
+
+
+@app_job
+def send_reminders_job() -> int:
+    """The periodic job: send the reminders due today in the team's calendar; returns how many."""
+    now = utcnow()
+    return send_due_reminders(local_today(now), now)

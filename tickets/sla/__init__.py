@@ -5,13 +5,13 @@
 - `policies`: which policy a ticket gets; the coverage-source mapping (the generic policies are
   the kernel's, `helpdesk.calendars.policies`).
 - `refresh`: recomputes a ticket's clocks in the transaction of every change; records facts.
-- `timers`: the RQ timer jobs and the next sweep, set after the commit.
-- `jobs`: the sweep and the RQ jobs (`sla_timer`, `sla_sweep`).
+- `timers`: the RQ timer jobs, set after the commit.
+- `jobs`: the sweep and the RQ jobs (`sla_timer`, and `sla_sweep`: a periodic job).
 - `display`: queue badges and the clocks on a ticket's page; `report`: the manager's report;
   `admin`: the manager's policy pages; `cli`: `flask sla due | sweep`.
 
 Imports run one way inside: clock <- policies <- refresh -> timers; jobs -> refresh, timers.
-`init_app` registers the pages, the commands and the sweep every worker schedules on start.
+`init_app` registers the pages, the commands and the periodic sweep (every SLA_SWEEP_SECONDS).
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ if TYPE_CHECKING:  # importing tickets.sla.clock runs this file: keep it light
 
 
 def init_app(app: Flask) -> None:
-    """Register the SLA pages, commands and worker hook."""
-    from helpdesk.jobs import on_worker_start
+    """Register the SLA pages, commands and the periodic sweep."""
+    from helpdesk.jobs import periodic
     from tickets.sla import admin, report
     from tickets.sla.cli import sla_cli
-    from tickets.sla.timers import schedule_next_sweep
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(report.bp)
     app.cli.add_command(sla_cli)
     app.config.setdefault("SLA_INLINE_SWEEP", True)
-    on_worker_start(app, schedule_next_sweep)
+    # The safety net under the timers (a timer lost with Redis, a ticket changed while Redis was
+    # away): record every warning and breach that is due, once a minute on one worker.
+    periodic(app, "sla-sweep", func="tickets.sla.jobs.sla_sweep", every=60, setting="SLA_SWEEP_SECONDS")

@@ -2,8 +2,8 @@
 
 Both jobs take ids (or nothing), re-read the tickets, and record only what is due and not
 recorded yet, so running one twice, late or after a lost timer changes nothing but the outcome's
-time. The sweep reschedules itself (`tickets.sla.timers.schedule_next_sweep`) before it does its
-work: a failing sweep cannot break the chain. Without Redis nothing runs on a timer: the agent
+time. The sweep is a periodic job (every SLA_SWEEP_SECONDS, on one worker: `tickets.sla.init_app`).
+Without Redis nothing runs on a timer: `flask worker` runs the sweep in its own process, the agent
 queue sweeps inline, at most once a minute, and `flask sla sweep` does it by hand.
 """
 
@@ -21,7 +21,6 @@ from helpdesk.extensions import db
 from helpdesk.jobs import app_job
 from tickets.models import Ticket
 from tickets.sla.refresh import record_due, refresh
-from tickets.sla.timers import schedule_next_sweep
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +129,4 @@ def sla_timer(ticket_id: int, clock: str, kind: str) -> int:
 @app_job
 def sla_sweep() -> int:
     """Record every warning and breach that is due (a timer may have been lost); returns facts."""
-    try:
-        schedule_next_sweep()
-    except Exception:  # Redis hiccup: the next worker start or ticket change schedules it again
-        log.warning("Could not schedule the next SLA sweep.", exc_info=True)
     return sweep(utcnow()).facts

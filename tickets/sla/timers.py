@@ -1,31 +1,27 @@
-"""SLA timers on RQ: one job per clock and fact, and the next minute's sweep, set after the commit.
+"""SLA timers on RQ: one job per clock and fact, set after the commit.
 
 `tickets.sla.refresh` works out, inside the transaction of a change, which warning and breach
 timers each ticket needs (`timers_for`) and leaves them with the session (`defer_timers`); they
 are scheduled, moved or cancelled only after the outermost commit (a job must never see an
 uncommitted row), and forgotten on a rollback. Job ids are deterministic, so setting a timer
-twice is setting it once. The jobs themselves (`sla_timer`, `sla_sweep`) are in
-`tickets.sla.jobs`, named here by their import path: this module imports neither them nor the
-refresh, so the imports run one way (refresh -> timers, jobs -> refresh and timers).
-
-The sweep reschedules itself for the next whole minute, under an id made of that minute:
-scheduling the same minute twice (a worker start, another sweep, any ticket change) is the same
-job. `flask worker` schedules it on start.
+twice is setting it once. The job itself (`sla_timer`) is in `tickets.sla.jobs`, named here by
+its import path: this module imports neither it nor the refresh, so the imports run one way
+(refresh -> timers, jobs -> refresh). The sweep that catches a lost timer is a periodic job
+(`tickets.sla.init_app`), not a chain of its own.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import has_app_context
-from rq import Queue, get_current_job
+from rq import get_current_job
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from helpdesk.clock import utcnow
 from helpdesk.jobs import get_queue
 from helpdesk.transactions import on_commit_batch
 from tickets.models import CLOCKS
@@ -34,7 +30,6 @@ from tickets.sla.clock import ClockReading, pending_facts
 log = logging.getLogger(__name__)
 
 TIMER_JOB = "tickets.sla.jobs.sla_timer"
-SWEEP_JOB = "tickets.sla.jobs.sla_sweep"
 # Finished timer jobs leave nothing behind for long; failed ones stay a week for a look.
 TIMER_RESULT_TTL = 60
 TIMER_FAILURE_TTL = 7 * 24 * 3600
@@ -95,25 +90,5 @@ def apply_timers(timers: dict[str, Any]) -> None:
                     _whole_second_after(at), TIMER_JOB, *args, job_id=job_id,
                     result_ttl=TIMER_RESULT_TTL, failure_ttl=TIMER_FAILURE_TTL,
                 )
-        schedule_next_sweep(queue)  # the sweep's chain heals with any ticket change
     except Exception:  # Redis down: the sweep records what the timers would have
         log.warning("Could not set SLA timers; the sweep will catch up.", exc_info=True)
-
-
-# -- the sweep's chain ----------------------------------------------------------------------
-
-
-def sweep_job_id(minute: datetime) -> str:
-    return "sla-sweep-" + minute.astimezone(UTC).strftime("%Y%m%d%H%M")
-
-
-def schedule_next_sweep(queue: Queue | None = None, now: datetime | None = None) -> str | None:
-    """Make sure a sweep is scheduled at the start of the next minute; returns its job id."""
-    queue = queue or get_queue()
-    if queue is None:
-        return None
-    now = now or utcnow()
-    minute = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    job_id = sweep_job_id(minute)
-    queue.enqueue_at(minute, SWEEP_JOB, job_id=job_id, result_ttl=60, failure_ttl=24 * 3600)
-    return job_id

@@ -337,7 +337,7 @@ def test_timers_have_deterministic_ids_and_follow_the_due_instants(rq_app_config
         f"sla-{tid}-resolution-warning": start + 480 * MINUTE + second,
         f"sla-{tid}-resolution-breach": start + 600 * MINUTE + second,
     }
-    assert any(k.startswith("sla-sweep-") for k in scheduled(app))  # the safety net is scheduled too
+    assert not any(k.startswith("sla-sweep-") for k in scheduled(app))  # the sweep is periodic, no chain
 
     with frozen(start + MINUTE):
         change_priority(Actor(world.agent), ticket, "urgent")  # same targets here: nothing moves
@@ -394,13 +394,12 @@ def test_a_due_timer_runs_on_a_worker_and_records_the_breach(rq_app_config, app,
     assert len(facts(ticket.id)) == 1
 
 
-def test_the_sweep_catches_a_lost_timer_and_schedules_the_next_sweep(rq_app_config, app, world, make_ticket):
+def test_the_sweep_catches_a_lost_timer(rq_app_config, app, world, make_ticket):
     from rq.registry import ScheduledJobRegistry
 
     from helpdesk.extensions import db
     from helpdesk.jobs import get_queue
     from tickets.sla.jobs import sla_sweep
-    from tickets.sla.timers import sweep_job_id
 
     make_policy("Fast", "24/7", first=1, resolution=600, sources=("onboarding",))
     with frozen(datetime.now(UTC) - 3 * MINUTE):
@@ -411,8 +410,7 @@ def test_the_sweep_catches_a_lost_timer_and_schedules_the_next_sweep(rq_app_conf
         registry.remove(job_id)
     assert sla_sweep() == 1
     assert [(c, k) for c, k, _ in facts(ticket.id)] == [("first_response", "breach")]
-    next_minute = datetime.now(UTC).replace(second=0, microsecond=0) + MINUTE
-    assert sweep_job_id(next_minute) in registry.get_job_ids() or sweep_job_id(next_minute + MINUTE) in registry.get_job_ids()
+    assert not any(j.startswith("sla-sweep") for j in registry.get_job_ids())  # no chain: the periodic table
     assert sla_sweep() == 0
 
 
@@ -557,9 +555,16 @@ def test_agent_ticket_page_shows_clocks_and_sla_history(app, web, world, login, 
     assert "recomputed the SLA due times" in page and "priority changed" in page
 
 
-def test_the_worker_command_needs_redis(app):
-    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
-    assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
+def test_without_redis_the_worker_runs_the_periodic_sweep_in_its_own_process(app, world, make_ticket):
+    from helpdesk.jobs import get_queue
+
+    make_policy("Fast", "24/7", first=1, resolution=600, sources=("onboarding",))
+    assert get_queue(app) is None
+    with frozen(datetime.now(UTC) - 3 * MINUTE):
+        ticket = make_ticket(world.acme_user)
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])  # each periodic job once
+    assert result.exit_code == 0, result.output
+    assert [(c, k) for c, k, _ in facts(ticket.id)] == [("first_response", "breach")]
 
 
 def test_jobs_refuse_to_run_outside_an_app():
