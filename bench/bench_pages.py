@@ -278,13 +278,26 @@ def opiekun_login(base: str, email: str) -> requests.Session:
     return session
 
 
+def measure_pages(system: str, server: Server, runs: dict[str, dict], wanted: set[str], database: str, size: int,
+                  args: argparse.Namespace) -> list[Result]:
+    """Load each wanted page of `runs` with wrk against a running server; one Result a page, printed as it comes."""
+    results = []
+    for page, run in runs.items():
+        if page not in wanted:
+            continue
+        target = server.url + run.pop("url")
+        results.append(Result(system, database, size, page,
+                              *wrk(target, duration=args.duration, connections=args.connections, **run)))
+        print(f"    {page:<16} {results[-1].rps:8.1f} req/s  p50 {results[-1].p50_ms:8.1f} ms", flush=True)
+    return results
+
+
 def measure_opiekun(database: str, size: int, args: argparse.Namespace) -> list[Result]:
     env, url = prepare_opiekun(database, size, args)
     shutil.rmtree(DATA / "outbox", ignore_errors=True)
     token = (DATA / f"token-{database}-{size}.txt").read_text().strip()
     ticket_id = middle_ticket(url, "tickets")
     server = Server(VENV_BIN / "gunicorn", "app:app", cwd=ROOT, env=env, workers=args.workers)
-    results = []
     try:
         client = opiekun_login(server.url, "client@acme.example")
         agent = opiekun_login(server.url, "agent@opiekun.example")
@@ -304,13 +317,7 @@ def measure_opiekun(database: str, size: int, args: argparse.Namespace) -> list[
             "ticket view": dict(url=f"/agent/tickets/{ticket_id}", cookie=cookie_header(agent)),
             "manager home": dict(url="/manager/", cookie=cookie_header(manager)),
         }
-        for page, run in runs.items():
-            if page not in args.pages:
-                continue
-            target = server.url + run.pop("url")
-            results.append(Result("opiekun", database, size, page,
-                                  *wrk(target, duration=args.duration, connections=args.connections, **run)))
-            print(f"    {page:<16} {results[-1].rps:8.1f} req/s  p50 {results[-1].p50_ms:8.1f} ms", flush=True)
+        results = measure_pages("opiekun", server, runs, set(args.pages), database, size, args)
     finally:
         server.stop()
     return results
@@ -352,7 +359,6 @@ def measure_peer(database: str, size: int, args: argparse.Namespace) -> list[Res
     subprocess.run([py, "seed.py", str(size)], cwd=PEER_SRC, env=env, check=True, timeout=3600)
     ticket_id = middle_ticket(url, "helpdesk_ticket")
     server = Server(PEER_BIN / "gunicorn", "wsgi:application", cwd=PEER_SRC, env=env, workers=args.workers)
-    results = []
     try:
         staff = new_session()
         login = staff.get(server.url + "/login/", timeout=30).text
@@ -378,14 +384,7 @@ def measure_peer(database: str, size: int, args: argparse.Namespace) -> list[Res
             "ticket view": dict(url=f"/helpdesk/tickets/{ticket_id}/", cookie=cookie_header(staff)),
             "dashboard": dict(url="/helpdesk/dashboard/", cookie=cookie_header(staff)),
         }
-        wanted = {PAGES[p] for p in args.pages}
-        for page, run in runs.items():
-            if page not in wanted:
-                continue
-            target = server.url + run.pop("url")
-            results.append(Result("peer", database, size, page,
-                                  *wrk(target, duration=args.duration, connections=args.connections, **run)))
-            print(f"    {page:<16} {results[-1].rps:8.1f} req/s  p50 {results[-1].p50_ms:8.1f} ms", flush=True)
+        results = measure_pages("peer", server, runs, {PAGES[p] for p in args.pages}, database, size, args)
     finally:
         server.stop()
     return results

@@ -391,34 +391,24 @@ def inputs_to_dict(
     }
 
 
-def _free(source: str, reason: Reason, period: Period | None = None) -> Decision:
+def _outside_allowance(
+    source: str, covered: bool, reason: Reason, period: Period | None, subscription_id: int | None
+) -> Decision:
+    """A decision that draws on no allowance: free work (covered), or work no plan covers."""
     return Decision(
-        source=source,
-        covered=True,
-        needs_approval=False,
-        billable=False,
-        reason=reason,
-        period=period,
-        subscription_id=None,
-        remaining_minutes=None,
-        remaining_tickets=None,
+        source=source, covered=covered, needs_approval=False, billable=False, reason=reason, period=period,
+        subscription_id=subscription_id, remaining_minutes=None, remaining_tickets=None,
     )
+
+
+def _free(source: str, reason: Reason, period: Period | None = None) -> Decision:
+    return _outside_allowance(source, True, reason, period, None)
 
 
 def _not_covered(
     reason: Reason, period: Period | None = None, subscription_id: int | None = None
 ) -> Decision:
-    return Decision(
-        source="none",
-        covered=False,
-        needs_approval=False,
-        billable=False,
-        reason=reason,
-        period=period,
-        subscription_id=subscription_id,
-        remaining_minutes=None,
-        remaining_tickets=None,
-    )
+    return _outside_allowance("none", False, reason, period, subscription_id)
 
 
 def _minutes_left(plan: PlanTerms, usage: Usage) -> int | None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select, text
 
@@ -73,6 +73,7 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _LOCK_NAMESPACE = 0x434F56  # "COV"
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+_Row = TypeVar("_Row", SupportPlan, Client, Subscription)  # what `_by_id` finds
 
 
 class CoverageError(Invalid, ValueError):
@@ -265,11 +266,16 @@ def _check_name(fields: dict[str, str], name: Any, plan_id: int | None = None) -
     return name
 
 
+def _by_id(model: type[_Row], row_id: int, missing: str) -> _Row:
+    """The row of `model` with this id, or NotFound saying `missing`."""
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 def get_plan(plan_id: int) -> SupportPlan:
-    plan = db.session.get(SupportPlan, plan_id)
-    if plan is None:
-        raise NotFound(_("There is no such plan."))
-    return plan
+    return _by_id(SupportPlan, plan_id, _("There is no such plan."))
 
 
 def list_plans() -> list[SupportPlan]:
@@ -345,10 +351,7 @@ def change_plan_terms(
 
 
 def get_client(client_id: int) -> Client:
-    client = db.session.get(Client, client_id)
-    if client is None:
-        raise NotFound(_("There is no such client."))
-    return client
+    return _by_id(Client, client_id, _("There is no such client."))
 
 
 def client_subscriptions(client_id: int) -> list[Subscription]:
@@ -420,10 +423,7 @@ def subscribe(*, actor_id: int | None, client_id: Any, plan_id: Any, starts_on: 
 
 
 def get_subscription(subscription_id: int) -> Subscription:
-    subscription = db.session.get(Subscription, subscription_id)
-    if subscription is None:
-        raise NotFound(_("There is no such subscription."))
-    return subscription
+    return _by_id(Subscription, subscription_id, _("There is no such subscription."))
 
 
 def end_subscription(subscription_id: int, *, ends_on: Any) -> Subscription:
@@ -916,29 +916,25 @@ def decide_for_ticket(
 
 def _refundable(ticket_id: int) -> list[Any]:
     """The ticket's net non-free usage, per period, subscription, charge, source and currency."""
+    per = (
+        UsageEntry.subscription_id,
+        UsageEntry.period_label,
+        UsageEntry.period_start,
+        UsageEntry.charge,
+        UsageEntry.source,
+        UsageEntry.currency,
+    )
     return [
         row
         for row in db.session.execute(
             select(
-                UsageEntry.subscription_id,
-                UsageEntry.period_label,
-                UsageEntry.period_start,
-                UsageEntry.charge,
-                UsageEntry.source,
-                UsageEntry.currency,
+                *per,
                 func.coalesce(func.sum(UsageEntry.minutes), 0).label("minutes"),
                 func.coalesce(func.sum(UsageEntry.tickets), 0).label("tickets"),
                 func.coalesce(func.sum(UsageEntry.amount), 0).label("amount"),
             )
             .where(UsageEntry.ticket_id == ticket_id, UsageEntry.charge != "free")
-            .group_by(
-                UsageEntry.subscription_id,
-                UsageEntry.period_label,
-                UsageEntry.period_start,
-                UsageEntry.charge,
-                UsageEntry.source,
-                UsageEntry.currency,
-            )
+            .group_by(*per)
             .order_by(UsageEntry.period_start, UsageEntry.charge)
         ).all()
         if row.minutes or row.tickets or row.amount
@@ -1039,6 +1035,13 @@ def charge_time_entry(
     return _finish(record, s, entries, previous)
 
 
+# The columns of a coverage decision that say what was decided and why; a settlement copies them.
+_ENTITLEMENT = (
+    "category", "source", "covered", "needs_approval", "billable", "reason_msgid", "reason_params",
+    "period_label", "period_start", "subscription_id", "inputs", "decision",
+)
+
+
 def settle_approval(
     *,
     ticket_id: int,
@@ -1081,21 +1084,10 @@ def settle_approval(
         client_id=client_id,
         trigger="approval",
         why=message,
-        category=previous.category,
-        source=previous.source,
-        covered=previous.covered,
-        needs_approval=previous.needs_approval,
-        billable=previous.billable,
+        **{name: getattr(previous, name) for name in _ENTITLEMENT},
         approval=outcome,
         approval_rate=amount_rate if outcome == "billable" else None,
         approval_currency=currency_code,
-        reason_msgid=previous.reason_msgid,
-        reason_params=previous.reason_params,
-        period_label=previous.period_label,
-        period_start=previous.period_start,
-        subscription_id=previous.subscription_id,
-        inputs=previous.inputs,
-        decision=previous.decision,
         actor_id=actor_id,
         created_at=utcnow(),
     )

@@ -11,7 +11,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import Select, select, tuple_
@@ -44,6 +44,7 @@ from tickets.vocabulary import Status
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
+_TicketRow = TypeVar("_TicketRow", Message, Attachment, TicketEvent)  # the rows a ticket shows, some internal
 UNSET: Any = object()  # update_ticket: leave this attribute as it is
 
 # Which status an agent may move a ticket to, from each status.
@@ -120,24 +121,21 @@ def get_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticke
     return ticket
 
 
+def _shown_to(user: User, ticket: Ticket, model: type[_TicketRow], *options: Any) -> list[_TicketRow]:
+    """The ticket's rows of `model` (messages, attachments, events) in order; internal ones only for staff."""
+    query = select(model).where(model.ticket_id == ticket.id).options(*options).order_by(model.id)
+    if not user.is_staff:
+        query = query.where(model.internal.is_(False))
+    return list(db.session.scalars(query))
+
+
 def thread(user: User, ticket: Ticket) -> list[Message]:
     """The ticket's messages in order; internal notes only for staff."""
-    query = (
-        select(Message)
-        .where(Message.ticket_id == ticket.id)
-        .options(joinedload(Message.author))
-        .order_by(Message.id)
-    )
-    if not user.is_staff:
-        query = query.where(Message.internal.is_(False))
-    return list(db.session.scalars(query))
+    return _shown_to(user, ticket, Message, joinedload(Message.author))
 
 
 def attachments(user: User, ticket: Ticket) -> list[Attachment]:
-    query = select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)
-    if not user.is_staff:
-        query = query.where(Attachment.internal.is_(False))
-    return list(db.session.scalars(query))
+    return _shown_to(user, ticket, Attachment)
 
 
 def get_attachment(user: User, attachment_id: int) -> Attachment:
@@ -150,15 +148,7 @@ def get_attachment(user: User, attachment_id: int) -> Attachment:
 
 
 def history(user: User, ticket: Ticket) -> list[TicketEvent]:
-    query = (
-        select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket.id)
-        .options(joinedload(TicketEvent.actor))
-        .order_by(TicketEvent.id)
-    )
-    if not user.is_staff:
-        query = query.where(TicketEvent.internal.is_(False))
-    return list(db.session.scalars(query))
+    return _shown_to(user, ticket, TicketEvent, joinedload(TicketEvent.actor))
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -191,6 +181,19 @@ def decode_cursor(cursor: str, sort: str = "newest") -> list[Any]:
             or isinstance(values[0], bool) or not 0 < values[0] <= MAX_ID:
         raise invalid()
     return values
+
+
+def _count_arg(filters: QueueFilters, args: dict[str, str], name: str, most: int, refusal: str) -> int | None:
+    """The whole number from 1 to `most` in query argument `name`; None when it is absent, or
+    refused (then `refusal` is the filters' error for `name`)."""
+    text = (args.get(name) or "").strip()
+    if not text:
+        return None
+    count = whole_number(text)
+    if count is None or not 1 <= count <= most:
+        filters.errors[name] = refusal
+        return None
+    return count
 
 
 def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> QueueFilters:
@@ -227,37 +230,23 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
         filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee[:20])
     elif assignee:
         filters.assignee = assignee
-    within = (args.get("breaching_within_minutes") or "").strip()
-    if within:
-        minutes = whole_number(within)
-        if minutes is None or not 1 <= minutes <= BREACHING_WITHIN_MAX:
-            filters.errors["breaching_within_minutes"] = _(
-                "A whole number of minutes from 1 to %(limit)s.", limit=BREACHING_WITHIN_MAX
-            )
-        else:
-            filters.breaching_within_minutes = minutes
-    limit = (args.get("limit") or "").strip()
-    if limit:
-        count = whole_number(limit)
-        if count is None or not 1 <= count <= 200:
-            filters.errors["limit"] = _("The limit is a whole number from 1 to 200.")
-        else:
-            filters.limit = count
+    filters.breaching_within_minutes = _count_arg(
+        filters, args, "breaching_within_minutes", BREACHING_WITHIN_MAX,
+        _("A whole number of minutes from 1 to %(limit)s.", limit=BREACHING_WITHIN_MAX),
+    )
+    filters.limit = _count_arg(
+        filters, args, "limit", 200, _("The limit is a whole number from 1 to 200.")
+    ) or filters.limit
     filters.cursor = (args.get("cursor") or "").strip() or None
     sort = (args.get("sort") or "").strip()
     if sort and sort not in SORTS:
         filters.errors["sort"] = _("Unknown order: %(value)s", value=sort)
     elif sort:
         filters.sort = sort
-    within = (args.get("breaching_within") or "").strip()
-    if within:
-        hours = whole_number(within)
-        if hours is None or not 1 <= hours <= MAX_BREACHING_HOURS:
-            filters.errors["breaching_within"] = _(
-                "Breaching within is a whole number of hours from 1 to %(max)s.", max=MAX_BREACHING_HOURS
-            )
-        else:
-            filters.breaching_within = hours
+    filters.breaching_within = _count_arg(
+        filters, args, "breaching_within", MAX_BREACHING_HOURS,
+        _("Breaching within is a whole number of hours from 1 to %(max)s.", max=MAX_BREACHING_HOURS),
+    )
     breached = (args.get("breached") or "").strip()
     if breached and breached not in ("0", "1"):
         filters.errors["breached"] = _("Breached is 1 or 0.")

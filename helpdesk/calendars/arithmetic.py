@@ -36,20 +36,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-__all__ = [
-    "HORIZON_YEARS",
-    "MAX_MINUTES",
-    "BusinessCalendar",
-    "CalendarError",
-    "add_business_minutes",
-    "add_business_seconds",
-    "always_open",
-    "business_minutes_between",
-    "business_seconds_between",
-    "default_calendar",
-    "next_business_instant",
-]
-
 #: The largest target accepted by `add_business_minutes` (about 16,667 hours).
 MAX_MINUTES = 1_000_000
 #: Dates outside these years are refused rather than computed.

@@ -26,7 +26,7 @@ from helpdesk.dbtypes import UTCDateTime
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _
-from helpdesk.text import is_blank, one_line_error, whole_number
+from helpdesk.text import check_text, whole_number
 from helpdesk.vocabulary import Clock, Priority
 
 PRIORITIES = Priority.values()
@@ -137,14 +137,8 @@ def save_policy(policy: SlaPolicy | None, data: PolicyInput) -> SlaPolicy:
     afterwards and to a ticket whose priority, category or coverage changes.
     """
     fields: dict[str, str] = {}
-    name = (data.name or "").strip()
-    if problem := one_line_error(name):
-        fields["name"] = problem
-    elif is_blank(name):
-        fields["name"] = _("This field is required.")
-    elif len(name) > 80:
-        fields["name"] = _("At most %(limit)s characters.", limit=80)
-    else:
+    name = check_text(fields, "name", data.name, limit=80, required=True, one_line=True)
+    if "name" not in fields:
         clash = db.session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name))
         if clash is not None and (policy is None or clash != policy.id):
             fields["name"] = _("A policy with this name already exists.")

@@ -21,7 +21,7 @@ from helpdesk.date_bounds import DateOutOfBounds, parse_day
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _, _l
-from helpdesk.text import is_blank, one_line_error
+from helpdesk.text import check_text
 
 WEEKDAY_FIELDS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAY_LABELS = {
@@ -132,13 +132,7 @@ def _probe(fields: dict[str, str], name: str, **parts: Any) -> None:
 def check_calendar(data: CalendarInput) -> BusinessCalendar:
     """The pure calendar the admin described, or CalendarFormError with a message per field."""
     fields: dict[str, str] = {}
-    name = (data.name or "").strip()
-    if problem := one_line_error(name):
-        fields["name"] = problem
-    elif is_blank(name):
-        fields["name"] = _("This field is required.")
-    elif len(name) > 80:
-        fields["name"] = _("At most %(limit)s characters.", limit=80)
+    name = check_text(fields, "name", data.name, limit=80, required=True, one_line=True)
     timezone = (data.timezone or "").strip()
     _probe(fields, "timezone", timezone=timezone)
     country = (data.country or "").strip().upper() or None
