@@ -8,8 +8,15 @@ same form again. A `ServiceError` that no form catches (a 404 for another compan
 conflict on a one-button form) reaches `refused_page`, registered by the app for every page:
 it rolls back too and answers the refused page with the error's status.
 
-These two are the web's one place to roll back a refused change; services raise and leave the
-session to them (and, for anything else, to Flask-SQLAlchemy's teardown at the end of the
+The form refuses bad input first: choice fields (`ChoiceField`, `RadioChoiceField`,
+`ChoicesField`) validate the posted code and name the choices by their labels, never the stored
+codes; `WholeNumberField` takes ASCII digits only (`helpdesk.text.whole_number`) within a range,
+and `AmountField` an amount with at most two decimals. The view passes the typed `data` to the
+service, which checks it again (the API calls it with JSON values) and owns the rules between
+fields.
+
+`refuse` and `refused_page` are the web's one place to roll back a refused change; services
+raise and leave the session to them (and, for anything else, to Flask-SQLAlchemy's teardown at the end of the
 request).
 """
 

@@ -192,3 +192,54 @@ def test_the_typed_values_reach_the_service(world, clock, web, login):
     assert response.status_code == 302
     (version,) = db.session.scalars(select(SupportPlan)).one().versions
     assert (version.allowance_minutes, str(version.hourly_rate)) == (600, "180.50")
+
+
+@pytest.mark.parametrize(
+    ("typed", "data", "error"),
+    [
+        (" 42 ", 42, None), ("", None, None), ("0", None, "Enter a whole number from 1 to 60."),
+        ("-3", None, "Enter a whole number from 1 to 60."), ("61", None, "Enter a whole number from 1 to 60."),
+        ("1.5", None, "Enter a whole number with the digits 0-9."), ("４２", None, "Enter a whole number with the digits 0-9."),
+        ("1_0", None, "Enter a whole number with the digits 0-9."), ("+5", None, "Enter a whole number with the digits 0-9."),
+    ],
+)
+def test_whole_number_field(app, typed, data, error):
+    from werkzeug.datastructures import MultiDict
+
+    from helpdesk.forms import WholeNumberField
+
+    class Small(Form):
+        n = WholeNumberField(minimum=1, maximum=60)
+
+    with app.test_request_context():
+        form = Small(MultiDict({"n": typed}))
+        assert form.validate() is (error is None)
+        assert form.n.errors == ([error] if error else [])
+        if error is None:
+            assert form.n.data == data
+        assert form.n._value() == typed  # shown again as typed
+
+
+@pytest.mark.parametrize(
+    ("typed", "data"),
+    [("180", "180"), ("180,5", "180.5"), (" 0.99 ", "0.99"), ("", None),
+     ("12.345", "bad"), ("1e3", "bad"), ("NaN", "bad"), ("-1", "bad"), ("100001", "bad"), ("１８０", "bad")],
+)
+def test_amount_field(app, typed, data):
+    from decimal import Decimal
+
+    from werkzeug.datastructures import MultiDict
+
+    from helpdesk.forms import AmountField
+
+    class Small(Form):
+        rate = AmountField(maximum=Decimal(100_000))
+
+    with app.test_request_context():
+        form = Small(MultiDict({"rate": typed}))
+        if data == "bad":
+            assert not form.validate()
+            assert form.rate.errors == ["Enter an amount from 0 to 100000 with at most two decimals."]
+        else:
+            assert form.validate(), form.rate.errors
+            assert form.rate.data == (None if data is None else Decimal(data))
