@@ -18,7 +18,7 @@ from helpdesk.accounts import (
 )
 from helpdesk.companies import Client, client_by_slug, create_client, update_client
 from helpdesk.extensions import db
-from helpdesk.forms import form_page, saved
+from helpdesk.forms import ChoiceField, form_page, saved
 from helpdesk.i18n import _, _l
 from helpdesk.security import admin_required
 from helpdesk.vocabulary import Role
@@ -31,7 +31,7 @@ class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Full name"), validators=[Length(max=200)])
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=Role.choices())
+    role = ChoiceField(_l("Role"), choices=Role.choices())
     client = SelectField(_l("Client company"), choices=[])
     client_admin = BooleanField(_l("Client admin (sees all of the company's tickets)"))
     active = BooleanField(_l("Active"), default=True)

@@ -8,22 +8,44 @@ same form again. A `ServiceError` that no form catches (a 404 for another compan
 conflict on a one-button form) reaches `refused_page`, registered by the app for every page:
 it rolls back too and answers the refused page with the error's status.
 
-These two are the web's one place to roll back a refused change; services raise and leave the
-session to them (and, for anything else, to Flask-SQLAlchemy's teardown at the end of the
+The form refuses bad input first: choice fields (`ChoiceField`, `RadioChoiceField`,
+`ChoicesField`) validate the posted code and name the choices by their labels, never the stored
+codes; `WholeNumberField` takes ASCII digits only (`helpdesk.text.whole_number`) within a range,
+and `AmountField` an amount with at most two decimals. The view passes the typed `data` to the
+service, which checks it again (the API calls it with JSON values) and owns the rules between
+fields.
+
+`refuse` and `refused_page` are the web's one place to roll back a refused change; services
+raise and leave the session to them (and, for anything else, to Flask-SQLAlchemy's teardown at the end of the
 request).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 from flask import flash, redirect, render_template, request
-from wtforms import Field, FieldList, FormField
+from wtforms import (
+    DecimalField,
+    Field,
+    FieldList,
+    FormField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
+from helpdesk.i18n import _
+from helpdesk.text import whole_number
 
 T = TypeVar("T")
 
@@ -74,6 +96,18 @@ def refuse(form: Any | None, error: ServiceError, *, flash_message: bool = False
     for message in unplaced:
         flash(message, "error")
     return error.status
+
+
+def flash_form_errors(form: Any, status: int) -> None:
+    """For a small form the page shows afresh: flash why it did not parse (an expired token, or
+    each field's message, which names the field's choices or range)."""
+    if status == 400:
+        flash(_("The form has expired; please try again."), "error")
+        return
+    for found in _fields(form):
+        for message in found.errors:
+            if isinstance(message, str):
+                flash(message, "error")
 
 
 def refused_page(error: ServiceError, *details: str) -> tuple[str, int]:
@@ -138,3 +172,125 @@ def form_page(
             return done(outcome.value)  # type: ignore[arg-type]
         status = outcome.status or 422
     return page(), status
+
+
+# -- fields that parse: the form refuses bad input first, next to the field, with 422 ---------
+
+
+def choose_one_of(field: Any) -> str:
+    """"Choose one of: Question, Configuration change, Bug." from the field's labels (never its codes)."""
+    labels = [str(choice.label) for choice in field.choices or () if getattr(choice, "value", "") != ""]
+    return _("Choose one of: %(values)s.", values=", ".join(labels))
+
+
+class _LabelledChoice:
+    """A choice field that validates its choice and says what the choices are called.
+
+    With an `Optional()` validator the field may be left out of the post (a page that does not
+    show it); it keeps its default then. Anything else posted must be one of the choices."""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.flags.optional and not self.raw_data:  # type: ignore[attr-defined]
+            return
+        try:
+            super().pre_validate(form)  # type: ignore[misc]
+        except ValidationError:
+            raise ValidationError(choose_one_of(self)) from None
+
+
+class ChoiceField(_LabelledChoice, SelectField):
+    """A select whose posted value must be one of its choices."""
+
+
+class RadioChoiceField(_LabelledChoice, RadioField):
+    """Radio buttons whose posted value must be one of its choices."""
+
+
+class ChoicesField(_LabelledChoice, SelectMultipleField):
+    """Several choices (as check boxes), each of which must be one of the field's choices."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class WholeNumberField(StringField):
+    """A whole number typed in ASCII digits (`helpdesk.text.whole_number`: "３０" is refused),
+    from `minimum` to `maximum`; empty gives None (the service says when a value is required).
+
+    `range_message` replaces the out-of-range message. What was typed is shown again as typed."""
+
+    def __init__(
+        self, label: Any = None, validators: Any = None, *, minimum: int = 0, maximum: int,
+        range_message: Any = None, **kwargs: Any,
+    ) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.minimum, self.maximum, self.range_message = minimum, maximum, range_message
+        self._bad = False
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self._bad = False
+        text = valuelist[0] if valuelist else ""
+        if not isinstance(text, str) or not text.strip():
+            self.data = None
+            return
+        self.data = whole_number(text, signed=True)  # a negative number is out of range, not garbage
+        self._bad = self.data is None
+
+    def process_data(self, value: Any) -> None:
+        self.data = None if value in (None, "") else int(value)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return "" if self.data is None else str(self.data)
+
+    def pre_validate(self, form: Any) -> None:
+        if self._bad:
+            raise ValidationError(_("Enter a whole number with the digits 0-9."))
+        if self.data is not None and not self.minimum <= self.data <= self.maximum:
+            raise ValidationError(str(self.range_message) if self.range_message else _(
+                "Enter a whole number from %(low)s to %(high)s.", low=self.minimum, high=self.maximum
+            ))
+
+
+class AmountField(DecimalField):
+    """An amount of money: ASCII digits with at most two decimals after a point or a comma, from 0
+    to `maximum`; empty gives None. (Decimal() alone would take "１８０" or "1e3".)"""
+
+    _AMOUNT = re.compile(r"[0-9]{1,12}([.,][0-9]{1,12})?")
+
+    def __init__(self, label: Any = None, validators: Any = None, *, maximum: Decimal, **kwargs: Any) -> None:
+        super().__init__(label, validators, places=2, **kwargs)
+        self.maximum = maximum
+        self._bad = False
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self._bad = False
+        text = (valuelist[0] if valuelist else "") or ""
+        text = text.strip() if isinstance(text, str) else ""
+        if not text:
+            self.data = None
+            return
+        if not self._AMOUNT.fullmatch(text):
+            self.data, self._bad = None, True
+            return
+        try:
+            self.data = Decimal(text.replace(",", "."))
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+            self.data, self._bad = None, True
+
+    def process_data(self, value: Any) -> None:
+        self.data = None if value in (None, "") else Decimal(str(value))
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return super()._value()
+
+    def pre_validate(self, form: Any) -> None:
+        if self._bad or (self.data is not None and (
+            not 0 <= self.data <= self.maximum or self.data != self.data.quantize(Decimal("0.01"))
+        )):
+            raise ValidationError(_(
+                "Enter an amount from 0 to %(max)s with at most two decimals.", max=self.maximum
+            ))

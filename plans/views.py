@@ -111,7 +111,7 @@ def plan(plan_id: int):
 @bp.route("/plans/<int:plan_id>/terms", methods=["POST"])
 @manager_required
 def plan_terms(plan_id: int):
-    form = TermsForm()
+    form = _with_policies(TermsForm())
     outcome = submit(form, lambda: services.change_plan_terms(
         plan_id, actor_id=current_user.id, effective_from=form.effective_from.data, values=form.values()
     ), flash_message=True)

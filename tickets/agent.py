@@ -12,7 +12,7 @@ from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import db
-from helpdesk.forms import form_status, refuse, submit
+from helpdesk.forms import flash_form_errors, form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from plans import services as plans_services
@@ -128,7 +128,7 @@ def _change(ticket_id: int, form_class, apply):
     form = form_class()
     status = form_status(form)
     if status is not None:
-        flash(_("The form has expired; please try again."), "error")
+        flash_form_errors(form, status)
         return _detail(ticket, status=status)
     try:
         apply(Actor(current_user), ticket, form)

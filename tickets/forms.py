@@ -1,4 +1,5 @@
-"""Web forms for tickets. They carry CSRF and the fields; the services validate the values."""
+"""Web forms for tickets. Choices come from the vocabularies and are validated, numbers are parsed
+here (ASCII digits); the services check the values again for the API."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     MultipleFileField,
-    RadioField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
 
+from helpdesk.forms import AmountField, ChoiceField, RadioChoiceField, WholeNumberField
 from helpdesk.i18n import _, _l
 from helpdesk.uploads import CheckedFile, UploadError, check_file
+from plans.coverage import MAX_ENTRY_MINUTES
+from plans.services import MAX_RATE
 from tickets.vocabulary import Category, Priority, Status
 
 T = TypeVar("T")
@@ -27,15 +30,8 @@ T = TypeVar("T")
 class NewTicketForm(FlaskForm):
     subject = StringField(_l("Subject"))
     description = TextAreaField(_l("Description"))
-    category = RadioField(
-        _l("Category"), choices=Category.choices(), validate_choice=False
-    )
-    priority = SelectField(
-        _l("Priority"),
-        choices=Priority.choices(),
-        default="normal",
-        validate_choice=False,
-    )
+    category = RadioChoiceField(_l("Category"), choices=Category.choices())
+    priority = ChoiceField(_l("Priority"), choices=Priority.choices(), default="normal")
     attachments = MultipleFileField(_l("Attachments"))
 
 
@@ -46,40 +42,43 @@ class ReplyForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=Status.choices(), validate_choice=False)
+    status = ChoiceField(_l("Status"), choices=Status.choices())
 
 
 class PriorityForm(FlaskForm):
-    priority = SelectField(_l("Priority"), choices=Priority.choices(), validate_choice=False)
+    priority = ChoiceField(_l("Priority"), choices=Priority.choices())
 
 
 class CategoryForm(FlaskForm):
-    category = SelectField(_l("Category"), choices=Category.choices(), validate_choice=False)
+    category = ChoiceField(_l("Category"), choices=Category.choices())
     reason = StringField(_l("Why"))
 
 
 class AssignForm(FlaskForm):
+    # Choices (the staff) are set by the page; the service checks the id it is given.
     assignee = SelectField(_l("Assignee"), choices=[], validate_choice=False)
 
 
 class TimeEntryForm(FlaskForm):
-    minutes = StringField(_l("Minutes"))
+    minutes = WholeNumberField(
+        _l("Minutes"), minimum=1, maximum=MAX_ENTRY_MINUTES,
+        range_message=_l("Enter the minutes worked, from 1 to %(max)s (one day).", max=MAX_ENTRY_MINUTES),
+    )
     work_date = StringField(_l("Day worked"))
     note = StringField(_l("Note"))
 
 
 class ApprovalForm(FlaskForm):
-    outcome = RadioField(
+    outcome = RadioChoiceField(
         _l("Decision"),
         choices=[
             SelectChoice("billable", _l("Approve as billable work")),
             SelectChoice("goodwill", _l("Approve as goodwill (free of charge)")),
             SelectChoice("declined", _l("Decline")),
         ],
-        validate_choice=False,
     )
     message = TextAreaField(_l("Message to the client"))
-    rate = StringField(_l("Hourly rate (empty: the plan's rate)"))
+    rate = AmountField(_l("Hourly rate (empty: the plan's rate)"), maximum=MAX_RATE)
     currency = StringField(_l("Currency"), default="PLN")
 
 

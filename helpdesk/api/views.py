@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
 from helpdesk.api.tokens import NAME_MAX, issue_token, revoke_token, user_tokens
-from helpdesk.forms import submit
+from helpdesk.forms import WholeNumberField, submit
 from helpdesk.i18n import _, _l
 
 bp = Blueprint("tokens", __name__, url_prefix="/preferences/tokens")
@@ -22,7 +22,7 @@ class TokenForm(FlaskForm):
 class RevokeForm(FlaskForm):
     """Which token to revoke (an id in the form, not the path: no URL names a token)."""
 
-    token_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31 - 1)])
+    token_id = WholeNumberField(validators=[DataRequired()], minimum=1, maximum=2**31 - 1)  # "１" is not 1
 
 
 def _page(form: TokenForm, *, secret: str | None = None, status: int = 200):

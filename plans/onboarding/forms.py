@@ -1,4 +1,5 @@
-"""Web forms of the onboarding pages. They carry CSRF and parse the fields; services validate."""
+"""Web forms of the onboarding pages. They carry CSRF and parse the fields (choices validated,
+numbers in ASCII digits); the services check the values again and own the rules between them."""
 
 from __future__ import annotations
 
@@ -13,16 +14,15 @@ from wtforms import (
     FormField,
     HiddenField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from helpdesk.date_bounds import WithinDateBounds
+from helpdesk.forms import ChoiceField, ChoicesField, WholeNumberField
 from helpdesk.i18n import _l
 from plans.onboarding.labels import PROTOCOL_FUNCTIONS
 from plans.onboarding.protocol import ScanUpload
@@ -34,9 +34,7 @@ def choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(str(value), label) for value, label in pairs]
 
 
-class CheckboxesField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+CheckboxesField = ChoicesField
 
 
 def _date(label) -> DateField:
@@ -44,18 +42,20 @@ def _date(label) -> DateField:
 
 
 class StartOnboardingForm(FlaskForm):
+    # The people and clients are listed by the views; the services check the ids they get (who
+    # may be chosen, and that the request may act at all, which decides 403 before any 422).
     client = SelectField(_l("Client"), choices=[], validate_choice=False)
     guardian = SelectField(_l("Guardian"), choices=[], validate_choice=False)
     kickoff_planned_on = _date(_l("Kickoff planned on"))
 
 
 class GuardianForm(FlaskForm):
-    guardian = SelectField(_l("Guardian"), choices=[], validate_choice=False)
+    guardian = SelectField(_l("Guardian"), choices=[], validate_choice=False)  # see StartOnboardingForm
 
 
 class StageForm(FlaskForm):
     planned_on = _date(_l("Planned on"))
-    owner = SelectField(_l("Owner"), choices=[], validate_choice=False)
+    owner = SelectField(_l("Owner"), choices=[], validate_choice=False)  # see StartOnboardingForm
     notes = TextAreaField(_l("Notes (staff only)"))
 
 
@@ -74,16 +74,13 @@ class TrainingForm(FlaskForm):
 
 
 class PlanEntryForm(Form):
-    section = SelectField(
-        _l("Section"), choices=PlanSection.choices(), validate_choice=False
-    )
-    kind = SelectField(
-        _l("Kind of integration"),
-        choices=choices([("", "—")]) + IntegrationKind.choices(),
-        validate_choice=False,
+    # Optional: rows the page did not post are blank rows; a posted value must be one of the choices.
+    section = ChoiceField(_l("Section"), choices=PlanSection.choices(), validators=[Optional()])
+    kind = ChoiceField(
+        _l("Kind of integration"), choices=choices([("", "—")]) + IntegrationKind.choices(), validators=[Optional()]
     )
     name = StringField(_l("Name"))
-    timing = SelectField(_l("When"), choices=Timing.choices(), validate_choice=False)
+    timing = ChoiceField(_l("When"), choices=Timing.choices(), validators=[Optional()])
     notes = StringField(_l("Notes"))
 
 
@@ -93,7 +90,7 @@ class PlanForm(FlaskForm):
 
 
 class ItemStateForm(FlaskForm):
-    state = SelectField(_l("State"), choices=ItemState.choices(), validate_choice=False)
+    state = ChoiceField(_l("State"), choices=ItemState.choices())
 
 
 class StartDataItemForm(FlaskForm):
@@ -104,20 +101,25 @@ class StartDataItemForm(FlaskForm):
 class ProtocolForm(FlaskForm):
     signed_on = _date(_l("Signed on"))
     functions = CheckboxesField(
-        _l("Basic functions confirmed"), choices=choices(PROTOCOL_FUNCTIONS.items()), validate_choice=False
+        _l("Basic functions confirmed"), choices=choices(PROTOCOL_FUNCTIONS.items())
     )
     scan = FileField(_l("Scan of the signed protocol (PDF)"))
 
 
 class MeetingForm(FlaskForm):
-    # Not validated as a choice: the edit page posts no kind (a meeting keeps its kind).
-    kind = SelectField(_l("Meeting"), choices=MeetingKind.choices(), validate_choice=False)
+    # Optional: the edit page posts no kind (a meeting keeps its kind); a posted kind must be one.
+    kind = ChoiceField(_l("Meeting"), choices=MeetingKind.choices(), validators=[Optional()])
     day = _date(_l("Date"))
     start_time = TimeField(_l("Start time"), validators=[Optional()])
-    duration_minutes = StringField(_l("Duration (minutes)"), default="60")  # ASCII digits, checked by the service
+    duration_minutes = WholeNumberField(
+        _l("Duration (minutes)"), minimum=5, maximum=480, default=60,
+        range_message=_l("A meeting lasts from 5 to 480 minutes."),
+    )
     location = StringField(_l("Where (room or link)"))
     notes = TextAreaField(_l("Notes (staff only)"))
-    participants = CheckboxesField(_l("Participants"), choices=[], validate_choice=False)
+    participants = CheckboxesField(
+        _l("Participants"), choices=[], validate_choice=False  # see StartOnboardingForm
+    )
 
 
 class ConfirmForm(FlaskForm):

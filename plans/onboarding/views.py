@@ -32,7 +32,7 @@ from flask_login import current_user, login_required
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
-from helpdesk.forms import form_status, refuse, submit
+from helpdesk.forms import flash_form_errors, form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
 from helpdesk.text import whole_number
@@ -252,7 +252,7 @@ def item(onboarding_id: int, item_id: int):
                 return redirect(url_for("onboarding.stage", onboarding_id=onboarding.id, key="configuration"))
             return redirect(url_for("onboarding.detail", onboarding_id=onboarding.id))
     else:
-        flash(_("The form has expired; please try again."), "error")
+        flash_form_errors(form, status)
     onboarding = onboarding_or_404(onboarding_id)
     if on_stage_page:
         return _stage_page(onboarding, "configuration", status=status)

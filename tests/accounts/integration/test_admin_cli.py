@@ -110,7 +110,7 @@ def test_bad_client_input_is_refused_with_a_message(web, world, login, data, fie
         ({"email": "new@acme.example", "role": "client", "client": ""}, "client", "A client user needs a client company."),
         ({"email": "new@vendor.example", "role": "agent", "client": "acme"}, "client", "Only client users belong to a client company."),
         ({"email": "new@acme.example", "role": "client", "client": "nope"}, "client", "Not a valid choice"),
-        ({"email": "new@acme.example", "role": "wizard"}, "role", "Not a valid choice"),
+        ({"email": "new@acme.example", "role": "wizard"}, "role", "Choose one of: Client user, Agent, Manager, Admin."),
         ({"email": "new@acme.example", "role": "client", "client": "acme", "password": "short"}, "password", "at least 10 characters"),
         ({"email": "new@vendor.example", "role": "agent", "client_admin": "y"}, "client_admin", "Only client users can be client admins."),
     ],

@@ -104,6 +104,19 @@ def test_nobody_revokes_another_users_token(app, world, api, make_token):
     assert api.get("/api/v1/tickets", secret).status_code == 200
 
 
+def test_a_token_id_in_other_digits_is_not_a_token_id(app, world, api, make_token):
+    from helpdesk.api.tokens import ApiToken
+    from helpdesk.extensions import db
+
+    secret = make_token(world.agent, "nightly report")
+    token = db.session.scalar(select(ApiToken))
+    web = _web(app)
+    _login(web, world.agent)
+    fullwidth = str(token.id).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    assert web("POST", "/preferences/tokens/revoke", data={"token_id": fullwidth}).status_code == 422
+    assert api.get("/api/v1/tickets", secret).status_code == 200  # still works
+
+
 def test_the_web_ui_is_csrf_protected(app, app_config, world):
     app.config["WTF_CSRF_ENABLED"] = True
     web = _web(app)

@@ -143,7 +143,13 @@ def test_meeting_in_the_past(web, world, login):
             "participants": [str(world.globex_user.id)],
         })
         assert response.status_code == 422
+        # the form refuses the duration itself, before the service looks at the participants
         assert field_error(response, "A meeting lasts from 5 to 480 minutes.")
+        response = web.post(f"/onboarding/{onboarding.id}/meetings", data={
+            "kind": "kickoff", "day": "2026-03-05", "start_time": "10:00", "duration_minutes": "60",
+            "participants": [str(world.globex_user.id)],
+        })
+        assert response.status_code == 422
         assert field_error(response, "Choose participants among staff and this client")
     assert count(OnboardingMeeting) == 0
 
