@@ -27,7 +27,7 @@ def _postgres_only(is_postgres):
 
 
 def race(app, cov, world, clock, monkeypatch):
-    from plans.services import plans as engine  # where the time-entry engine looks names up
+    from plans.services import time_entries as engine  # where charge_time_entry looks names up
 
     plan = cov.plan(allowance_minutes=60, overage_policy="approval", hourly_rate="")
     cov.production(world.acme, date(2026, 1, 5))
@@ -87,7 +87,7 @@ def test_only_one_of_two_concurrent_entries_gets_the_last_minutes(app, cov, worl
 
 def test_control_without_the_lock_both_would_be_covered(app, cov, world, clock, monkeypatch):
     """Shows the race above is real: with the lock removed, the allowance is overspent."""
-    from plans.services import plans as engine  # where the time-entry engine looks names up
+    from plans.services import time_entries as engine  # where charge_time_entry looks names up
 
     monkeypatch.setattr(engine, "lock_client", lambda client_id: None)
     assert race(app, cov, world, clock, monkeypatch) == (90, 0)
