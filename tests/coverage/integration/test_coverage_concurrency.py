@@ -27,7 +27,7 @@ def _postgres_only(is_postgres):
 
 
 def race(app, cov, world, clock, monkeypatch):
-    import plans.services
+    from plans.services import time_entries as engine  # where charge_time_entry looks names up
 
     plan = cov.plan(allowance_minutes=60, overage_policy="approval", hourly_rate="")
     cov.production(world.acme, date(2026, 1, 5))
@@ -41,7 +41,7 @@ def race(app, cov, world, clock, monkeypatch):
     db.session.remove()
 
     barrier = threading.Barrier(2, timeout=1.5)
-    real_situation = plans.services.situation
+    real_situation = engine.situation
 
     def situation_then_wait(*args, **kwargs):
         found = real_situation(*args, **kwargs)
@@ -51,7 +51,7 @@ def race(app, cov, world, clock, monkeypatch):
             pass  # the other agent is waiting for our lock: go on alone
         return found
 
-    monkeypatch.setattr(plans.services, "situation", situation_then_wait)
+    monkeypatch.setattr(engine, "situation", situation_then_wait)
     errors: list[BaseException] = []
 
     def agent_logs(ticket_id: int, agent_id: int) -> None:
@@ -73,7 +73,7 @@ def race(app, cov, world, clock, monkeypatch):
     for thread in threads:
         thread.join(timeout=30)
     assert not errors, errors
-    monkeypatch.setattr(plans.services, "situation", real_situation)
+    monkeypatch.setattr(engine, "situation", real_situation)
     allowance = db.session.scalar(
         select(func.sum(UsageEntry.minutes)).where(UsageEntry.charge == "allowance", UsageEntry.period_label == "2026-11")
     )
@@ -87,7 +87,7 @@ def test_only_one_of_two_concurrent_entries_gets_the_last_minutes(app, cov, worl
 
 def test_control_without_the_lock_both_would_be_covered(app, cov, world, clock, monkeypatch):
     """Shows the race above is real: with the lock removed, the allowance is overspent."""
-    import plans.services
+    from plans.services import time_entries as engine  # where charge_time_entry looks names up
 
-    monkeypatch.setattr(plans.services, "lock_client", lambda client_id: None)
+    monkeypatch.setattr(engine, "lock_client", lambda client_id: None)
     assert race(app, cov, world, clock, monkeypatch) == (90, 0)

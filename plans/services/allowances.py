@@ -1,0 +1,180 @@
+"""Periods of a subscription and the allowance in each, and the client's situation on a day.
+
+``allowance_history`` carries the rollover from one period into the next, from the ledger's sums
+(``allowance_used``); ``situation`` gathers everything the pure rules in ``plans.coverage`` need
+about a client on a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from helpdesk.companies import Client
+from helpdesk.extensions import db
+from plans.coverage import ClientState, PlanTerms, SubscriptionTerms, Usage, rollover
+from plans.models import Subscription, UsageEntry
+from plans.periods import Period, add_months, period_boundary, period_containing
+from plans.services.clients import get_client
+from plans.services.subscriptions import subscription_on
+
+
+def calendar_month(day: date) -> Period:
+    first = day.replace(day=1)
+    return Period(first, add_months(first, 1))
+
+
+def period_of(subscription: Subscription, day: date) -> Period:
+    return period_containing(subscription.starts_on, subscription.plan.period, day)
+
+
+def periods_of(subscription: Subscription, until: date) -> Iterator[Period]:
+    """The subscription's periods that start on or before ``until`` (and before it ends)."""
+    step = 1 if subscription.plan.period == "month" else 3
+    last = until if subscription.ends_on is None else min(until, subscription.ends_on)
+    k = 0
+    start = subscription.starts_on
+    while start <= last:
+        end = period_boundary(subscription.starts_on, (k + 1) * step)
+        yield Period(start, end)
+        k, start = k + 1, end
+
+
+def subscription_terms(subscription: Subscription, period: Period) -> SubscriptionTerms:
+    """The subscription with the plan terms in force on the period's first day."""
+    return SubscriptionTerms(
+        subscription.id, subscription.starts_on, subscription.ends_on, subscription.plan.terms_on(period.start)
+    )
+
+
+@dataclass(frozen=True)
+class PeriodAllowance:
+    """One period of a subscription: its terms, the minutes rolled in, and what was used."""
+
+    period: Period
+    terms: PlanTerms
+    rollover_in: int
+    minutes_used: int
+    tickets_used: int
+
+    @property
+    def available_minutes(self) -> int | None:
+        if self.terms.allowance_minutes is None:
+            return None
+        return self.terms.allowance_minutes + self.rollover_in
+
+    @property
+    def remaining_minutes(self) -> int | None:
+        available = self.available_minutes
+        return None if available is None else max(0, available - self.minutes_used)
+
+    @property
+    def rollover_out(self) -> int:
+        return rollover(
+            allowance_minutes=self.terms.allowance_minutes,
+            minutes_used=max(0, self.minutes_used),
+            rollover_in=self.rollover_in,
+            cap=self.terms.rollover_cap_minutes,
+        )
+
+
+def allowance_history(
+    subscription: Subscription, until: date, used: Mapping[date, tuple[int, int]]
+) -> list[PeriodAllowance]:
+    """Every period of the subscription up to the one containing ``until``, oldest first, with
+    the rollover carried from one into the next. ``used`` maps a period start to the (minutes,
+    tickets) taken from the allowance, summed from the ledger."""
+    history: list[PeriodAllowance] = []
+    rollover_in = 0
+    terms: dict[int, PlanTerms] = {}
+    for period in periods_of(subscription, until):
+        minutes, tickets = used.get(period.start, (0, 0))
+        version = subscription.plan.version_on(period.start)
+        if version.id not in terms:
+            terms[version.id] = version.terms(subscription.plan)
+        entry = PeriodAllowance(period, terms[version.id], rollover_in, minutes, tickets)
+        history.append(entry)
+        rollover_in = entry.rollover_out
+    return history
+
+
+def allowance_used(subscription_ids: list[int], before: date) -> dict[int, dict[date, tuple[int, int]]]:
+    """(minutes, tickets) taken from the allowance, by subscription and period start, in periods
+    starting before a day. One GROUP BY, answered from the (subscription, period, charge, minutes,
+    tickets) index."""
+    if not subscription_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            UsageEntry.subscription_id,
+            UsageEntry.period_start,
+            func.coalesce(func.sum(UsageEntry.minutes), 0),
+            func.coalesce(func.sum(UsageEntry.tickets), 0),
+        )
+        .where(
+            UsageEntry.subscription_id.in_(subscription_ids),
+            UsageEntry.period_start < before,
+            UsageEntry.charge == "allowance",
+        )
+        .group_by(UsageEntry.subscription_id, UsageEntry.period_start)
+    ).all()
+    used: dict[int, dict[date, tuple[int, int]]] = {}
+    for sid, start, minutes, tickets in rows:
+        used.setdefault(sid, {})[start] = (int(minutes), int(tickets))
+    return used
+
+
+def period_allowance(subscription: Subscription, day: date) -> PeriodAllowance:
+    """The allowance of the subscription's period containing ``day``."""
+    used = allowance_used([subscription.id], period_of(subscription, day).end)
+    return allowance_history(subscription, day, used.get(subscription.id, {}))[-1]
+
+
+@dataclass
+class Situation:
+    """Everything the rules need about a client on a day, read from the database."""
+
+    client: Client
+    state: ClientState
+    subscription: Subscription | None
+    terms: SubscriptionTerms | None
+    period: Period  # the accounting period: the subscription's, else the calendar month
+    allowance: PeriodAllowance | None
+    usage: Usage
+
+
+def situation(client_id: int, day: date, ticket_id: int | None) -> Situation:
+    """Read the client's state, subscription and usage on ``day``; ``ticket_id`` is left out of
+    the tickets counted (see ``plans.coverage.Usage``)."""
+    client = get_client(client_id)
+    state = ClientState(client.phase, client.protocol_signed_on, client.package_months)
+    subscription = subscription_on(client_id, day)
+    if subscription is None:
+        return Situation(client, state, None, None, calendar_month(day), None, Usage())
+    allowance = period_allowance(subscription, day)
+    period = allowance.period
+    tickets_used = allowance.tickets_used
+    if ticket_id is not None:
+        tickets_used -= tickets_counted(ticket_id, subscription.id, period.start)
+    usage = Usage(
+        minutes_used=max(0, allowance.minutes_used),
+        tickets_used=max(0, tickets_used),
+        rollover_minutes=allowance.rollover_in,
+    )
+    return Situation(client, state, subscription, subscription_terms(subscription, period), period, allowance, usage)
+
+
+def tickets_counted(ticket_id: int, subscription_id: int, period_start: date) -> int:
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(UsageEntry.tickets), 0)).where(
+                UsageEntry.ticket_id == ticket_id,
+                UsageEntry.subscription_id == subscription_id,
+                UsageEntry.period_start == period_start,
+                UsageEntry.charge == "allowance",
+            )
+        )
+    )
