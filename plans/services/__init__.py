@@ -22,7 +22,7 @@ from helpdesk.errors import BadRequest, Conflict, NotFound
 from plans.services.allowances import PeriodAllowance, allowance_history, allowance_used, calendar_month
 from plans.services.announcements import AllowanceLevel, allowance_thresholds_crossed
 from plans.services.approvals import settle_approval
-from plans.services.clients import coverage_today, get_client, set_package
+from plans.services.clients import MAX_PACKAGE_MONTHS, coverage_today, get_client, set_package
 from plans.services.decisions import decide_for_ticket, preview
 from plans.services.ledger import (
     current_decision,
@@ -46,6 +46,7 @@ from plans.services.time_entries import charge_time_entry, time_entry_charges
 __all__ = [
     "MAX_ALLOWANCE_MINUTES",
     "MAX_ALLOWANCE_TICKETS",
+    "MAX_PACKAGE_MONTHS",
     "MAX_RATE",
     "AllowanceLevel",
     "BadRequest",
