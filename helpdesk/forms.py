@@ -187,7 +187,12 @@ class _LabelledChoice:
     """A choice field that validates its choice and says what the choices are called.
 
     With an `Optional()` validator the field may be left out of the post (a page that does not
-    show it); it keeps its default then. Anything else posted must be one of the choices."""
+    show it); it keeps its default then. Anything else posted must be one of the choices.
+    `message` replaces "Choose one of: ..." where the choices are rows, not a vocabulary."""
+
+    def __init__(self, *args: Any, message: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refusal = message
 
     def pre_validate(self, form: Any) -> None:
         if self.flags.optional and not self.raw_data:  # type: ignore[attr-defined]
@@ -195,7 +200,7 @@ class _LabelledChoice:
         try:
             super().pre_validate(form)  # type: ignore[misc]
         except ValidationError:
-            raise ValidationError(choose_one_of(self)) from None
+            raise ValidationError(self.refusal or choose_one_of(self)) from None
 
 
 class ChoiceField(_LabelledChoice, SelectField):

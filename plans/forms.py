@@ -36,7 +36,9 @@ class TermsFields(FlaskForm):
     hourly_rate = AmountField(_l("Hourly rate"), maximum=MAX_RATE)
     currency = StringField(_l("Currency"), default="PLN")
     # Choices (the SLA policies, "" for the default) are set by the view.
-    sla_policy_id = ChoiceField(_l("SLA policy"), choices=[], default="")
+    sla_policy_id = ChoiceField(
+        _l("SLA policy"), choices=[], default="", message=_l("Choose an SLA policy from the list.")
+    )
 
     def values(self) -> dict:
         return {name: getattr(self, name).data for name in (

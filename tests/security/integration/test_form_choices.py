@@ -160,7 +160,7 @@ PLAN = {"name": "Standard", "period": "month", "covered_categories": ["question"
     [
         ({"covered_categories": ["nonsense"]}, "covered_categories", "Choose one of: Question, Configuration change, Bug."),
         ({"period": "nonsense"}, "period", "Choose one of: Month, Quarter."),
-        ({"sla_policy_id": "999999"}, "sla_policy_id", "Choose one of:"),
+        ({"sla_policy_id": "999999"}, "sla_policy_id", "Choose an SLA policy from the list."),
         ({"allowance_minutes": "６００"}, "allowance_minutes", "Enter a whole number with the digits 0-9."),
         ({"allowance_tickets": "１０"}, "allowance_tickets", "Enter a whole number with the digits 0-9."),
         ({"hourly_rate": "１８０"}, "hourly_rate", "Enter an amount from 0 to 100000 with at most two decimals."),

@@ -5,6 +5,7 @@ due instant is the filing instant plus the target and tells which policy was app
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -342,7 +343,8 @@ def test_managers_choose_a_plans_sla_policy_on_the_plan_forms(cov, world, clock,
     clock.on(date(2026, 11, 10))
     login(world.manager)
     page = web.get("/manager/plans/new").get_data(as_text=True)
-    assert 'name="sla_policy_id"' in page and '<option value="">—</option>' in page
+    assert 'name="sla_policy_id"' in page
+    assert re.search(r'<option (selected )?value="">—</option>', page)  # "—", the default policy, chosen by default
     assert f'<option value="{policies["Gold"].id}">Gold</option>' in page
     for bad in ("999999", "abc", "-1", "²", "1" * 30):
         response = web.post("/manager/plans/new", data={**NEW_PLAN, "sla_policy_id": bad})
