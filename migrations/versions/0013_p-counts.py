@@ -3,7 +3,7 @@
 The manager home showed each client's tickets by status with one GROUP BY over every ticket
 (about 460 ms of database time at a million tickets on PostgreSQL). ticket_counts holds those
 numbers; database triggers on tickets (after insert, after an update of status or client_id,
-after delete) keep it current in the same transaction as the change, whatever wrote it: the
+after delete) keep it current in the same transaction as the change (on PostgreSQL at its commit), whatever wrote it: the
 services, a raw-SQL bulk load (`flask demo seed`) or a manual fix. A row whose count reaches zero
 is removed. The existing tickets are counted once here.
 
@@ -56,14 +56,18 @@ END
 $$
 """
 
+# Deferred to the commit: a filing holds the lock on its client's count for the commit only, not
+# for the rest of its transaction (coverage, SLA, outbox), so concurrent filings for one client
+# do not queue behind each other's whole transactions.
 _PG_TRIGGERS = (
-    """CREATE TRIGGER ticket_counts_insert AFTER INSERT ON tickets
-       FOR EACH ROW EXECUTE FUNCTION ticket_counts_follow()""",
-    """CREATE TRIGGER ticket_counts_update AFTER UPDATE OF status, client_id ON tickets
-       FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.client_id IS DISTINCT FROM NEW.client_id)
+    """CREATE CONSTRAINT TRIGGER ticket_counts_insert AFTER INSERT ON tickets
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ticket_counts_follow()""",
+    """CREATE CONSTRAINT TRIGGER ticket_counts_update AFTER UPDATE OF status, client_id ON tickets
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+       WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.client_id IS DISTINCT FROM NEW.client_id)
        EXECUTE FUNCTION ticket_counts_follow()""",
-    """CREATE TRIGGER ticket_counts_delete AFTER DELETE ON tickets
-       FOR EACH ROW EXECUTE FUNCTION ticket_counts_follow()""",
+    """CREATE CONSTRAINT TRIGGER ticket_counts_delete AFTER DELETE ON tickets
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ticket_counts_follow()""",
 )
 
 _SQLITE_ADD = """

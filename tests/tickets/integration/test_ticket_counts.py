@@ -192,3 +192,30 @@ def test_the_manager_home_reads_the_summary_not_the_tickets(app, web, world, log
     more = _statements_of(app, web, "/manager/")
     assert len(more) == len(few) <= 4, more
     assert not [s for s in more if re.search(r"\b(FROM|JOIN)\s+tickets\b", s, re.I)], more
+
+
+def test_filings_for_one_client_do_not_wait_for_each_others_transactions(app, world, is_postgres):
+    """On PostgreSQL the counts are written at commit (deferred triggers): a transaction that has
+    filed a ticket and is still working does not hold its client's count until it ends."""
+    if not is_postgres:
+        pytest.skip("SQLite has one writer at a time anyway")
+    from sqlalchemy.orm import Session
+
+    from helpdesk.clock import utcnow
+    from helpdesk.extensions import db
+    from tickets.models import Ticket
+
+    def ticket() -> Ticket:
+        now = utcnow()
+        return Ticket(client_id=world.acme.id, requester_id=world.acme_user.id, subject="s", description="d",
+                      category="bug", priority="normal", status="new", created_at=now, updated_at=now)
+
+    with Session(db.engine) as slow, Session(db.engine) as quick:
+        slow.add(ticket())
+        slow.flush()  # filed, not yet committed: coverage, SLA and outbox would come next
+        quick.execute(text("SET LOCAL lock_timeout = '2s'"))
+        quick.add(ticket())
+        quick.commit()  # before the fix: "canceling statement due to lock timeout"
+        slow.commit()
+    assert _counts(SUMMARY) == {(world.acme.id, "new"): 2}
+    assert_summary_equals_recount()
