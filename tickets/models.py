@@ -106,6 +106,22 @@ class Ticket(db.Model):
         return self.status in OPEN_STATUSES
 
 
+class TicketCount(db.Model):
+    """How many tickets a client has in one status, for pages that would otherwise count them all.
+
+    Read-only here: database triggers on `tickets` (migration 0013) keep it current in the same
+    transaction as every insert, change of status or client, and delete, whoever writes the
+    ticket (services, raw SQL, bulk loads). A count that falls to zero is removed, so a missing
+    row means none.
+    """
+
+    __tablename__ = "ticket_counts"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int]
+
+
 class Message(db.Model):
     """One entry of a ticket's thread: a public reply or an internal note (staff only)."""
 
