@@ -12,10 +12,12 @@ from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
 from plans import services as plans_services
-from tickets import coverage, services
+from tickets import access as services  # get_ticket: the company scope every read goes through
+from tickets import coverage
+from tickets.access import TicketError
 from tickets.forms import ApprovalForm
 from tickets.models import STATUSES, Ticket
-from tickets.services import Actor, TicketError
+from tickets.services import Actor
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 
