@@ -101,15 +101,17 @@ class Coverage:
 
     def log(self, ticket: Any, minutes: int, day: date | None = None, agent: Any = None) -> Any:
         from plans.services import coverage_today
+        from tickets.access import get_ticket
         from tickets.coverage import log_time
-        from tickets.services import Actor, get_ticket
+        from tickets.services import Actor
 
         agent = agent or self.world.agent
         ticket = get_ticket(agent, ticket.id)
         return log_time(Actor(agent), ticket, minutes=str(minutes), work_date=(day or coverage_today()).isoformat())
 
     def reclassify(self, ticket: Any, category: str, why: str = "") -> Any:
-        from tickets.services import Actor, get_ticket, reclassify
+        from tickets.access import get_ticket
+        from tickets.services import Actor, reclassify
 
         return reclassify(Actor(self.world.agent), get_ticket(self.world.agent, ticket.id), category, why)
 

@@ -16,7 +16,8 @@ from helpdesk.forms import flash_form_errors, form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from plans import services as plans_services
-from tickets import coverage, services
+from tickets import access, coverage, services
+from tickets.access import TicketError
 from tickets.forms import (
     AssignForm,
     CategoryForm,
@@ -26,7 +27,8 @@ from tickets.forms import (
     TimeEntryForm,
     with_files,
 )
-from tickets.services import Actor, TicketError
+from tickets.queue import parse_queue_filters, queue_page
+from tickets.services import Actor
 from tickets.sla.display import badges, ticket_clocks
 from tickets.sla.jobs import inline_sweep
 
@@ -40,12 +42,12 @@ def queue():
     """Open tickets, nearest due instant first, with the business time left on each."""
     args = dict(request.args)
     args.setdefault("sort", "due")
-    filters = services.parse_queue_filters(args, default_limit=current_app.config["QUEUE_PAGE_SIZE"])
+    filters = parse_queue_filters(args, default_limit=current_app.config["QUEUE_PAGE_SIZE"])
     now = utcnow()
     inline_sweep(now)
     status = 200
     try:
-        rows, next_cursor = services.queue_page(current_user, filters, now=now)
+        rows, next_cursor = queue_page(current_user, filters, now=now)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
         for message in exc.fields.values():  # each names its filter; the parameter name is no word
@@ -64,7 +66,7 @@ def queue():
 
 
 def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
-    events = services.history(current_user, ticket)
+    events = access.history(current_user, ticket)
     people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
     people = {}
     if people_ids - {None}:
@@ -85,8 +87,8 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
     return render_template(
         "agent/ticket.html",
         ticket=ticket,
-        messages=services.thread(current_user, ticket),
-        attachments=services.attachments(current_user, ticket),
+        messages=access.thread(current_user, ticket),
+        attachments=access.attachments(current_user, ticket),
         events=events,
         people=people,
         policies=policies,
@@ -106,25 +108,25 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
 @bp.route("/tickets/<int:ticket_id>")
 @staff_required
 def ticket(ticket_id: int):
-    return _detail(services.get_ticket(current_user, ticket_id))
+    return _detail(access.get_ticket(current_user, ticket_id))
 
 
 @bp.route("/tickets/<int:ticket_id>/reply", methods=["POST"])
 @staff_required
 def reply(ticket_id: int):
-    ticket = services.get_ticket(current_user, ticket_id)
+    ticket = access.get_ticket(current_user, ticket_id)
     form = ReplyForm()
     outcome = submit(form, with_files(lambda files: services.add_message(
         Actor(current_user), ticket, body=form.body.data, internal=form.internal.data, files=files
     )))
     if not outcome.done:
-        return _detail(services.get_ticket(current_user, ticket_id), form, outcome.status)
+        return _detail(access.get_ticket(current_user, ticket_id), form, outcome.status)
     flash(_("Internal note added.") if form.internal.data else _("Reply sent."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
 
 def _change(ticket_id: int, form_class, apply):
-    ticket = services.get_ticket(current_user, ticket_id)
+    ticket = access.get_ticket(current_user, ticket_id)
     form = form_class()
     status = form_status(form)
     if status is not None:
@@ -134,7 +136,7 @@ def _change(ticket_id: int, form_class, apply):
         apply(Actor(current_user), ticket, form)
     except ServiceError as exc:
         # The page shows these small forms afresh, so every message is flashed.
-        return _detail(services.get_ticket(current_user, ticket_id), status=refuse(None, exc, flash_message=True))
+        return _detail(access.get_ticket(current_user, ticket_id), status=refuse(None, exc, flash_message=True))
     flash(_("Saved."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
@@ -168,12 +170,12 @@ def assign(ticket_id: int):
 @bp.route("/tickets/<int:ticket_id>/time", methods=["POST"])
 @staff_required
 def log_time(ticket_id: int):
-    ticket = services.get_ticket(current_user, ticket_id)
+    ticket = access.get_ticket(current_user, ticket_id)
     form = TimeEntryForm()
     outcome = submit(form, lambda: coverage.log_time(
         Actor(current_user), ticket, minutes=form.minutes.data, work_date=form.work_date.data, note=form.note.data
     ), flash_message=True)
     if not outcome.done:
-        return _detail(services.get_ticket(current_user, ticket_id), status=outcome.status, time_form=form)
+        return _detail(access.get_ticket(current_user, ticket_id), status=outcome.status, time_form=form)
     flash(_("Time logged."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))

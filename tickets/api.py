@@ -28,10 +28,11 @@ from plans import services as coverage_services
 from plans.coverage import MAX_ENTRY_MINUTES, SOURCES
 from plans.labels import render_reason
 from plans.models import APPROVALS, CHARGES, CoverageDecision
+from tickets import access, services
 from tickets import coverage as ticket_coverage
-from tickets import services
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TimeEntry
-from tickets.services import BREACHING_WITHIN_MAX, Actor
+from tickets.queue import BREACHING_WITHIN_MAX, parse_queue_filters, queue_page
+from tickets.services import Actor
 
 STAFF = ("agent", "manager", "admin")
 PAGE_SIZE_MAX = 200
@@ -234,7 +235,7 @@ def _actor(call: ApiCall) -> Actor:
 
 def _fresh(call: ApiCall, ticket_id: int) -> TicketView:
     """The ticket as it is now (after a service committed), with its people loaded."""
-    return TicketView(services.get_ticket(call.user, ticket_id), coverage_services.current_decision(ticket_id))
+    return TicketView(access.get_ticket(call.user, ticket_id), coverage_services.current_decision(ticket_id))
 
 
 # -- endpoints --------------------------------------------------------------------------------
@@ -271,8 +272,8 @@ def list_tickets(call: ApiCall):
     args.setdefault("status", "all")
     if args.get("assignee") == "me":
         args["assignee"] = str(call.user.id)
-    filters = services.parse_queue_filters(args, default_limit=50)
-    rows, next_cursor = services.queue_page(call.user, filters)
+    filters = parse_queue_filters(args, default_limit=50)
+    rows, next_cursor = queue_page(call.user, filters)
     decisions = coverage_services.current_decisions([t.id for t in rows])
     return {"items": [TicketView(t, decisions.get(t.id)) for t in rows], "next_cursor": next_cursor}
 
@@ -295,7 +296,7 @@ def read_ticket(call: ApiCall, ticket_id: int):
     errors=(403, 409),
 )
 def change_ticket(call: ApiCall, ticket_id: int):
-    ticket = services.get_ticket(call.user, ticket_id, for_update=True)
+    ticket = access.get_ticket(call.user, ticket_id, for_update=True)
     changes = dict(call.body)
     if "assignee" in changes:
         changes["assignee_id"] = user_id_for(changes.pop("assignee"))
@@ -311,8 +312,8 @@ def change_ticket(call: ApiCall, ticket_id: int):
     response=(200, MessageList),
 )
 def list_replies(call: ApiCall, ticket_id: int):
-    ticket = services.get_ticket(call.user, ticket_id)
-    return {"items": services.thread(call.user, ticket)}
+    ticket = access.get_ticket(call.user, ticket_id)
+    return {"items": access.thread(call.user, ticket)}
 
 
 @bp.endpoint(
@@ -329,7 +330,7 @@ def list_replies(call: ApiCall, ticket_id: int):
     errors=(403, 409),
 )
 def add_reply(call: ApiCall, ticket_id: int):
-    ticket = services.get_ticket(call.user, ticket_id)
+    ticket = access.get_ticket(call.user, ticket_id)
     services.add_message(_actor(call), ticket, body=call.body["body"], internal=call.body.get("internal", False))
     return _fresh(call, ticket_id)
 
@@ -387,7 +388,7 @@ class TimeEntryView:
     response_description="The time entry, with the coverage it was charged to, and the ticket after it.",
 )
 def log_time(call: ApiCall, ticket_id: int):
-    ticket = services.get_ticket(call.user, ticket_id)  # another company's ticket is a 404, as everywhere
+    ticket = access.get_ticket(call.user, ticket_id)  # another company's ticket is a 404, as everywhere
     try:
         entry = ticket_coverage.log_time(
             _actor(call), ticket, minutes=call.body["minutes"], work_date=call.body["date"],

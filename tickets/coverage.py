@@ -20,17 +20,16 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans import services as coverage
 from plans.coverage import MAX_ENTRY_MINUTES
+from tickets.access import TicketError
 from tickets.models import Ticket, TimeEntry
+from tickets.queue import decode_cursor, encode_cursor
 from tickets.services import (
     Actor,
     Conflict,
     Forbidden,
-    TicketError,
     _event,
     add_message,
     copy_coverage,
-    decode_cursor,
-    encode_cursor,
 )
 from tickets.sla import refresh as sla
 

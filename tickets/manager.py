@@ -12,10 +12,11 @@ from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import manager_required
 from plans import services as plans_services
-from tickets import coverage, services
+from tickets import access, coverage
+from tickets.access import TicketError
 from tickets.forms import ApprovalForm
 from tickets.models import STATUSES, TicketCount
-from tickets.services import Actor, TicketError
+from tickets.services import Actor
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 
@@ -64,7 +65,7 @@ def approvals():
 @bp.route("/approvals/<int:ticket_id>", methods=["POST"])
 @manager_required
 def settle(ticket_id: int):
-    ticket = services.get_ticket(current_user, ticket_id)
+    ticket = access.get_ticket(current_user, ticket_id)
     form = ApprovalForm()
     outcome = submit(form, lambda: coverage.settle(
         Actor(current_user), ticket, outcome=form.outcome.data, message=form.message.data,
@@ -79,7 +80,7 @@ def settle(ticket_id: int):
 @bp.route("/approvals/<int:ticket_id>/retry", methods=["POST"])
 @manager_required
 def retry(ticket_id: int):
-    ticket = services.get_ticket(current_user, ticket_id)
+    ticket = access.get_ticket(current_user, ticket_id)
     outcome = submit(ApprovalForm(), lambda: coverage.retry_coverage(Actor(current_user), ticket), flash_message=True)
     if not outcome.done:
         return _approvals_page(status=outcome.status)

@@ -10,9 +10,11 @@ from helpdesk.i18n import _
 from helpdesk.security import client_required
 from helpdesk.storage import storage
 from plans import services as plans_services
-from tickets import services
+from tickets import access, services
+from tickets.access import TicketError
 from tickets.forms import NewTicketForm, ReplyForm, with_files
-from tickets.services import Actor, TicketError
+from tickets.queue import parse_queue_filters, queue_page
+from tickets.services import Actor
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 files_bp = Blueprint("files", __name__)
@@ -24,9 +26,9 @@ files_bp = Blueprint("files", __name__)
 def tickets():
     args = dict(request.args)
     mine_only = not current_user.is_client_admin or args.get("scope") != "company"
-    filters = services.parse_queue_filters({**args, "status": args.get("status") or "all"}, default_limit=25)
+    filters = parse_queue_filters({**args, "status": args.get("status") or "all"}, default_limit=25)
     try:
-        rows, next_cursor = services.queue_page(current_user, filters, requester_only=mine_only)
+        rows, next_cursor = queue_page(current_user, filters, requester_only=mine_only)
     except TicketError as exc:
         return render_template("portal/tickets.html", tickets=[], next_cursor=None, error=exc,
                                mine_only=mine_only), 400
@@ -65,7 +67,7 @@ def new_ticket():
 @bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
 @client_required
 def ticket(ticket_id: int):
-    ticket = services.get_ticket(current_user, ticket_id)
+    ticket = access.get_ticket(current_user, ticket_id)
     form = ReplyForm()
     status = 200
     if request.method == "POST":
@@ -76,12 +78,12 @@ def ticket(ticket_id: int):
             flash(_("Your reply is sent."), "success")
             return redirect(url_for("portal.ticket", ticket_id=ticket.id))
         status = outcome.status
-        ticket = services.get_ticket(current_user, ticket_id)
+        ticket = access.get_ticket(current_user, ticket_id)
     return render_template(
         "portal/ticket.html",
         ticket=ticket,
-        messages=services.thread(current_user, ticket),
-        attachments=services.attachments(current_user, ticket),
+        messages=access.thread(current_user, ticket),
+        attachments=access.attachments(current_user, ticket),
         form=form,
         decision=plans_services.current_decision(ticket.id),
     ), status
@@ -92,7 +94,7 @@ def ticket(ticket_id: int):
 def attachment(attachment_id: int):
     """Any user's download, after the same access check as the ticket's."""
     try:
-        found = services.get_attachment(current_user, attachment_id)
+        found = access.get_attachment(current_user, attachment_id)
         stream = storage().open(found.storage_key)
     except (services.NotFound, KeyError):
         abort(404)

@@ -69,7 +69,7 @@ def test_time_entries_consume_the_allowance_and_the_ticket_s_coverage_follows(
     }
     # The same records as the agent's page writes: one decision per entry, the history names the token.
     assert [d.trigger for d in decisions_for_ticket(ticket.id)] == ["filed", "time_entry", "time_entry", "time_entry"]
-    from tickets.services import history
+    from tickets.access import history
 
     logged = [e for e in history(world.agent, ticket) if e.kind == "time_logged"]
     assert [(e.via, e.data["minutes"]) for e in logged] == [("api: agent script", m) for m in (40, 30, 10)]

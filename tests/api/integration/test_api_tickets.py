@@ -76,7 +76,7 @@ def test_the_history_names_the_token(app, world, api, tokens, make_token):
         ("sla_recomputed", "api: Triage bot", world.agent.id),  # the new priority's due times
     ]
     # Web actions land in the same history, and the agent's page shows the token's name.
-    from tickets.services import get_ticket
+    from tickets.access import get_ticket
 
     add_message(Actor(world.agent), get_ticket(world.agent, ticket_id), body="On it.")
     assert _events(ticket_id)[-2].via == "web"

@@ -56,8 +56,9 @@ def race(app, cov, world, clock, monkeypatch):
 
     def agent_logs(ticket_id: int, agent_id: int) -> None:
         from helpdesk.accounts import User
+        from tickets.access import get_ticket
         from tickets.coverage import log_time
-        from tickets.services import Actor, get_ticket
+        from tickets.services import Actor
 
         try:
             with app.app_context():

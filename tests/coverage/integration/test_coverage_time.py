@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from helpdesk.extensions import db
 from plans.models import CoverageDecision, UsageEntry
+from tickets.access import TicketError
 from tickets.models import TimeEntry
-from tickets.services import TicketError
 
 SIGNED = date(2026, 1, 5)
 

@@ -17,7 +17,7 @@ from helpdesk.notifications import TICKET_FILED, notify, recipient_for
 from helpdesk.notifications.models import Delivery, OutboxEntry
 from helpdesk.notifications.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.notifications.support import SmtpSink, WebhookReceiver, webhook_json
-from tickets import services
+from tickets import access, services
 from tickets.services import Actor
 
 
@@ -129,8 +129,8 @@ def test_a_polish_user_gets_polish_mail_and_an_english_one_english(app, world, s
 def test_mails_about_one_ticket_carry_its_thread_in_in_reply_to_and_references(app, world, sink):
     app.config["SMTP_URL"] = sink.url
     first = file_ticket(world.acme_user)
-    services.add_message(Actor(world.agent), services.get_ticket(world.agent, first.id), body="Please restart it.")
-    services.add_message(Actor(world.acme_user), services.get_ticket(world.acme_user, first.id), body="Done.")
+    services.add_message(Actor(world.agent), access.get_ticket(world.agent, first.id), body="Please restart it.")
+    services.add_message(Actor(world.acme_user), access.get_ticket(world.acme_user, first.id), body="Done.")
     other = file_ticket(world.acme_user, subject="Another one")
     mails = sink.to("anna@acme.example")
     assert len(mails) == 3  # receipt, reply, receipt of the other ticket
@@ -144,11 +144,11 @@ def test_mails_about_one_ticket_carry_its_thread_in_in_reply_to_and_references(a
     assert len(set(message_ids)) == len(message_ids)
     assert all(re.fullmatch(r"<opiekun\.\d+\.\d+@localhost>", mid) for mid in message_ids)
     # nobody was assigned, so the client's reply told nobody; assigning tells the agent
-    services.assign(Actor(world.agent2), services.get_ticket(world.agent2, first.id), world.agent.id)
-    services.add_message(Actor(world.acme_user), services.get_ticket(world.acme_user, first.id), body="Again.")
+    services.assign(Actor(world.agent2), access.get_ticket(world.agent2, first.id), world.agent.id)
+    services.add_message(Actor(world.acme_user), access.get_ticket(world.acme_user, first.id), body="Again.")
     agent_mail = [m["Subject"] for m in sink.to("agent@vendor.example")]
     assert any("Assigned to you" in s for s in agent_mail) and any("The client replied" in s for s in agent_mail)
-    services.change_status(Actor(world.agent), services.get_ticket(world.agent, first.id), "resolved")
+    services.change_status(Actor(world.agent), access.get_ticket(world.agent, first.id), "resolved")
     assert "resolved" in sink.to("anna@acme.example")[-1]["Subject"]
 
 

@@ -52,7 +52,7 @@ def test_the_services_refusals_belong_to_the_family():
     from helpdesk.uploads import UploadError
     from plans.onboarding.errors import OnboardingError
     from plans.services import CoverageError
-    from tickets.services import TicketError
+    from tickets.access import TicketError
 
     for cls in (AccountError, TokenError, CalendarFormError, ClientError, WebhookError, PolicyError, UploadError,
                 OnboardingError, CoverageError, TicketError):

@@ -97,7 +97,8 @@ def test_a_zero_width_only_field_is_blank_in_the_api(api, world, tokens, field):
 
 
 def test_a_reply_of_zero_width_characters_is_blank(app, world, make_ticket):
-    from tickets.services import Actor, TicketError, add_message
+    from tickets.access import TicketError
+    from tickets.services import Actor, add_message
 
     ticket = make_ticket(world.acme_user)
     with pytest.raises(TicketError) as refused:

@@ -447,7 +447,8 @@ def count_statements(app):
 
 def test_queue_sorts_by_nearest_due_with_keyset_pages_of_one_query(app, world, make_ticket, count_statements,
                                                                    is_postgres):
-    from tickets.services import Actor, QueueFilters, change_status, queue_page
+    from tickets.queue import QueueFilters, queue_page
+    from tickets.services import Actor, change_status
 
     with frozen(MON_9):
         low = make_ticket(world.acme_user, "low", priority="low")  # 8 h
@@ -479,7 +480,7 @@ def test_queue_sorts_by_nearest_due_with_keyset_pages_of_one_query(app, world, m
 
 
 def test_queue_filters_breached_and_breaching_within(app, world, make_ticket):
-    from tickets.services import QueueFilters, queue_page
+    from tickets.queue import QueueFilters, queue_page
     from tickets.sla.jobs import sweep
 
     with frozen(MON_9):
@@ -515,7 +516,8 @@ def test_queue_page_shows_business_time_left_and_states(app, web, world, login, 
 
 
 def test_bad_queue_cursors_and_filters_are_refused(app, world):
-    from tickets.services import TicketError, encode_cursor, parse_queue_filters, queue_page
+    from tickets.access import TicketError
+    from tickets.queue import encode_cursor, parse_queue_filters, queue_page
 
     with app.test_request_context():
         for args in ({"sort": "sideways"}, {"breaching_within": "-1"}, {"breached": "yes"}):

@@ -254,8 +254,9 @@ def test_a_time_entry_that_changes_the_coverage_recomputes(cov, world, clock, po
 
 
 def test_an_approval_that_settles_coverage_recomputes_the_clocks(cov, world, clock, policies):
+    from tickets.access import get_ticket
     from tickets.coverage import settle
-    from tickets.services import Actor, get_ticket
+    from tickets.services import Actor
     from tickets.sla.policies import save_source_mapping
 
     # Uncovered tickets get no SLA; approved work runs on the default policy.
@@ -283,8 +284,9 @@ def test_an_approval_that_settles_coverage_recomputes_the_clocks(cov, world, clo
 
 
 def test_a_plans_overage_approval_keeps_the_plans_policy(cov, world, clock, policies):
+    from tickets.access import get_ticket
     from tickets.coverage import settle
-    from tickets.services import Actor, get_ticket
+    from tickets.services import Actor
 
     plan = plan_with(cov, "Gold", policies["Gold"], allowance_minutes=30, overage_policy="approval")
     cov.production(world.acme, date(2026, 1, 5))
@@ -301,8 +303,9 @@ def test_a_plans_overage_approval_keeps_the_plans_policy(cov, world, clock, poli
 
 def test_retrying_an_undecided_filing_recomputes(cov, world, clock, policies, monkeypatch, expect_errors):
     import plans.services
+    from tickets.access import get_ticket
     from tickets.coverage import retry_coverage
-    from tickets.services import Actor, get_ticket
+    from tickets.services import Actor
 
     plan = plan_with(cov, "Gold", policies["Gold"])
     cov.production(world.acme, date(2026, 1, 5))

@@ -136,7 +136,7 @@ def test_client_user_does_not_see_a_colleagues_ticket(web, world, login, make_ti
 
 
 def test_clients_never_see_internal_notes_their_files_or_their_history(app, web, world, login, make_ticket):
-    from tickets import services
+    from tickets import access
     from tickets.models import Attachment
 
     ticket = make_ticket(world.acme_user, "Where is my invoice?")
@@ -164,10 +164,10 @@ def test_clients_never_see_internal_notes_their_files_or_their_history(app, web,
         assert f"/attachments/{internal_file.id}" not in page
         assert "Internal note" not in page
         assert web.get(f"/attachments/{internal_file.id}").status_code == 404
-        kinds = [e.kind for e in services.history(viewer, ticket)]
+        kinds = [e.kind for e in access.history(viewer, ticket)]
         assert "note_added" not in kinds and "replied" in kinds
-        assert all(not m.internal for m in services.thread(viewer, ticket))
-        assert all(not a.internal for a in services.attachments(viewer, ticket))
+        assert all(not m.internal for m in access.thread(viewer, ticket))
+        assert all(not a.internal for a in access.attachments(viewer, ticket))
 
 
 # -- bad input -----------------------------------------------------------------------------

@@ -1,0 +1,244 @@
+"""The ticket queue: filters from query arguments, sort orders and keyset cursors, one page.
+
+Used by the agent queue, the client portal's list and the API's ticket list. Every page is read
+through `visible_tickets` (tickets.access), so a queue never shows another company's tickets.
+Unknown filter values are reported per field (`QueueFilters.errors`), never guessed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.orm import joinedload
+
+from helpdesk.accounts import User
+from helpdesk.clock import utcnow
+from helpdesk.companies import SLUG_RE, Client
+from helpdesk.date_bounds import parse_instant
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from helpdesk.text import whole_number
+from tickets.access import MAX_ID, TicketError, visible_tickets
+from tickets.models import CATEGORIES, OPEN_STATUSES, PRIORITIES, STATUSES, Ticket
+
+BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
+SORTS = ("newest", "due")
+MAX_BREACHING_HOURS = 24 * 30
+
+
+@dataclass
+class QueueFilters:
+    statuses: tuple[str, ...] = OPEN_STATUSES
+    category: str | None = None
+    priority: str | None = None
+    client: str | None = None  # slug
+    assignee: str | None = None  # user id, "none" for unassigned
+    breaching_within_minutes: int | None = None  # SLA due within this many minutes
+    limit: int = 50
+    cursor: str | None = None
+    # "newest": by id, newest first; "due": nearest due instant first, tickets without one last.
+    sort: str = "newest"
+    breaching_within: int | None = None  # hours: a due instant still ahead, at most this far
+    breached: bool = False  # a breach recorded on a clock still running
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str = "newest") -> list[Any]:
+    """The keyset of the last row of the previous page: [id], or [due instant or None, id]."""
+    def invalid() -> TicketError:
+        return TicketError(_("The page cursor is not valid."), {"cursor": _("Invalid cursor.")})
+
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise invalid() from exc
+    if sort == "due":
+        if not isinstance(values, list) or len(values) != 2 or not isinstance(values[1], int) \
+                or isinstance(values[1], bool) or not 0 < values[1] <= MAX_ID \
+                or not (values[0] is None or isinstance(values[0], str)):
+            raise invalid()
+        if values[0] is not None:
+            try:
+                values[0] = parse_instant(values[0])
+            except ValueError as exc:  # malformed, naive, or outside the date bounds
+                raise invalid() from exc
+        return values
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], int) \
+            or isinstance(values[0], bool) or not 0 < values[0] <= MAX_ID:
+        raise invalid()
+    return values
+
+
+def _count_arg(filters: QueueFilters, args: dict[str, str], name: str, most: int, refusal: str) -> int | None:
+    """The whole number from 1 to `most` in query argument `name`; None when it is absent, or
+    refused (then `refusal` is the filters' error for `name`)."""
+    text = (args.get(name) or "").strip()
+    if not text:
+        return None
+    count = whole_number(text)
+    if count is None or not 1 <= count <= most:
+        filters.errors[name] = refusal
+        return None
+    return count
+
+
+def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> QueueFilters:
+    """Read queue filters from query arguments; unknown values are reported, not guessed."""
+    filters = QueueFilters(limit=default_limit)
+    status = (args.get("status") or "").strip()
+    if status == "all":
+        filters.statuses = STATUSES
+    elif status:
+        wanted = tuple(s for s in status.split(",") if s)
+        bad = [s for s in wanted if s not in STATUSES]
+        if bad:
+            filters.errors["status"] = _("Unknown status: %(value)s", value=", ".join(bad))
+        else:
+            filters.statuses = wanted
+    category = (args.get("category") or "").strip()
+    if category and category not in CATEGORIES:
+        filters.errors["category"] = _("Unknown category: %(value)s", value=category)
+    elif category:
+        filters.category = category
+    priority = (args.get("priority") or "").strip()
+    if priority and priority not in PRIORITIES:
+        filters.errors["priority"] = _("Unknown priority: %(value)s", value=priority)
+    elif priority:
+        filters.priority = priority
+    client = (args.get("client") or "").strip()
+    if client and not SLUG_RE.fullmatch(client):
+        filters.errors["client"] = _("Unknown client: %(value)s", value=client[:40])
+    elif client:
+        filters.client = client
+    assignee = (args.get("assignee") or "").strip()
+    assignee_id = whole_number(assignee)
+    if assignee and assignee != "none" and (assignee_id is None or assignee_id > MAX_ID):
+        filters.errors["assignee"] = _("Unknown assignee: %(value)s", value=assignee[:20])
+    elif assignee:
+        filters.assignee = assignee
+    filters.breaching_within_minutes = _count_arg(
+        filters, args, "breaching_within_minutes", BREACHING_WITHIN_MAX,
+        _("A whole number of minutes from 1 to %(limit)s.", limit=BREACHING_WITHIN_MAX),
+    )
+    filters.limit = _count_arg(
+        filters, args, "limit", 200, _("The limit is a whole number from 1 to 200.")
+    ) or filters.limit
+    filters.cursor = (args.get("cursor") or "").strip() or None
+    sort = (args.get("sort") or "").strip()
+    if sort and sort not in SORTS:
+        filters.errors["sort"] = _("Unknown order: %(value)s", value=sort)
+    elif sort:
+        filters.sort = sort
+    filters.breaching_within = _count_arg(
+        filters, args, "breaching_within", MAX_BREACHING_HOURS,
+        _("Breaching within is a whole number of hours from 1 to %(max)s.", max=MAX_BREACHING_HOURS),
+    )
+    breached = (args.get("breached") or "").strip()
+    if breached and breached not in ("0", "1"):
+        filters.errors["breached"] = _("Breached is 1 or 0.")
+    filters.breached = breached == "1"
+    return filters
+
+
+def queue_page(
+    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None
+) -> tuple[list[Ticket], str | None]:
+    """One page of tickets, by keyset: one query whatever the page size and however deep.
+
+    Newest first by id; or (sort "due") nearest due instant first, by keyset on
+    (next_deadline_at, id), tickets without a pending due instant after them by id.
+    """
+    if filters.errors:
+        raise TicketError(_("Some filters are not valid."), filters.errors)
+    now = now or utcnow()
+    query = visible_tickets(user).where(Ticket.status.in_(filters.statuses))
+    if requester_only:
+        query = query.where(Ticket.requester_id == user.id)
+    if filters.category:
+        query = query.where(Ticket.category == filters.category)
+    if filters.priority:
+        query = query.where(Ticket.priority == filters.priority)
+    if filters.client:
+        query = query.join(Client, Client.id == Ticket.client_id).where(Client.slug == filters.client)
+    if filters.assignee == "none":
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(Ticket.assignee_id == int(filters.assignee))
+    if filters.breached:
+        query = query.where(Ticket.sla_state == "breached")
+    within = None
+    if filters.breaching_within is not None:
+        within = timedelta(hours=filters.breaching_within)
+    if filters.breaching_within_minutes is not None:  # the API's finer filter
+        within = timedelta(minutes=filters.breaching_within_minutes)
+    if within is not None:
+        query = query.where(Ticket.next_deadline_at > now, Ticket.next_deadline_at <= now + within)
+    options = (
+        joinedload(Ticket.client),
+        joinedload(Ticket.requester),
+        joinedload(Ticket.assignee),
+        joinedload(Ticket.sla_policy).lazyload("*"),
+    )
+    if filters.sort == "due":
+        query = _due_order(query, filters)
+    else:
+        if filters.cursor:
+            (last_id,) = decode_cursor(filters.cursor)
+            query = query.where(Ticket.id < last_id)
+        query = query.order_by(Ticket.id.desc()).limit(filters.limit + 1)
+    rows = list(db.session.scalars(query.options(*options)).unique())
+    next_cursor = None
+    if len(rows) > filters.limit:
+        rows = rows[: filters.limit]
+        last = rows[-1]
+        if filters.sort == "due":
+            next_cursor = encode_cursor([_iso(last.next_deadline_at), last.id])
+        else:
+            next_cursor = encode_cursor([last.id])
+    return rows, next_cursor
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _due_order(query: Select[tuple[Ticket]], filters: QueueFilters) -> Select[tuple[Ticket]]:
+    """Nearest due instant first, then tickets without one, each part a range on its index.
+
+    A single (next_deadline_at, id) range cannot say "and then the NULLs" in a way an index can
+    walk, so the page is the union of two ranges, each limited to a page, in one statement.
+    """
+    size = filters.limit + 1
+    due, ident = Ticket.next_deadline_at, Ticket.id
+    after = decode_cursor(filters.cursor, "due") if filters.cursor else None
+    undated = query.where(due.is_(None))
+    if after is not None and after[0] is None:
+        # Already among the tickets without a due instant.
+        return undated.where(ident > after[1]).order_by(due.asc().nulls_last(), ident).limit(size)
+    dated = query.where(due.is_not(None))
+    if after is not None:
+        dated = dated.where(tuple_(due, ident) > tuple_(after[0], after[1]))
+    head = dated.with_only_columns(ident).order_by(due, ident).limit(size).subquery()
+    tail = undated.with_only_columns(ident).order_by(ident).limit(size).subquery()
+    page_ids = select(head.c.id).union_all(select(tail.c.id))
+    return (
+        select(Ticket)
+        .where(Ticket.id.in_(page_ids))
+        .order_by(due.asc().nulls_last(), ident)
+        .limit(size)
+    )
