@@ -106,6 +106,20 @@ def is_postgres(database_url: str) -> bool:
     return database_url.startswith("postgresql")
 
 
+@pytest.fixture
+def own_database_url(is_postgres: bool, tmp_path: Path) -> Iterator[str]:
+    """An empty database of this test's own (no schema yet), for tests that run the migrations
+    themselves: down to base, up to one revision, or from nothing. Dropped afterwards."""
+    if is_postgres:
+        made = _postgres_database(os.environ["TEST_DATABASE_URL"])
+        try:
+            yield next(made)
+        finally:
+            made.close()
+    else:
+        yield f"sqlite:///{tmp_path / 'own.sqlite3'}"
+
+
 def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
     return {
         "TESTING": True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from tests.conftest import PASSWORD, _postgres_database, base_config
+from tests.conftest import PASSWORD, base_config
 from tests.samples import text_of
 
 # -- language ---------------------------------------------------------------------------------
@@ -246,20 +245,7 @@ def test_flask_db_check_is_clean(app):
     assert result.exception is None
 
 
-@pytest.fixture
-def fresh_database_url(is_postgres: bool, tmp_path: Path) -> Any:
-    """A database of this test's own, so going down to base disturbs no other test."""
-    if is_postgres:
-        made = _postgres_database(os.environ["TEST_DATABASE_URL"])
-        try:
-            yield next(made)
-        finally:
-            made.close()
-    else:
-        yield f"sqlite:///{tmp_path / 'updown.sqlite3'}"
-
-
-def test_migrations_go_down_to_base_and_up_again(fresh_database_url, tmp_path, translations):
+def test_migrations_go_down_to_base_and_up_again(own_database_url, tmp_path, translations):
     from flask_migrate import check, downgrade, upgrade
 
     from app import create_app
@@ -270,7 +256,7 @@ def test_migrations_go_down_to_base_and_up_again(fresh_database_url, tmp_path, t
     from tickets.services import Actor, file_ticket
 
     directory = str(ROOT / "migrations")
-    other = create_app(base_config(fresh_database_url, tmp_path))
+    other = create_app(base_config(own_database_url, tmp_path))
     with other.app_context():
         try:
             upgrade(directory=directory)

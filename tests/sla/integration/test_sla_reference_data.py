@@ -6,30 +6,14 @@ database is emptied. Pages and services only read it, and say plainly when it is
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
-from tests.conftest import _postgres_database, base_config
+from tests.conftest import base_config
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
-
-
-@pytest.fixture
-def fresh_database_url(is_postgres: bool, tmp_path: Path) -> Iterator[str]:
-    """A database of this test's own, built by the migrations alone."""
-    if is_postgres:
-        made = _postgres_database(os.environ["TEST_DATABASE_URL"])
-        try:
-            yield next(made)
-        finally:
-            made.close()
-    else:
-        yield f"sqlite:///{tmp_path / 'seeded.sqlite3'}"
 
 
 def _reference_data() -> dict[str, Any]:
@@ -58,7 +42,7 @@ def _expected() -> dict[str, Any]:
     }
 
 
-def test_the_migrations_seed_the_reference_data_once(fresh_database_url, tmp_path, translations):
+def test_the_migrations_seed_the_reference_data_once(own_database_url, tmp_path, translations):
     from flask_migrate import upgrade
 
     from app import create_app
@@ -66,7 +50,7 @@ def test_the_migrations_seed_the_reference_data_once(fresh_database_url, tmp_pat
     from helpdesk.extensions import db
     from tests.conftest import ROOT
 
-    app = create_app(base_config(fresh_database_url, tmp_path))
+    app = create_app(base_config(own_database_url, tmp_path))
     with app.app_context():
         try:
             upgrade(directory=str(ROOT / "migrations"))

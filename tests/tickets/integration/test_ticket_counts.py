@@ -3,9 +3,7 @@ of the tickets, whatever wrote them; the manager home reads it instead of counti
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, text
 
-from tests.conftest import _empty_tables, _postgres_database, base_config
+from tests.conftest import _empty_tables, base_config
 
 RECOUNT = "SELECT client_id, status, count(*) FROM tickets GROUP BY client_id, status"
 SUMMARY = "SELECT client_id, status, n FROM ticket_counts"
@@ -93,19 +91,7 @@ def test_a_bulk_seed_in_raw_sql_leaves_the_summary_equal_to_a_recount(app):
     assert_summary_equals_recount()
 
 
-@pytest.fixture
-def other_database_url(is_postgres: bool, tmp_path: Path) -> Any:
-    if is_postgres:
-        made = _postgres_database(os.environ["TEST_DATABASE_URL"])
-        try:
-            yield next(made)
-        finally:
-            made.close()
-    else:
-        yield f"sqlite:///{tmp_path / 'backfill.sqlite3'}"
-
-
-def test_the_migration_counts_the_tickets_already_there(other_database_url, tmp_path, translations):
+def test_the_migration_counts_the_tickets_already_there(own_database_url, tmp_path, translations):
     from flask_migrate import upgrade
 
     from app import create_app
@@ -116,7 +102,7 @@ def test_the_migration_counts_the_tickets_already_there(other_database_url, tmp_
     from tickets.services import Actor, change_status, file_ticket
 
     directory = str(ROOT / "migrations")
-    other = create_app(base_config(other_database_url, tmp_path))
+    other = create_app(base_config(own_database_url, tmp_path))
     with other.app_context():
         try:
             upgrade(directory=directory, revision="0012")
