@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 import helpdesk.accounts  # noqa: F401  (registers the user loader)
 import plans
 import tickets
-from helpdesk import config, idempotency, security
+from helpdesk import config, formats, idempotency, security
 from helpdesk.api import http_error_response, is_api_request, service_error_response
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -84,6 +84,7 @@ def register_templates(app: Flask) -> None:
     # Every vocabulary's words through one filter: {{ ticket.category|label("category") }}, and
     # {% for s in vocabulary.status %} to list one (helpdesk/vocabulary.py).
     app.jinja_env.filters["label"] = vocabulary_label
+    formats.init_app(app)  # |when, |day, |percent, |money, |file_size: helpdesk/formats.py
     app.jinja_env.globals["vocabulary"] = VOCABULARIES
 
 

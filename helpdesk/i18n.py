@@ -19,6 +19,8 @@ from flask_babel import (
 )
 from flask_login import current_user
 
+from helpdesk.formats import format_locale
+
 _ = gettext
 _l = lazy_gettext
 __all__ = ["_", "_l", "ngettext", "format_date", "format_datetime", "get_locale"]
@@ -41,6 +43,16 @@ def _request_user():
 
 
 def select_locale() -> str:
+    """The locale of the reader's language (English is written as en-GB: helpdesk/formats.py)."""
+    return format_locale(_select_language())
+
+
+def language() -> str:
+    """The reader's language code, ``pl`` or ``en`` (the locale without its territory)."""
+    return get_locale().language
+
+
+def _select_language() -> str:
     """The user's chosen language, else the browser's, else English (commands: English)."""
     languages = current_app.config["LANGUAGES"]
     user = _request_user()

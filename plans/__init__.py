@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
         onboarding,
     )
     from plans.cli import coverage_cli
-    from plans.labels import render_reason
+    from plans.labels import period_name, render_reason
     from plans.labels import template_globals as coverage_globals
     from plans.views import bp, portal_bp
 
@@ -28,4 +28,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(coverage_cli)
     app.jinja_env.globals.update(coverage_globals())
     app.jinja_env.globals["coverage_reason"] = render_reason
+    app.jinja_env.filters["period"] = period_name  # a plan period named for the reader
     onboarding.init_app(app)

@@ -9,8 +9,10 @@ from typing import Any
 
 from flask_babel import format_decimal
 
+from helpdesk import formats
 from helpdesk.i18n import _, format_date
 from plans.coverage import Reason
+from plans.periods import Period
 
 
 def format_minutes(minutes: int | None) -> str:
@@ -40,6 +42,24 @@ def render_reason(reason: Any) -> str:
     elif not isinstance(reason, Reason):
         reason = Reason.from_dict({"msgid": reason.reason_msgid, "params": reason.reason_params})
     return reason.render(gettext=_, format_date=long_date, format_decimal=format_decimal)
+
+
+def period_name(period: Period | str | None) -> str:
+    """A plan period for the reader: "grudzień 2026", "IV kw. 2026" or "4 gru 2026 – 3 sty 2027".
+
+    Takes a ``Period`` or its label (the key stored in the ledger and used in URLs)."""
+    if period is None or period == "":
+        return "—"
+    if isinstance(period, str):
+        try:
+            period = Period.from_label(period)
+        except ValueError:
+            return period
+    if period.is_calendar_month:
+        return formats.month(period.start)
+    if period.is_calendar_quarter:
+        return formats.quarter(period.start)
+    return formats.days(period.start, period.last_day)
 
 
 def template_globals() -> dict:

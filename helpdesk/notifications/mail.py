@@ -29,6 +29,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 
 from helpdesk.clock import utcnow
+from helpdesk.formats import format_locale
 from helpdesk.i18n import _l
 from helpdesk.notifications import events as ev
 
@@ -86,7 +87,7 @@ def _instant(value: Any, timezone: str, locale: str) -> str:
         zone = ZoneInfo(timezone)
     except (KeyError, ValueError):
         zone = ZoneInfo("Europe/Warsaw")
-    return babel_datetime(moment, "medium", tzinfo=zone, locale=locale)
+    return babel_datetime(moment, "short", tzinfo=zone, locale=format_locale(locale))
 
 
 def _reason(value: Any) -> str:
@@ -121,7 +122,7 @@ def render(event: str, recipient: dict[str, Any], values: dict[str, Any], ticket
     env = current_app.jinja_env
     # Straight from the environment, not render_template: a message depends on its outbox row
     # alone, never on a request's context processors (who is logged in, the session).
-    with force_locale(language):
+    with force_locale(format_locale(language)):
         return Mail(
             subject=_subject(event, role, values),
             text=env.get_template(f"email/{name}.txt").render(context),

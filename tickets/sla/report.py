@@ -17,6 +17,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import Integer, case, func, literal_column, select
 from sqlalchemy.orm import aliased
 
+from helpdesk import formats
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.date_bounds import out_of_bounds_message, within_bounds
@@ -177,7 +178,7 @@ def _label(by: str, value: object) -> str:
 def chart(rows: list[Row], months: list[date], width: int = 720, height: int = 240) -> dict:
     """Coordinates for an inline SVG line chart of compliance per month (0-100 %)."""
     by_key = {r.key: r for r in rows}
-    left, right, top, bottom = 44, 12, 12, 36
+    left, right, top, bottom = 44, 32, 12, 36  # room for half of the last month's label
     inner_w, inner_h = width - left - right, height - top - bottom
     step = inner_w / max(len(months) - 1, 1)
 
@@ -194,7 +195,7 @@ def chart(rows: list[Row], months: list[date], width: int = 720, height: int = 2
                 points.append({"x": round(left + i * step, 1), "y": y(share), "share": share,
                                "label": _label("month", month.strftime("%Y-%m"))})
         series[name] = {"points": points, "path": " ".join(f"{p['x']},{p['y']}" for p in points)}
-    ticks = [{"y": y(v), "label": f"{v} %"} for v in (0, 25, 50, 75, 100)]
+    ticks = [{"y": y(v), "label": formats.percent(v / 100, digits=0)} for v in (0, 25, 50, 75, 100)]
     labels = [
         {"x": round(left + i * step, 1), "label": format_date(m, "MMM yy")}
         for i, m in enumerate(months)

@@ -122,7 +122,7 @@ POLISH_WORDS = {
     "login": ["Zaloguj się do helpdesku", "Hasło"],
     "new ticket": ["Zgłoś nowy problem", "Temat", "Opis", "Wyślij zgłoszenie"],
     "queue": ["Kolejka zgłoszeń", "Osoba przypisana", "Najbliższy termin najpierw", "Pytanie"],
-    "usage": ["Wykorzystanie w okresie 2026-11", "Nadwyżka", "3 zgłoszenia", "1 zgłoszenie"],
+    "usage": ["Wykorzystanie — listopad 2026", "Nadwyżka", "3 zgłoszenia", "1 zgłoszenie"],
     "users": ["Użytkownicy", "Dodaj użytkownika", "Imię i nazwisko", "Konsultant", "Kierownik"],
 }
 
