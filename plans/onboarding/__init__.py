@@ -37,6 +37,24 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.manager_bp)
     app.register_blueprint(views.portal_bp)
     app.cli.add_command(onboarding_cli)
+    app.jinja_env.globals["has_onboarding"] = has_onboarding
     # Meeting reminders go out on the working day before each meeting, once: look every hour.
     periodic(app, "onboarding-reminders", func="plans.onboarding.reminders.send_reminders_job", every=3600,
              setting="ONBOARDING_REMIND_SECONDS")
+
+
+def has_onboarding(user) -> bool:
+    """True when the user's company has an onboarding record (the portal link shows only then).
+
+    One indexed look-up (onboardings.client_id is unique), once per request."""
+    from flask import g
+    from sqlalchemy import exists, select
+
+    from helpdesk.extensions import db
+    from plans.onboarding.models import Onboarding
+
+    if getattr(user, "client_id", None) is None:
+        return False
+    if "has_onboarding" not in g:
+        g.has_onboarding = bool(db.session.scalar(select(exists().where(Onboarding.client_id == user.client_id))))
+    return g.has_onboarding

@@ -19,7 +19,7 @@ from plans.onboarding.checklists import missing_start_data
 from plans.onboarding.errors import NotFound
 from plans.onboarding.meetings import get_meeting, meetings
 from plans.onboarding.models import STAGES, Onboarding, OnboardingMeeting
-from plans.onboarding.stages import stage_gaps
+from plans.onboarding.stages import Gap, stage_gaps
 
 
 @dataclass
@@ -92,7 +92,7 @@ def overview(now: datetime, stale_days: int) -> Overview:
 class ClientProgress:
     onboarding: Onboarding
     current_stage: str | None
-    gaps: list[str]
+    gaps: list[Gap]
     missing_start_data: list[str]
     next_meeting: OnboardingMeeting | None
     upcoming: list[OnboardingMeeting]

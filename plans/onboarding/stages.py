@@ -13,6 +13,7 @@ there, which is what the ticket routing and the coverage engine read.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -39,35 +40,45 @@ from plans.onboarding.success_plan import latest_plan_version
 from plans.onboarding.vocabulary import Stage
 
 
-def stage_gaps(onboarding: Onboarding) -> list[str]:
+@dataclass(frozen=True)
+class Gap:
+    """One thing that keeps a stage from being done, with the items it is about (shown nested)."""
+
+    text: str
+    details: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def stage_gaps(onboarding: Onboarding) -> list[Gap]:
     """What keeps the current stage from being done, in plain words (shown to staff and client)."""
     stage = onboarding.current_stage
-    gaps: list[str] = []
+    gaps: list[Gap] = []
     if stage == "kickoff":
         if latest_plan_version(onboarding) == 0:
-            gaps.append(_("The Success Plan is not recorded yet."))
+            gaps.append(Gap(_("The Success Plan is not recorded yet.")))
     elif stage == "configuration":
         missing = missing_start_data(onboarding)
         if missing:
-            gaps.append(_("Configuration can start once these start data are complete:"))
-            gaps.extend(missing)
+            gaps.append(Gap(_("Configuration can start once these start data are complete:"), tuple(missing)))
         else:
             items = checklist(onboarding, "configuration") + checklist(onboarding, "test")
             open_items = [i for i in items if not i.complete]
             if open_items:
-                gaps.append(
+                gaps.append(Gap(
                     _("%(open)s of %(all)s configuration items and tests are still open.",
                       open=len(open_items), all=len(items))
-                )
+                ))
     elif stage == "training":
         if not onboarding.training_plan_checked:
-            gaps.append(_("The Success Plan has not been checked at a training yet."))
+            gaps.append(Gap(_("The Success Plan has not been checked at a training yet.")))
         if not onboarding.training_access_handed_over:
-            gaps.append(_("Access to the panel has not been handed over yet."))
+            gaps.append(Gap(_("Access to the panel has not been handed over yet.")))
     elif stage == "protocol":
-        gaps.append(_("The signed acceptance protocol has not been received yet."))
+        gaps.append(Gap(_("The signed acceptance protocol has not been received yet.")))
     elif stage == "follow_up":
-        gaps.append(_("The follow-up meeting has not taken place yet."))
+        gaps.append(Gap(_("The follow-up meeting has not taken place yet.")))
     return gaps
 
 
