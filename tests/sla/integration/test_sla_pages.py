@@ -299,21 +299,21 @@ def test_sla_report_numbers_by_month_priority_and_client(app, web, world, login,
     with frozen(warsaw(2026, 2, 5, 12, 0)):
         by_month = text_of(web.get("/manager/sla/?by=month&from=2026-01&to=2026-02"))
     assert rows_of(by_month) == {
-        "2026-01": ("2", "50.0 % (1/2)", "50.0 % (1/2)", "0.0 h"),
-        "2026-02": ("1", "100.0 % (1/1)", "—", "1.0 h"),
-        "total": ("3", "66.7 % (2/3)", "50.0 % (1/2)", "1.0 h"),
+        "2026-01": ("2", "50.0% (1/2)", "50.0% (1/2)", "0 h"),
+        "2026-02": ("1", "100.0% (1/1)", "—", "1 h"),
+        "total": ("3", "66.7% (2/3)", "50.0% (1/2)", "1 h"),
     }
     assert by_month.count('class="point-first"') == 2 and by_month.count('class="point-resolution"') == 1
-    assert "<title>January 2026: 50.0 %</title>" in by_month
+    assert "<title>January 2026: 50.0%</title>" in by_month
     with frozen(warsaw(2026, 2, 5, 12, 0)):
         by_priority = rows_of(text_of(web.get("/manager/sla/?by=priority&from=2026-01&to=2026-02")))
         by_client = rows_of(text_of(web.get("/manager/sla/?by=client&from=2026-01&to=2026-02")))
         by_plan = rows_of(text_of(web.get("/manager/sla/?by=plan&from=2026-01&to=2026-02")))
         bad = web.get("/manager/sla/?by=colour&from=2026-13")
-    assert by_priority["urgent"][1:3] == ("100.0 % (1/1)", "100.0 % (1/1)")
-    assert by_priority["high"][1:3] == ("50.0 % (1/2)", "0.0 % (0/1)")
-    assert by_client["ACME Logistics"][:2] == ("2", "100.0 % (2/2)")
-    assert by_client["Globex Trading"][:3] == ("1", "0.0 % (0/1)", "0.0 % (0/1)")
+    assert by_priority["urgent"][1:3] == ("100.0% (1/1)", "100.0% (1/1)")
+    assert by_priority["high"][1:3] == ("50.0% (1/2)", "0.0% (0/1)")
+    assert by_client["ACME Logistics"][:2] == ("2", "100.0% (2/2)")
+    assert by_client["Globex Trading"][:3] == ("1", "0.0% (0/1)", "0.0% (0/1)")
     assert set(by_plan) == {"bug_fix", "onboarding", "total"}
     assert bad.status_code == 400
 
