@@ -23,6 +23,7 @@ from helpdesk.date_bounds import EARLIEST, LATEST, out_of_bounds_message, within
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans.coverage import CATEGORIES, SOURCES
+from plans.labels import period_name
 from plans.models import CHARGES, KINDS, OVERAGE_CHARGES, CoverageDecision, Subscription, UsageEntry
 from plans.periods import Period
 from plans.services import (
@@ -362,7 +363,7 @@ def client_period(client_id: int, label: str, today: date) -> PeriodUsage:
     for usage in client_periods(client_id, today):
         if usage.allowance.period == wanted:
             return usage
-    raise NotFound(_("Your company had no support plan for the period %(period)s.", period=label))
+    raise NotFound(_("Your company had no support plan for the period %(period)s.", period=period_name(wanted)))
 
 
 def client_period_rows(client_id: int, usage: PeriodUsage) -> list[UsageEntry]:

@@ -19,6 +19,7 @@ from helpdesk.forms import form_page, refused_page, saved, submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required, manager_required
 from plans import reports, services
+from plans.charts import usage_chart
 from plans.forms import (
     EndSubscriptionForm,
     NewPlanForm,
@@ -206,6 +207,7 @@ def client_coverage(client_id: int):
         return render_template(
             "manager/client_coverage.html", client=client, form=form, today=today, situation=situation,
             previews=previews, subscriptions=services.client_subscriptions(client_id),
+            chart=usage_chart(reports.client_periods(client_id, today)),
         )
 
     return form_page(
@@ -297,5 +299,6 @@ def company_usage():
     periods = reports.client_periods(current_user.client_id, today)
     return render_template(
         "portal/usage.html", periods=periods, selected=selected, rows=rows, today=today,
+        chart=usage_chart(periods),
         current=next((p for p in periods if today in p.allowance.period), None),
     )

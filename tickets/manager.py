@@ -6,6 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from helpdesk import formats
+from helpdesk.charts import Series, line_chart
+from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from helpdesk.forms import submit
@@ -14,6 +17,7 @@ from helpdesk.security import manager_required
 from plans import services as plans_services
 from tickets import access, coverage
 from tickets.access import TicketError
+from tickets.backlog import backlog_weeks
 from tickets.forms import ApprovalForm
 from tickets.models import STATUSES, TicketCount
 from tickets.services import Actor
@@ -37,6 +41,21 @@ def home():
         if status:
             entry["counts"][status] = count
     return render_template("manager/home.html", table=table, statuses=STATUSES)
+
+
+@bp.route("/backlog")
+@manager_required
+def backlog():
+    """The open-ticket backlog at the end of each of the last twelve weeks (an estimate: tickets/backlog.py).
+
+    A page of its own: the manager home reads only summary counts, this reads the tickets of the
+    window (index ranges of twelve weeks, whatever the history before them)."""
+    weeks = backlog_weeks(utcnow())
+    chart = line_chart(
+        [formats.day(day) for day, _open in weeks], [Series(_("Open tickets"), [n for _day, n in weeks])],
+        formats.number,
+    )
+    return render_template("manager/backlog.html", chart=chart, weeks=weeks)
 
 
 # -- the approval queue: uncovered work waits here for a manager --------------------------------

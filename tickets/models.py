@@ -70,8 +70,8 @@ class Ticket(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="new")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Denormalised from the ticket's latest coverage decision, for lists (no query per row).
     coverage_source: Mapped[str | None] = mapped_column(String(30))
     coverage_covered: Mapped[bool | None]
