@@ -55,8 +55,32 @@ PAGES = {
     "ticket view": "ticket view",
     "manager home": "dashboard",
 }
+# The queue in its other sorts and filters, and the reports: pages that must stay flat from the
+# smallest size to the biggest (the p50 ratio is checked against --goal); no peer page for them.
+QUEUE_VARIANTS = {
+    "queue: due": "/agent/queue?sort=due",
+    "queue: all statuses": "/agent/queue?status=all",
+    "queue: status new": "/agent/queue?status=new",
+    "queue: category bug": "/agent/queue?category=bug",
+    "queue: priority urgent": "/agent/queue?priority=urgent",
+    "queue: client": "/agent/queue?client=acme",
+    "queue: unassigned": "/agent/queue?assignee=none",
+    "queue: assignee": "/agent/queue?assignee={agent_id}&status=all",
+    "queue: breached": "/agent/queue?breached=1",
+    "queue: breaching 24 h": "/agent/queue?breaching_within=24&sort=due",
+}
+REPORTS = {"SLA report": "/manager/sla/", "SLA report by client": "/manager/sla/?by=client",
+           "usage report": "/manager/usage"}
+PAGES.update(dict.fromkeys(QUEUE_VARIANTS, ""))
+PAGES.update(dict.fromkeys(REPORTS, ""))
 PAGE_KEYS = {"file-web": "file (web form)", "file-api": "file (API)", "queue": "agent queue",
              "view": "ticket view", "manager": "manager home"}
+PAGE_GROUPS = {  # --pages accepts these too
+    "queues": list(QUEUE_VARIANTS),
+    "reports": list(REPORTS),
+    "reads": ["agent queue", *QUEUE_VARIANTS, "ticket view", "manager home", *REPORTS],
+}
+FLAT = ("agent queue", *QUEUE_VARIANTS, "ticket view", "manager home", *REPORTS)
 
 
 @dataclass
@@ -250,11 +274,13 @@ def prepare_opiekun(database: str, size: int, args: argparse.Namespace) -> tuple
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     else:
-        url = postgres_database(args.postgres_url, f"opiekun_bench_{size}", args.fresh)
+        url = postgres_database(args.postgres_url, f"{args.pg_prefix}_{size}", args.fresh)
     env = opiekun_env(url)
     print(f"  Opiekun on {database}: migrating and seeding {size:,} tickets...", flush=True)
     flask(env, "db", "upgrade")
+    started = time.monotonic()
     flask(env, "demo", "seed", "--tickets", str(size))
+    print(f"  seed: {time.monotonic() - started:.0f} s (0 when already seeded)", flush=True)
     token_file = DATA / f"token-{database}-{size}.txt"
     if args.fresh or not token_file.exists():
         token_file.write_text(flask(env, "tokens", "create", "--email", "client@acme.example", "--name",
@@ -292,11 +318,22 @@ def measure_pages(system: str, server: Server, runs: dict[str, dict], wanted: se
     return results
 
 
+def agent_id(database_url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT id FROM users WHERE email = 'agent@opiekun.example'")).scalar_one()
+    engine.dispose()
+    return found
+
+
 def measure_opiekun(database: str, size: int, args: argparse.Namespace) -> list[Result]:
     env, url = prepare_opiekun(database, size, args)
     shutil.rmtree(DATA / "outbox", ignore_errors=True)
     token = (DATA / f"token-{database}-{size}.txt").read_text().strip()
     ticket_id = middle_ticket(url, "tickets")
+    agent_user = agent_id(url)
     server = Server(VENV_BIN / "gunicorn", "app:app", cwd=ROOT, env=env, workers=args.workers)
     try:
         client = opiekun_login(server.url, "client@acme.example")
@@ -317,6 +354,10 @@ def measure_opiekun(database: str, size: int, args: argparse.Namespace) -> list[
             "ticket view": dict(url=f"/agent/tickets/{ticket_id}", cookie=cookie_header(agent)),
             "manager home": dict(url="/manager/", cookie=cookie_header(manager)),
         }
+        for page, path in QUEUE_VARIANTS.items():
+            runs[page] = dict(url=path.format(agent_id=agent_user), cookie=cookie_header(agent))
+        for page, path in REPORTS.items():
+            runs[page] = dict(url=path, cookie=cookie_header(manager))
         results = measure_pages("opiekun", server, runs, set(args.pages), database, size, args)
     finally:
         server.stop()
@@ -438,12 +479,40 @@ def table(results: list[Result], hello: Result) -> str:
     return "\n".join(rows)
 
 
+def flatness(results: list[Result], goal: float) -> tuple[str, bool]:
+    """The p50 ratio biggest/smallest size of every page that must stay flat; whether all meet `goal`."""
+    lines, ok = [], True
+    for database in sorted({r.database for r in results if r.app == "opiekun"}):
+        sizes = sorted({r.size for r in results if r.app == "opiekun" and r.database == database})
+        if len(sizes) < 2:
+            continue
+        for page in FLAT:
+            small = next((r for r in results if (r.app, r.database, r.size, r.page) == ("opiekun", database, sizes[0], page)), None)
+            big = next((r for r in results if (r.app, r.database, r.size, r.page) == ("opiekun", database, sizes[-1], page)), None)
+            if small is None or big is None:
+                continue
+            ratio = big.p50_ms / small.p50_ms if small.p50_ms else math.nan
+            met = not math.isnan(ratio) and ratio <= goal
+            ok = ok and met
+            lines.append(f"| {database} | {page} | {_number(small.p50_ms, 1)} | {_number(big.p50_ms, 1)} | "
+                         f"{_number(ratio, 2)} ({_count(sizes[-1])}/{_count(sizes[0])}) | {'yes' if met else 'NO'} |")
+    if not lines:
+        return "", True
+    head = [f"| database | page | p50 ms small | p50 ms big | ratio | <= {goal} |", "|---|---|---:|---:|---:|---|"]
+    return "\n".join(head + lines), ok
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="ticket counts, comma-separated (default 10000,100000)")
     parser.add_argument("--databases", default="sqlite", help="sqlite,postgresql (default sqlite)")
     parser.add_argument("--duration", type=int, default=15, help="seconds of load per page (default 15)")
-    parser.add_argument("--pages", default="all", help="all, or some of " + ",".join(PAGE_KEYS))
+    parser.add_argument("--pages", default="all",
+                        help="all, or some of " + ",".join([*PAGE_KEYS, *PAGE_GROUPS]) + " (groups: queues, reports, reads)")
+    parser.add_argument("--goal", type=float, default=1.3,
+                        help="largest p50 ratio biggest/smallest size allowed for the read pages (default 1.3)")
+    parser.add_argument("--pg-prefix", default="opiekun_bench",
+                        help="PostgreSQL databases are named PREFIX_<size> (default opiekun_bench)")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4, one wrk thread)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
     parser.add_argument("--no-peer", action="store_true", help="skip django-helpdesk")
@@ -456,7 +525,15 @@ def main() -> None:
     unknown = set(args.databases) - {"sqlite", "postgresql"}
     if unknown:
         parser.error(f"unknown database {sorted(unknown)}")
-    args.pages = list(PAGES) if args.pages == "all" else [PAGE_KEYS[p] for p in args.pages.split(",")]
+    if args.pages == "all":
+        args.pages = list(PAGES)
+    else:
+        wanted = []
+        for key in args.pages.split(","):
+            if key not in PAGE_KEYS and key not in PAGE_GROUPS:
+                parser.error(f"unknown page {key!r}")
+            wanted += PAGE_GROUPS.get(key) or [PAGE_KEYS[key]]
+        args.pages = wanted
     if args.postgres_url.startswith(("postgres://", "postgresql://")):
         args.postgres_url = "postgresql+psycopg://" + args.postgres_url.split("://", 1)[1]
 
@@ -483,12 +560,18 @@ def main() -> None:
               "x hello and x peer are req/s ratios; p50 big/small is the p50 at this size over the smallest; "
               "\"-\" where no request finished within the run.\n\n"
               f"    bench/run {' '.join(sys.argv[1:])}\n\n")
+    flat, flat_ok = flatness(results, args.goal)
+    if flat:
+        text += f"\n\nFlat from the smallest size to the biggest (p50 ratio, goal <= {args.goal}):\n\n" + flat
     out = BENCH / "results" / f"{started:%Y-%m-%d-%H%M}-{socket.gethostname()}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(header + text + "\n")
     print()
     print(text)
     print(f"\nWritten to {out.relative_to(ROOT)}")
+    if not flat_ok:
+        print(f"Some pages grow more than {args.goal}x from the smallest size to the biggest.", file=sys.stderr)
+        sys.exit(1)
 
 
 WRK = "wrk"

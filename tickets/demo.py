@@ -1,17 +1,18 @@
 """Demo data: a few companies, one user of every role, and as many tickets as asked for.
 
 `flask demo seed` is idempotent: it creates what is missing and tops tickets up to N.
-Large N goes in bulk inserts of a few thousand rows, so a million tickets take minutes.
+Large N goes through `tickets.demo_bulk`: a year of history shaped like production (coverage
+decisions, ledger rows, SLA clocks, replies, events), written in batches of a few thousand rows.
 """
 
 from __future__ import annotations
 
-import random
+import os
 from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from helpdesk.accounts import User, create_user, user_by_email
 from helpdesk.calendars.seed import seed_reference_data
@@ -19,7 +20,8 @@ from helpdesk.clock import utcnow
 from helpdesk.companies import client_by_slug, create_client
 from helpdesk.extensions import db, refresh_statistics
 from plans.onboarding.demo import seed_demo_onboarding
-from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
+from tickets.demo_bulk import seed_history
+from tickets.models import Ticket
 from tickets.services import Actor, add_message, file_ticket
 
 DEMO_PASSWORD = "opiekun-demo"
@@ -42,7 +44,6 @@ SAMPLE_TICKETS = (
     ("client@acme.example", "Labels print blank", "Since this morning every label from the printing station is blank. **Urgent**: the courier comes at 15:00.", "bug", "urgent"),
     ("client@globex.example", "Which files do you still need?", "We sent the ERP export; is anything else missing before configuration starts?", "question", "normal"),
 )
-SUBJECTS = ("Order sync delay", "Offer import question", "Courier mapping", "Invoice numbering", "Stock mismatch", "Label printing station")
 
 
 def seed_base() -> dict[str, User]:
@@ -96,48 +97,15 @@ def seed_samples(users: dict[str, User]) -> None:
                         body="Settings → Delivery → Mapping. I can show you on a short call.")
 
 
-def seed_bulk(target: int, users: dict[str, User], batch: int = 5000) -> int:
-    """Top the number of tickets up to `target` with bulk inserts; returns how many were added."""
-    have = db.session.scalar(select(func.count(Ticket.id))) or 0
-    missing = max(0, target - have)
-    if not missing:
-        return 0
-    rng = random.Random(have)
-    requesters = [(u.id, u.client_id) for u in users.values() if u.role == "client"]
-    now = utcnow()
-    added = 0
-    with click.progressbar(length=missing, label="Creating tickets") as bar:
-        while added < missing:
-            size = min(batch, missing - added)
-            rows = []
-            for _ in range(size):
-                requester_id, client_id = rng.choice(requesters)
-                created = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365))
-                rows.append({
-                    "client_id": client_id, "requester_id": requester_id,
-                    "subject": rng.choice(SUBJECTS), "description": "Generated demo ticket.",
-                    "category": rng.choice(CATEGORIES), "priority": rng.choice(PRIORITIES),
-                    "status": rng.choice(STATUSES), "created_at": created, "updated_at": created,
-                })
-            ids = db.session.scalars(insert(Ticket).returning(Ticket.id), rows).all()
-            db.session.execute(insert(TicketEvent), [
-                {"ticket_id": tid, "actor_id": None, "via": "demo", "kind": "created", "data": {},
-                 "internal": False, "created_at": row["created_at"]}
-                for tid, row in zip(ids, rows, strict=True)
-            ])
-            db.session.commit()
-            added += size
-            bar.update(size)
-    return added
-
-
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
 @demo_cli.command("seed")
 @click.option("--tickets", "tickets", type=click.IntRange(0, 10_000_000), default=0,
-              help="Make sure at least this many tickets exist (bulk-inserted).")
-def seed(tickets: int) -> None:
+              help="Make sure at least this many tickets exist (bulk-inserted with a year of history).")
+@click.option("--workers", type=click.IntRange(0, 32), default=0,
+              help="Processes generating the history (default: one per core, at most 4, from 20,000 tickets).")
+def seed(tickets: int, workers: int) -> None:
     """Create demo companies, users of every role and tickets; safe to run again."""
     seed_reference_data(db.session.connection())  # a no-op on a migrated database
     db.session.commit()
@@ -145,7 +113,9 @@ def seed(tickets: int) -> None:
     seed_plan(users)
     seed_demo_onboarding(client_by_slug("globex"), users["manager@opiekun.example"])
     seed_samples(users)
-    added = seed_bulk(tickets, users) if tickets else 0
+    if not workers:
+        workers = min(4, os.cpu_count() or 1) if tickets >= 20_000 else 1
+    added = seed_history(tickets, workers=workers) if tickets else 0
     refresh_statistics(db.session.connection())  # the planner should know the new sizes at once
     db.session.commit()
     click.echo(f"Demo data ready ({added} tickets added).")

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.accounts import User
@@ -27,6 +37,9 @@ SLA_FACTS = ("warning", "breach")
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+OPEN_CONDITION = _in("status", OPEN_STATUSES)
 
 
 def ticket_number(ticket_id: int) -> str:
@@ -56,6 +69,13 @@ class Ticket(db.Model):
         Index("ix_tickets_next_deadline_at_id", "next_deadline_at", "id"),
         # The SLA report reads the tickets filed in its months: a range on created_at.
         Index("ix_tickets_created_at", "created_at"),
+        # The queue's "due" order over open tickets only (migration 0014): those with a due
+        # instant by (next_deadline_at, id), then those without one by id.
+        Index("ix_tickets_open_next_deadline_at_id", "next_deadline_at", "id",
+              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        Index("ix_tickets_open_undated_id", "id",
+              postgresql_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}"),
+              sqlite_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}")),
         CheckConstraint(SlaState.check("sla_state"), name="sla_state"),
     )
 
@@ -120,6 +140,29 @@ class TicketCount(db.Model):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(20), primary_key=True)
     n: Mapped[int]
+
+
+class SlaMonthCount(db.Model):
+    """The SLA report's numbers for the tickets filed in one month (in the report's time zone),
+    of one client, category and priority: tickets, clocks met of those decided, paused time.
+
+    Read-only here: database triggers on `sla_clocks` and `tickets` (migration 0014) keep it
+    current in the same transaction as every change, whoever writes. A ticket counts once it
+    has its first-response clock, as the report's join did. Rows of all zeros are removed.
+    """
+
+    __tablename__ = "sla_month_counts"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(30), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    tickets: Mapped[int]
+    first_met: Mapped[int]
+    first_decided: Mapped[int]
+    resolution_met: Mapped[int]
+    resolution_decided: Mapped[int]
+    paused_seconds: Mapped[int] = mapped_column(BigInteger)
 
 
 class Message(db.Model):

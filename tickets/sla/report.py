@@ -25,7 +25,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _, _l, format_date
 from helpdesk.security import manager_required
 from plans.models import CoverageDecision, Subscription, SupportPlan
-from tickets.models import SlaClock, Ticket
+from tickets.models import SlaClock, SlaMonthCount, Ticket
 from tickets.vocabulary import Category, CoverageSource, Priority
 
 bp = Blueprint("sla_report", __name__, url_prefix="/manager/sla")
@@ -118,7 +118,15 @@ def _plan_key():
 
 
 def report_rows(by: str, months: list[date]) -> list[Row]:
-    """One row per group: tickets, clocks met of those decided, paused business time."""
+    """One row per group: tickets, clocks met of those decided, paused business time.
+
+    By month, client, category or priority the numbers come from sla_month_counts (kept by
+    triggers, a few rows per month and client): the page costs the same at a million tickets as
+    at ten thousand. By plan, from the tickets and their clocks (the plan is the latest
+    decision's, which the summary does not follow).
+    """
+    if by != "plan":
+        return _summary_rows(by, months)
     first = aliased(SlaClock)
     resolution = aliased(SlaClock)
     if by == "month":
@@ -157,6 +165,26 @@ def report_rows(by: str, months: list[date]) -> list[Row]:
     rows = []
     for value, tickets, fm, fd, rm, rd, paused in db.session.execute(query):
         rows.append(Row(str(value), _label(by, value), tickets, fm or 0, fd or 0, rm or 0, rd or 0, paused or 0))
+    return rows
+
+
+def _summary_rows(by: str, months: list[date]) -> list[Row]:
+    s = SlaMonthCount
+    key = {"month": s.month, "client": Client.name, "category": s.category, "priority": s.priority}[by]
+    query = (
+        select(key.label("grp"), func.sum(s.tickets), func.sum(s.first_met), func.sum(s.first_decided),
+               func.sum(s.resolution_met), func.sum(s.resolution_decided), func.sum(s.paused_seconds))
+        .where(s.month >= months[0].strftime("%Y-%m"), s.month <= months[-1].strftime("%Y-%m"))
+        .group_by(literal_column("grp"))
+        .order_by(literal_column("grp"))
+    )
+    if by == "client":
+        query = query.join(Client, Client.id == s.client_id)
+    rows = []
+    for value, *numbers in db.session.execute(query):
+        tickets, fm, fd, rm, rd, paused = (int(n or 0) for n in numbers)
+        if tickets or fd or rd:
+            rows.append(Row(str(value), _label(by, value), tickets, fm, fd, rm, rd, paused))
     return rows
 
 

@@ -274,9 +274,10 @@ def test_demo_seed_tops_tickets_up_with_a_progress_bar(app):
     assert "296 tickets added" in result.output  # on top of the four samples
     counts = _counts()
     assert counts["tickets"] == 300
-    # the samples' history (the onboarding client's ticket is also assigned to its guardian),
-    # and one "created" per bulk ticket
-    assert counts["ticket_events"] == 7 + 296
+    # the samples' history (the onboarding client's ticket is also assigned to its guardian), and
+    # the bulk tickets' own (created, assigned, replied, status changes, time, SLA facts), whose
+    # consistency tests/tickets/integration/test_demo_seed.py checks
+    assert counts["ticket_events"] > 7 + 296 * 2
 
     again = _run(app, "demo", "seed", "--tickets", "300")
     assert again.exit_code == 0 and "0 tickets added" in again.output
