@@ -77,7 +77,7 @@ def _queue_page(view, args, *, status: int = 200, save_form=None, rename_form=No
         view=view,
         views=views,
         view_counts=saved_views.counts(current_user, views, now),
-        count_cap=saved_views.COUNT_CAP,
+        count_cap=saved_views.count_cap(),
         saved_args=saved_views.view_args(args),
         save_form=save_form or SaveViewForm(),
         rename_form=rename_form,

@@ -5,7 +5,7 @@ A view is the queue's query arguments (`q` included); `?view=<key>` on the queue
 (tickets.queue.filtered_tickets). A built-in view's key is a word ("mine"), a saved view's its id.
 
 Counts: one statement per page for every view shown (`counts`), each view a scalar subquery
-that walks its own index. A count stops at COUNT_CAP (shown as "1000+"): past that the number
+that walks its own index. A count stops at VIEW_COUNT_CAP (config, 1000; shown as "1000+"): past that the number
 tells an agent nothing more, and the page stays as fast at a million tickets as at ten thousand.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, or_, select
 
 from helpdesk.accounts import User
@@ -27,7 +28,6 @@ from tickets.access import MAX_ID, TicketError
 from tickets.models import SavedView
 from tickets.queue import filtered_tickets, parse_queue_filters
 
-COUNT_CAP = 1000
 NAME_MAX = 80
 MAX_SAVED = 100  # per owner
 # The query arguments a view keeps (never the page: cursor, limit).
@@ -102,21 +102,26 @@ def expand(view: View, user: User) -> dict[str, str]:
 
 
 def counts(user: User, views: list[View], now: datetime | None = None) -> dict[str, int | None]:
-    """How many tickets each view shows (at most COUNT_CAP + 1; None for a view whose filters no
-    longer parse), all in ONE statement."""
+    """How many tickets each view shows (at most VIEW_COUNT_CAP + 1; None for a view whose
+    filters no longer parse), all in ONE statement."""
     now = now or utcnow()
+    cap = count_cap()
     columns, keys = [], []
     for view in views:
         filters = parse_queue_filters(expand(view, user))
         if filters.errors:
             continue
-        matching = filtered_tickets(user, filters, now=now).with_only_columns(1).limit(COUNT_CAP + 1).subquery()
+        matching = filtered_tickets(user, filters, now=now).with_only_columns(1).limit(cap + 1).subquery()
         columns.append(select(func.count()).select_from(matching).scalar_subquery().label(f"c{len(keys)}"))
         keys.append(view.key)
     found: dict[str, int | None] = {view.key: None for view in views}
     if columns:
         found.update(zip(keys, db.session.execute(select(*columns)).one(), strict=True))
     return found
+
+
+def count_cap() -> int:
+    return int(current_app.config["VIEW_COUNT_CAP"])
 
 
 def view_args(args: Any) -> dict[str, str]:
