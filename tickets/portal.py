@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
+from helpdesk.extensions import db
 from helpdesk.forms import submit
 from helpdesk.i18n import _
 from helpdesk.security import client_required
 from helpdesk.storage import storage
 from plans import services as plans_services
-from helpdesk.extensions import db
 from tickets import access, search, services
 from tickets.access import TicketError
 from tickets.forms import NewTicketForm, ReplyForm, with_files

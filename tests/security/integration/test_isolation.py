@@ -41,7 +41,6 @@ def staff_ids(world: Any) -> dict[str, int]:
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
-
     from tickets.saved_views import save_view
 
     plan, subscription = acme_plan_and_subscription(world)

@@ -125,7 +125,7 @@ def test_counts_stop_at_the_cap(app_config, app, web, world, login, varied):
     shown = _sidebar(text_of(web.get("/agent/queue")))
     expected = _recount(world, varied, world.agent)
     for key, n in expected.items():
-        assert shown[key] == (f"2+" if n > 2 else str(n)), key
+        assert shown[key] == ("2+" if n > 2 else str(n)), key
 
 
 def test_a_builtin_view_is_the_queue_with_its_filters(app, web, world, login, varied):
