@@ -177,10 +177,12 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
 
 
 def filtered_tickets(
-    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None
+    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None,
+    probe: bool = False,
 ) -> Select[tuple[Ticket]]:
     """The tickets the filters select among those the user may see, unordered: the queue's
-    pages and the views' counts (tickets.saved_views) are made from it."""
+    pages and the views' counts (tickets.saved_views) are made from it. `probe`: see
+    tickets.search.matches (a page's search may first look its words up in the index)."""
     if filters.errors:
         raise TicketError(_("Some filters are not valid."), filters.errors)
     now = now or utcnow()
@@ -204,7 +206,7 @@ def filtered_tickets(
     if filters.approval:
         query = query.where(Ticket.coverage_approval == filters.approval)
     if filters.q is not None:
-        query = query.where(search.matches(filters.q, staff=user.is_staff))
+        query = query.where(search.matches(filters.q, staff=user.is_staff, probe=probe))
     within = None
     if filters.breaching_within is not None:
         within = timedelta(hours=filters.breaching_within)
@@ -223,7 +225,7 @@ def queue_page(
     Newest first by id; or (sort "due") nearest due instant first, by keyset on
     (next_deadline_at, id), tickets without a pending due instant after them by id.
     """
-    query = filtered_tickets(user, filters, requester_only=requester_only, now=now)
+    query = filtered_tickets(user, filters, requester_only=requester_only, now=now, probe=True)
     options = (
         joinedload(Ticket.client),
         joinedload(Ticket.requester),
