@@ -28,6 +28,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REPLY_MAX_CHARS": 20_000,
         "REOPEN_WINDOW_DAYS": 7,
         "QUEUE_PAGE_SIZE": 50,
+        "VIEW_COUNT_CAP": 1000,  # a view's count stops here ("1000+"): see tickets/saved_views.py
         "API_RATE_LIMIT": "300 per minute",  # per token, shared by every API endpoint
         "API_AUTH_FAILURE_LIMIT": "20 per minute",  # missing or unknown tokens, per client address
         "API_TOKENS_PER_USER": 20,  # active tokens one user may hold

@@ -16,17 +16,21 @@ from helpdesk.forms import flash_form_errors, form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from plans import services as plans_services
-from tickets import access, coverage, services
+from tickets import access, coverage, saved_views, search, services
 from tickets.access import TicketError
 from tickets.forms import (
     AssignForm,
     CategoryForm,
+    DeleteViewForm,
     PriorityForm,
+    RenameViewForm,
     ReplyForm,
+    SaveViewForm,
     StatusForm,
     TimeEntryForm,
     with_files,
 )
+from tickets.models import Ticket
 from tickets.queue import parse_queue_filters, queue_page
 from tickets.services import Actor
 from tickets.sla.display import badges, ticket_clocks
@@ -36,33 +40,105 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 
 
 
-@bp.route("/queue")
-@staff_required
-def queue():
-    """Open tickets, nearest due instant first, with the business time left on each."""
-    args = dict(request.args)
+def _queue_args() -> tuple[saved_views.View | None, dict[str, str]]:
+    """The current view (from `?view=`) and the filter arguments in force: the view's, with
+    any argument given beside it winning (a search within a view, the next page)."""
+    args = {name: value for name, value in request.args.items() if value.strip()}
+    view = None
+    key = args.pop("view", None)
+    if key:
+        view = saved_views.find_view(current_user, key)  # NotFound: the refused page, 404
+        args = {**saved_views.expand(view, current_user), **args}
     args.setdefault("sort", "due")
+    return view, args
+
+
+def _queue_page(view, args, *, status: int = 200, save_form=None, rename_form=None):
     filters = parse_queue_filters(args, default_limit=current_app.config["QUEUE_PAGE_SIZE"])
     now = utcnow()
     inline_sweep(now)
-    status = 200
     try:
         rows, next_cursor = queue_page(current_user, filters, now=now)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
         for message in exc.fields.values():  # each names its filter; the parameter name is no word
             flash(message, "error")
+    views = saved_views.views_for(current_user)
     clients = db.session.execute(select(Client.slug, Client.name).order_by(Client.name)).all()
+    if rename_form is None and view is not None and view.editable_by(current_user):
+        rename_form = RenameViewForm(name=view.name, shared=view.shared)
     return render_template(
         "agent/queue.html",
         tickets=rows,
         badges=badges(rows, now),
         next_cursor=next_cursor,
         filters=filters,
-        args=request.args,
+        args=args,
+        view=view,
+        views=views,
+        view_counts=saved_views.counts(current_user, views, now),
+        count_cap=saved_views.count_cap(),
+        saved_args=saved_views.view_args(args),
+        save_form=save_form or SaveViewForm(),
+        rename_form=rename_form,
         clients=clients,
         agents=staff_users(),
     ), status
+
+
+@bp.route("/queue")
+@staff_required
+def queue():
+    """Open tickets, nearest due instant first, with the business time left on each; the views
+    beside them with their counts; `q` searches (a ticket number opens that ticket)."""
+    view, args = _queue_args()
+    number = search.ticket_number_in(args.get("q", ""))
+    if number is not None and not args.get("cursor"):
+        found = db.session.scalar(access.visible_tickets(current_user).where(Ticket.id == number).with_only_columns(Ticket.id))
+        if found is not None:
+            return redirect(url_for("agent.ticket", ticket_id=found))
+    return _queue_page(view, args)
+
+
+@bp.route("/views", methods=["POST"])
+@staff_required
+def save_view():
+    """Keep the filters in force (posted as hidden fields) as a view of one's own or shared."""
+    form = SaveViewForm()
+    args = saved_views.view_args(request.form)
+    outcome = submit(form, lambda: saved_views.save_view(
+        current_user, name=form.name.data, args=args, shared=form.shared.data))
+    if not outcome.done:
+        return _queue_page(None, {"sort": "due", **args}, status=outcome.status or 422, save_form=form)
+    flash(_("View saved."), "success")
+    return redirect(url_for("agent.queue", view=outcome.value.id))
+
+
+@bp.route("/views/<int:view_id>/rename", methods=["POST"])
+@staff_required
+def rename_view(view_id: int):
+    view = saved_views.find_view(current_user, str(view_id))
+    form = RenameViewForm()
+    outcome = submit(form, lambda: saved_views.rename_view(
+        current_user, view_id, name=form.name.data, shared=form.shared.data))
+    if not outcome.done:
+        return _queue_page(view, {"sort": "due", **saved_views.expand(view, current_user)},
+                           status=outcome.status or 422, rename_form=form)
+    flash(_("Saved."), "success")
+    return redirect(url_for("agent.queue", view=view_id))
+
+
+@bp.route("/views/<int:view_id>/delete", methods=["POST"])
+@staff_required
+def delete_view(view_id: int):
+    form = DeleteViewForm()
+    status = form_status(form)
+    if status is not None:
+        flash_form_errors(form, status)
+        return redirect(url_for("agent.queue"))
+    saved_views.delete_view(current_user, view_id)
+    flash(_("View deleted."), "success")
+    return redirect(url_for("agent.queue"))
 
 
 def _detail(ticket, reply_form=None, status: int = 200, time_form=None):

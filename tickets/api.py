@@ -195,6 +195,10 @@ class NewTicket(Body):
 
 
 class TicketFilters(Query):
+    q = f.text(max_length=200, metadata={"description": (
+        "Full-text search: tickets containing every word (number, subject, description, replies; "
+        "internal notes for staff), whole words compared without diacritics. A ticket number (`OP-123` or `123`) also matches that "
+        "ticket. Combined with the other filters; the order and pages stay as without it.")})
     status = f.text(pattern=f"^(?:all|{STATUS_LIST}(?:,{STATUS_LIST})*)$",
                     metadata={"description": "Comma-separated statuses, or `all` (the default)."})
     category = f.choice(CATEGORIES)

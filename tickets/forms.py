@@ -54,6 +54,21 @@ class CategoryForm(FlaskForm):
     reason = StringField(_l("Why"))
 
 
+class SaveViewForm(FlaskForm):
+    # The filters come as hidden fields (tickets.saved_views.VIEW_ARGS); the service checks them.
+    name = StringField(_l("View name"))
+    shared = BooleanField(_l("Shared with all staff"))
+
+
+class RenameViewForm(FlaskForm):
+    name = StringField(_l("View name"))
+    shared = BooleanField(_l("Shared with all staff"))
+
+
+class DeleteViewForm(FlaskForm):
+    """A button: the form carries the CSRF token only."""
+
+
 class AssignForm(FlaskForm):
     # Choices (the staff) are set by the page; the service checks the id it is given.
     assignee = SelectField(_l("Assignee"), choices=[], validate_choice=False)

@@ -14,9 +14,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapped_column
 
 from helpdesk.accounts import User
 from helpdesk.calendars.policies import SlaPolicy
@@ -77,6 +79,11 @@ class Ticket(db.Model):
               postgresql_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}"),
               sqlite_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}")),
         CheckConstraint(SlaState.check("sla_state"), name="sla_state"),
+        # The "Category to confirm" view (tickets.saved_views) walks this one.
+        Index("ix_tickets_category_unconfirmed_id", "category_unconfirmed", "id"),
+        # Full-text search (tickets.search), PostgreSQL only: SQLite keeps its FTS5 table instead.
+        Index("ix_tickets_search_public", "search_public", postgresql_using="gin"),
+        Index("ix_tickets_search_staff", "search_staff", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,6 +118,16 @@ class Ticket(db.Model):
     sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Business seconds spent waiting on the client, on the policy's calendar.
     sla_paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The category was guessed (e.g. a ticket from e-mail) and an agent should confirm it.
+    category_unconfirmed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Search documents (PostgreSQL; see tickets.search and migration 0014): kept by database
+    # triggers in the same transaction as every ticket and message written. `search_public` is
+    # the number, subject, description and public replies; `search_staff` adds internal notes.
+    # Table columns the ORM never loads nor writes (unmapped columns; read them
+    # as `Ticket.__table__.c.search_public`); absent on SQLite, whose FTS5 table `ticket_fts`
+    # holds the same two documents.
+    search_public: Unmapped[Any] = unmapped_column(TSVECTOR, nullable=True)
+    search_staff: Unmapped[Any] = unmapped_column(TSVECTOR, nullable=True)
 
     client: Mapped[Client] = relationship(lazy="raise")
     sla_policy: Mapped[SlaPolicy | None] = relationship(lazy="raise")
@@ -307,3 +324,21 @@ class SlaEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(10))
     instant: Mapped[datetime] = mapped_column(UTCDateTime)  # when it happened
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when we noticed
+
+
+class SavedView(db.Model):
+    """A named set of queue filters (the queue's query arguments, `q` included): the owner's,
+    or shared with all staff. Built-in views are not rows (tickets.saved_views.BUILTIN)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (
+        Index("ix_saved_views_owner_id_id", "owner_id", "id"),
+        Index("ix_saved_views_shared_id", "shared", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    shared: Mapped[bool] = mapped_column(default=False, server_default=false())
+    args: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,6 +24,8 @@ from helpdesk.date_bounds import parse_instant
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.text import whole_number
+from plans.models import APPROVALS
+from tickets import search
 from tickets.access import MAX_ID, TicketError, visible_tickets
 from tickets.models import CATEGORIES, OPEN_STATUSES, PRIORITIES, STATUSES, Ticket
 
@@ -46,6 +48,9 @@ class QueueFilters:
     sort: str = "newest"
     breaching_within: int | None = None  # hours: a due instant still ahead, at most this far
     breached: bool = False  # a breach recorded on a clock still running
+    q: search.SearchQuery | None = None  # full text (tickets.search), with the other filters
+    unconfirmed: bool = False  # only tickets whose category is to be confirmed
+    approval: str | None = None  # coverage approval, e.g. "pending"
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -100,7 +105,14 @@ def _count_arg(filters: QueueFilters, args: dict[str, str], name: str, most: int
 def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> QueueFilters:
     """Read queue filters from query arguments; unknown values are reported, not guessed."""
     filters = QueueFilters(limit=default_limit)
+    q = args.get("q") or ""
+    if len(q) > search.MAX_QUERY_CHARS:
+        filters.errors["q"] = _("A search is at most %(limit)s characters.", limit=search.MAX_QUERY_CHARS)
+    else:
+        filters.q = search.parse(q)
     status = (args.get("status") or "").strip()
+    if not status and filters.q is not None:
+        status = "all"  # a search looks through every ticket unless a status is chosen
     if status == "all":
         filters.statuses = STATUSES
     elif status:
@@ -152,17 +164,25 @@ def parse_queue_filters(args: dict[str, str], *, default_limit: int = 50) -> Que
     if breached and breached not in ("0", "1"):
         filters.errors["breached"] = _("Breached is 1 or 0.")
     filters.breached = breached == "1"
+    unconfirmed = (args.get("unconfirmed") or "").strip()
+    if unconfirmed and unconfirmed not in ("0", "1"):
+        filters.errors["unconfirmed"] = _("Category to confirm is 1 or 0.")
+    filters.unconfirmed = unconfirmed == "1"
+    approval = (args.get("approval") or "").strip()
+    if approval and approval not in APPROVALS:
+        filters.errors["approval"] = _("Unknown approval: %(value)s", value=approval[:20])
+    elif approval:
+        filters.approval = approval
     return filters
 
 
-def queue_page(
-    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None
-) -> tuple[list[Ticket], str | None]:
-    """One page of tickets, by keyset: one query whatever the page size and however deep.
-
-    Newest first by id; or (sort "due") nearest due instant first, by keyset on
-    (next_deadline_at, id), tickets without a pending due instant after them by id.
-    """
+def filtered_tickets(
+    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None,
+    probe: bool = False,
+) -> Select[tuple[Ticket]]:
+    """The tickets the filters select among those the user may see, unordered: the queue's
+    pages and the views' counts (tickets.saved_views) are made from it. `probe`: see
+    tickets.search.matches (a page's search may first look its words up in the index)."""
     if filters.errors:
         raise TicketError(_("Some filters are not valid."), filters.errors)
     now = now or utcnow()
@@ -174,13 +194,19 @@ def queue_page(
     if filters.priority:
         query = query.where(Ticket.priority == filters.priority)
     if filters.client:
-        query = query.join(Client, Client.id == Ticket.client_id).where(Client.slug == filters.client)
+        query = query.where(Ticket.client_id.in_(select(Client.id).where(Client.slug == filters.client)))
     if filters.assignee == "none":
         query = query.where(Ticket.assignee_id.is_(None))
     elif filters.assignee:
         query = query.where(Ticket.assignee_id == int(filters.assignee))
     if filters.breached:
         query = query.where(Ticket.sla_state == "breached")
+    if filters.unconfirmed:
+        query = query.where(Ticket.category_unconfirmed.is_(True))
+    if filters.approval:
+        query = query.where(Ticket.coverage_approval == filters.approval)
+    if filters.q is not None:
+        query = query.where(search.matches(filters.q, staff=user.is_staff, probe=probe))
     within = None
     if filters.breaching_within is not None:
         within = timedelta(hours=filters.breaching_within)
@@ -188,6 +214,18 @@ def queue_page(
         within = timedelta(minutes=filters.breaching_within_minutes)
     if within is not None:
         query = query.where(Ticket.next_deadline_at > now, Ticket.next_deadline_at <= now + within)
+    return query
+
+
+def queue_page(
+    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None
+) -> tuple[list[Ticket], str | None]:
+    """One page of tickets, by keyset: one query whatever the page size and however deep.
+
+    Newest first by id; or (sort "due") nearest due instant first, by keyset on
+    (next_deadline_at, id), tickets without a pending due instant after them by id.
+    """
+    query = filtered_tickets(user, filters, requester_only=requester_only, now=now, probe=True)
     options = (
         joinedload(Ticket.client),
         joinedload(Ticket.requester),

@@ -32,7 +32,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0014_p_seed'
-down_revision = '0013'
+down_revision = '0014_backlog'
 branch_labels = None
 depends_on = None
 

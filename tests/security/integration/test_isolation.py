@@ -41,10 +41,15 @@ def staff_ids(world: Any) -> dict[str, int]:
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
+    from tickets.saved_views import save_view
 
     plan, subscription = acme_plan_and_subscription(world)
     onboarding = walk_to(world, "protocol")  # company A's onboarding, trained, with meetings
+    # A saved view of the queue (staff only): filters naming company A, shared with all staff.
+    view = save_view(world.agent, name="ACME urgent", args={"client": world.acme.slug, "priority": "urgent"},
+                     shared=True)
     return {
+        "view_id": view.id,
         "plan_id": plan.id,
         "subscription_id": subscription.id,
         "calendar_id": builtin_calendars()["default"].id,
