@@ -59,6 +59,7 @@ def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")  # answers "memory" for in-memory databases
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
         record.info["sqlite_optimized_at"] = time.monotonic()
 

@@ -181,7 +181,9 @@ class CoverageDecision(db.Model):
         CheckConstraint(CoverageSource.check("source"), name="source"),
         CheckConstraint(Category.check("category"), name="category"),
         CheckConstraint(f"approval IS NULL OR {Approval.check('approval')}", name="approval"),
-        Index("ix_coverage_decisions_ticket_id_id", "ticket_id", "id"),
+        # A ticket's decisions newest first; category and source too, so that the usage report
+        # finds each ticket's current ones from the index alone.
+        Index("ix_coverage_decisions_ticket_id_id_category_source", "ticket_id", "id", "category", "source"),
         Index("ix_coverage_decisions_client_id_period_start", "client_id", "period_start"),
         Index("ix_coverage_decisions_period_start", "period_start"),
     )

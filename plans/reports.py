@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
 
 from helpdesk.companies import Client
 from helpdesk.date_bounds import EARLIEST, LATEST, out_of_bounds_message, within_bounds
@@ -203,15 +204,34 @@ def _latest_decisions(period: Period, client_id: int | None = None) -> Any:
 
 
 def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, list[tuple[str, str, int]]]:
-    """(category, current source, count) of the tickets filed in the period, per client."""
-    latest = _latest_decisions(period, client_id)
+    """(category, current source, count) of the tickets filed in the period, per client.
+
+    The filing decisions of the period come from the period_start index; each one's ticket's
+    latest decision from one probe of the (ticket_id, id, category, source) index, read
+    backwards: the cost follows the tickets filed in the period, not every decision ever made.
+    """
+    latest = aliased(CoverageDecision)
+    current = (
+        select(latest.category + ":" + latest.source)
+        .where(latest.ticket_id == CoverageDecision.ticket_id)
+        .order_by(latest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    filed = select(CoverageDecision.client_id, current.label("current")).where(
+        CoverageDecision.trigger == "filed",
+        CoverageDecision.period_start >= period.start,
+        CoverageDecision.period_start < period.end,
+    )
+    if client_id is not None:
+        filed = filed.where(CoverageDecision.client_id == client_id)
+    inner = filed.subquery()
     rows = db.session.execute(
-        select(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source, func.count())
-        .join(latest, latest.c.id == CoverageDecision.id)
-        .group_by(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source)
+        select(inner.c.client_id, inner.c.current, func.count()).group_by(inner.c.client_id, inner.c.current)
     ).all()
     counts: dict[int, list[tuple[str, str, int]]] = {}
-    for client, category, source, count in rows:
+    for client, current_value, count in rows:
+        category, _, source = current_value.partition(":")
         counts.setdefault(client, []).append((category, source, int(count)))
     return counts
 

@@ -5,6 +5,9 @@ subscription to the one shown by summing every ledger row since the subscription
 their cost grew with the ledger's history. usage_totals holds the sums per (period start,
 client, subscription, charge, currency): minutes, tickets, amount and the number of rows. The
 report reads the rows of its period and one row per earlier period for the rollover chain.
+An index on coverage_decisions (ticket_id, id, category, source) replaces (ticket_id, id), so
+the report's ticket counts probe each ticket filed in the period instead of reading every
+decision.
 
 Database triggers on usage_entries keep it in the same transaction as the ledger write, whatever
 wrote it (the services, a raw-SQL bulk load, a manual fix). On PostgreSQL they are statement
@@ -120,6 +123,12 @@ def upgrade():
     with op.batch_alter_table('usage_totals', schema=None) as batch_op:
         batch_op.create_index('ix_usage_totals_subscription_id_period_start', ['subscription_id', 'period_start'],
                               unique=False)
+    # The usage report's ticket counts read each ticket's current category and source from the
+    # index alone (it replaces the (ticket_id, id) index, which it serves as well).
+    with op.batch_alter_table('coverage_decisions', schema=None) as batch_op:
+        batch_op.create_index('ix_coverage_decisions_ticket_id_id_category_source',
+                              ['ticket_id', 'id', 'category', 'source'], unique=False)
+        batch_op.drop_index('ix_coverage_decisions_ticket_id_id')
     if op.get_bind().dialect.name == 'postgresql':
         # No ledger row may be written between the backfill and the triggers taking over.
         op.execute("LOCK TABLE usage_entries IN SHARE ROW EXCLUSIVE MODE")
@@ -145,3 +154,6 @@ def downgrade():
     with op.batch_alter_table('usage_totals', schema=None) as batch_op:
         batch_op.drop_index('ix_usage_totals_subscription_id_period_start')
     op.drop_table('usage_totals')
+    with op.batch_alter_table('coverage_decisions', schema=None) as batch_op:
+        batch_op.create_index('ix_coverage_decisions_ticket_id_id', ['ticket_id', 'id'], unique=False)
+        batch_op.drop_index('ix_coverage_decisions_ticket_id_id_category_source')

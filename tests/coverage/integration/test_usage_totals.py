@@ -70,6 +70,27 @@ def old_allowance_used(subscription_ids: list[int], before: date) -> dict[int, d
     return used
 
 
+def old_ticket_counts(period: Period) -> dict[int, list[tuple[str, str, int]]]:
+    """The latest decision of every ticket filed in the period, found by reading every decision."""
+    from helpdesk.extensions import db
+    from plans.models import CoverageDecision
+
+    filed = select(CoverageDecision.ticket_id).where(
+        CoverageDecision.trigger == "filed", CoverageDecision.period_start >= period.start,
+        CoverageDecision.period_start < period.end)
+    latest = (select(func.max(CoverageDecision.id).label("id")).where(CoverageDecision.ticket_id.in_(filed))
+              .group_by(CoverageDecision.ticket_id).subquery())
+    rows = db.session.execute(
+        select(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source, func.count())
+        .join(latest, latest.c.id == CoverageDecision.id)
+        .group_by(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source)
+    ).all()
+    counts: dict[int, list[tuple[str, str, int]]] = {}
+    for client, category, source, count in rows:
+        counts.setdefault(client, []).append((category, source, int(count)))
+    return counts
+
+
 def assert_new_path_equals_old() -> None:
     from helpdesk.extensions import db
     from plans import reports
@@ -82,6 +103,8 @@ def assert_new_path_equals_old() -> None:
     ids = [s.id for s in subscriptions]
     for period in REPORT_PERIODS:
         assert reports.ledger_sums(period) == old_ledger_sums(period)
+        assert ({c: sorted(v) for c, v in reports.ticket_counts(period).items()}
+                == {c: sorted(v) for c, v in old_ticket_counts(period).items()})
         assert allowance_used(ids, period.end) == old_allowance_used(ids, period.end)
         old_used = old_allowance_used(ids, period.end)
         lines = {line.client_id: line for line in reports.usage_report(period)}
@@ -127,12 +150,16 @@ operation = st.one_of(
     st.tuples(st.just("update_in_sql"), st.integers(0, 100), st.integers(0, 300), st.sampled_from(["allowance", "free"])),
     st.tuples(st.just("delete_in_sql"), st.integers(0, 100)),
     st.tuples(st.just("log_time"), st.sampled_from(["acme", "globex"]), st.integers(1, 400), st.integers(0, 5)),
+    st.tuples(st.just("file"), st.sampled_from(["acme", "globex"]), st.sampled_from(["question", "bug"]),
+              st.integers(0, 5)),
+    st.tuples(st.just("reclassify"), st.integers(0, 100), st.sampled_from(["question", "bug", "configuration_change"])),
 )
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(operations=st.lists(operation, min_size=1, max_size=8))
-def test_the_totals_and_the_report_equal_the_old_path_after_random_operations(app, ledger, cov, clock, operations):
+def test_the_totals_and_the_report_equal_the_old_path_after_random_operations(app, world, ledger, cov, clock,
+                                                                              operations):
     from helpdesk.extensions import db
     from plans.models import UsageEntry
 
@@ -165,6 +192,16 @@ def test_the_totals_and_the_report_equal_the_old_path_after_random_operations(ap
         elif op == "log_time":  # the services' own path: consumption and overage rows of a real decision
             clock.on(MONTHS[args[2]] + timedelta(days=10))
             cov.log(ledger["ticket_objects"][args[0]], args[1])
+        elif op == "file":
+            clock.on(MONTHS[args[2]] + timedelta(days=12))
+            cov.file(world.acme_user if args[0] == "acme" else world.globex_user, args[1], "Filed")
+        elif op == "reclassify":
+            from tickets.models import Ticket
+
+            tickets = db.session.scalars(select(Ticket).order_by(Ticket.id)).all()
+            ticket = tickets[args[0] % len(tickets)]
+            if ticket.category != args[1]:
+                cov.reclassify(ticket, args[1], "Checked")
         assert_new_path_equals_old()
 
 
