@@ -251,8 +251,8 @@ def usage_report(period: Period, client_id: int | None = None) -> list[ClientUsa
     lines = {cid: ClientUsage(cid, clients[cid].name, clients[cid].slug, sums.get(cid, Sums())) for cid in ids}
     for subscription in subscriptions:
         line = lines[subscription.client_id]
-        history = allowance_history(subscription, period.end - timedelta(days=1), used.get(subscription.id, {}))
-        mine = [p for p in history if p.period.start >= period.start]
+        mine = allowance_history(subscription, period.end - timedelta(days=1), used.get(subscription.id, {}),
+                                 since=period.start)
         if mine and subscription.plan.name not in line.plans:
             line.plans.append(subscription.plan.name)
         line.periods += mine

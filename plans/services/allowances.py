@@ -82,11 +82,12 @@ class PeriodAllowance:
 
 
 def allowance_history(
-    subscription: Subscription, until: date, used: Mapping[date, tuple[int, int]]
+    subscription: Subscription, until: date, used: Mapping[date, tuple[int, int]], since: date | None = None
 ) -> list[PeriodAllowance]:
     """Every period of the subscription up to the one containing ``until``, oldest first, with
     the rollover carried from one into the next. ``used`` maps a period start to the (minutes,
-    tickets) taken from the allowance, summed from the ledger."""
+    tickets) taken from the allowance, summed from the ledger. With ``since``, only the periods
+    starting on or after it are returned (the earlier ones still carry their rollover)."""
     history: list[PeriodAllowance] = []
     rollover_in = 0
     terms: dict[int, PlanTerms] = {}
@@ -95,6 +96,11 @@ def allowance_history(
         version = subscription.plan.version_on(period.start)
         if version.id not in terms:
             terms[version.id] = version.terms(subscription.plan)
+        if since is not None and period.start < since:  # only its rollover is needed
+            t = terms[version.id]
+            rollover_in = rollover(allowance_minutes=t.allowance_minutes, minutes_used=max(0, minutes),
+                                   rollover_in=rollover_in, cap=t.rollover_cap_minutes)
+            continue
         entry = PeriodAllowance(period, terms[version.id], rollover_in, minutes, tickets)
         history.append(entry)
         rollover_in = entry.rollover_out
