@@ -14,7 +14,9 @@ shared; the ratio printed is the median of the pairs), then step 3:
 3. Latency: notifications committed at a steady rate below capacity (at most half the measured
    rate); commit-to-SMTP-accept p50/p95.
 
-Prints the rates and the ratio notifications/no-op. Run: `.venv/bin/python bench/bench_notifications.py`.
+Prints the rates and the ratio notifications/no-op, and exits with status 1 when the ratio of the
+default workers is below MIN_RATIO (0.5, the goal of issue 12).
+Run: `.venv/bin/python bench/bench_notifications.py`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from tests.notifications.support import RedisServer, Workers, free_port, wait_un
 JOBS = int(os.environ.get("BENCH_JOBS", "600"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 FORK_TOO = os.environ.get("BENCH_FORK") == "1"  # also measure WORKER_FORK=1 (adds about a minute)
+MIN_RATIO = 0.5  # notifications delivered / RQ no-op jobs, default workers (issue 12)
 LATENCY_RATE = 25  # notifications per second in the latency phase
 LATENCY_SECONDS = 4
 MESSAGE_ID = re.compile(rb"^Message-ID: <opiekun\.(\d+)\.\d+@", re.MULTILINE | re.IGNORECASE)
@@ -217,7 +220,7 @@ def run_mode(fork: bool, database_url: str, redis: RedisServer, sink: CountingSi
             db.engine.dispose()
 
 
-def main() -> None:
+def main() -> int:
     import tempfile
 
     from flask_migrate import upgrade
@@ -252,8 +255,10 @@ def main() -> None:
             print(f"  commit-to-delivery latency: p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms "
                   f"(at {r['rate']:.0f}/s)")
         default = results[False]
-        print(f"\nratio (default workers): {default['ratio']:.2f}   "
+        verdict = "ok" if default["ratio"] >= MIN_RATIO else "TOO SLOW"
+        print(f"\nratio (default workers): {default['ratio']:.2f} (goal at least {MIN_RATIO}): {verdict}   "
               f"p95 latency: {default['p95']:.1f} ms   total {time.perf_counter() - began:.0f} s")
+        return 0 if default["ratio"] >= MIN_RATIO else 1
     finally:
         try:
             sink.controller.stop()
@@ -264,4 +269,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

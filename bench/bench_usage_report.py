@@ -8,8 +8,11 @@ quarter against two bare aggregations of the same ledger:
   ledger), and
 - the same GROUP BY restricted to the report's period.
 
-It prints the medians and the ratios and exits with status 1 if the report is more than
-MAX_RATIO times slower than the bare GROUP BY over the ledger.
+It prints the medians and both ratios and exits with status 1 if the report is more than
+MAX_RATIO (1.5) times slower than the bare GROUP BY over the same period, the fair comparison (the
+ratio to the whole ledger is printed for reference only). The report reads ``usage_totals``, the
+ledger summed per period by database triggers; the build time printed includes what they cost
+the COPY.
 
     .venv/bin/python bench/bench_usage_report.py            # creates and drops its own database
     DATABASE_URL=postgresql://... .venv/bin/python bench/bench_usage_report.py   # an empty database
@@ -40,7 +43,7 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", 200))
 MONTHS = 12
 TICKETS_PER_PERIOD = 30
 ENTRIES_PER_TICKET = 13  # plus the row that counts the ticket: 14 rows a ticket
-MAX_RATIO = 5.0
+MAX_RATIO = 1.5  # the report over a GROUP BY of the same period (issue 12)
 RUNS = 5
 FIRST_DAY = date(2025, 1, 1)
 
@@ -211,15 +214,15 @@ def main() -> int:
                 report = median_seconds(lambda p=period: reports.usage_report(p))
                 same = median_seconds(bare_group_by(period))
                 db.session.rollback()
-                ratio = report / bare
+                ratio = report / same
                 worst = max(worst, ratio)
                 print(f"usage report {label:8} ({len(lines)} clients): {report * 1000:8.1f} ms  "
-                      f"ratio to the whole-ledger GROUP BY {ratio:5.2f}  "
-                      f"(bare GROUP BY of the period: {same * 1000:6.1f} ms, ratio {report / same:5.2f})")
+                      f"ratio to the GROUP BY of the same period ({same * 1000:6.1f} ms): {ratio:5.2f}  "
+                      f"to the whole-ledger GROUP BY: {report / bare:5.2f}")
             db.session.remove()
             db.engine.dispose()
     verdict = "ok" if worst <= MAX_RATIO else "TOO SLOW"
-    print(f"worst ratio {worst:.2f} (limit {MAX_RATIO}): {verdict}")
+    print(f"worst ratio to the same period's GROUP BY {worst:.2f} (goal at most {MAX_RATIO}): {verdict}")
     return 0 if worst <= MAX_RATIO else 1
 
 

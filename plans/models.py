@@ -181,7 +181,9 @@ class CoverageDecision(db.Model):
         CheckConstraint(CoverageSource.check("source"), name="source"),
         CheckConstraint(Category.check("category"), name="category"),
         CheckConstraint(f"approval IS NULL OR {Approval.check('approval')}", name="approval"),
-        Index("ix_coverage_decisions_ticket_id_id", "ticket_id", "id"),
+        # A ticket's decisions newest first; category and source too, so that the usage report
+        # finds each ticket's current ones from the index alone.
+        Index("ix_coverage_decisions_ticket_id_id_category_source", "ticket_id", "id", "category", "source"),
         Index("ix_coverage_decisions_client_id_period_start", "client_id", "period_start"),
         Index("ix_coverage_decisions_period_start", "period_start"),
     )
@@ -284,6 +286,30 @@ class UsageEntry(db.Model):
     decision_id: Mapped[int] = mapped_column(ForeignKey("coverage_decisions.id", ondelete="RESTRICT"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UsageTotal(db.Model):
+    """The ledger summed per (period start, client, subscription, charge, currency): what the usage
+    report and the rollover history read instead of every ledger row since a subscription began.
+
+    Read-only here: database triggers on `usage_entries` (migration 0014_p_rates) keep it in the
+    same transaction as every insert (and delete or update in raw SQL), whoever writes the ledger.
+    No subscription is stored as 0 and no currency as "" (key columns cannot be NULL). A key whose
+    last row goes is removed, so a missing row means no ledger rows.
+    """
+
+    __tablename__ = "usage_totals"
+    __table_args__ = (Index("ix_usage_totals_subscription_id_period_start", "subscription_id", "period_start"),)
+
+    period_start: Mapped[date] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(primary_key=True)  # 0: rows without a subscription
+    charge: Mapped[str] = mapped_column(String(12), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)  # "": rows without a currency
+    minutes: Mapped[int]
+    tickets: Mapped[int]
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    entries: Mapped[int]
 
 
 def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:

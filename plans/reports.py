@@ -4,7 +4,9 @@ A report period is a calendar month (``2026-11``) or quarter (``2026-Q4``). It h
 rows whose accounting period *starts* in it: for a plan anchored on the 15th, "November" is the
 period 15 November - 14 December; for a quarterly plan, the quarter's figures appear in the
 month the quarter starts. Every figure is a SUM over ``usage_entries`` filtered on
-(client, period start) and can be drilled down to exactly the rows it adds up.
+(client, period start) and can be drilled down to exactly the rows it adds up; the sums are read
+from ``usage_totals`` (the ledger summed per period by database triggers), so a report costs
+what its period holds, not what the ledger has gathered since subscriptions began.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
 
 from helpdesk.companies import Client
 from helpdesk.date_bounds import EARLIEST, LATEST, out_of_bounds_message, within_bounds
@@ -24,7 +27,15 @@ from helpdesk.extensions import db
 from helpdesk.i18n import _
 from plans.coverage import CATEGORIES, SOURCES
 from plans.labels import period_name
-from plans.models import CHARGES, KINDS, OVERAGE_CHARGES, CoverageDecision, Subscription, UsageEntry
+from plans.models import (
+    CHARGES,
+    KINDS,
+    OVERAGE_CHARGES,
+    CoverageDecision,
+    Subscription,
+    UsageEntry,
+    UsageTotal,
+)
 from plans.periods import Period
 from plans.services import (
     BadRequest,
@@ -62,19 +73,22 @@ def report_period(label: str | None, today: date) -> Period:
     return period
 
 
-def _sums() -> list[Any]:
-    """The ledger sums every report shows, as labelled SQL expressions."""
+def _sums(table: Any = UsageTotal) -> list[Any]:
+    """The ledger sums every report shows, as labelled SQL expressions over ``usage_totals`` (or,
+    given ``UsageEntry``, over the ledger rows themselves)."""
+    summed = table is UsageTotal
+    currency = func.nullif(table.currency, "") if summed else table.currency
 
-    def total(condition: Any, column: Any = UsageEntry.minutes) -> Any:
+    def total(condition: Any, column: Any) -> Any:
         return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
 
     return [
-        total(UsageEntry.charge == "allowance").label("used"),
-        total(UsageEntry.charge == "allowance", UsageEntry.tickets).label("tickets_counted"),
-        *(total(UsageEntry.charge == name).label(name) for name in ("free", *OVERAGE_CHARGES)),
-        func.coalesce(func.sum(UsageEntry.amount), 0).label("value"),
-        func.min(UsageEntry.currency).label("currency"),
-        func.max(UsageEntry.currency).label("currency_max"),
+        total(table.charge == "allowance", table.minutes).label("used"),
+        total(table.charge == "allowance", table.tickets).label("tickets_counted"),
+        *(total(table.charge == name, table.minutes).label(name) for name in ("free", *OVERAGE_CHARGES)),
+        func.coalesce(func.sum(table.amount), 0).label("value"),
+        func.min(currency).label("currency"),
+        func.max(currency).label("currency_max"),
     ]
 
 
@@ -148,15 +162,18 @@ class ClientUsage:
         return sum(self.by_category.values())
 
 
-def _in_period(period: Period) -> list[Any]:
-    return [UsageEntry.period_start >= period.start, UsageEntry.period_start < period.end]
+def _in_period(period: Period, table: Any = UsageEntry) -> list[Any]:
+    return [table.period_start >= period.start, table.period_start < period.end]
 
 
 def ledger_sums(period: Period, client_id: int | None = None) -> dict[int, Sums]:
-    """The ledger sums per client for a report period: one GROUP BY over (client, period)."""
-    query = select(UsageEntry.client_id, *_sums()).where(*_in_period(period)).group_by(UsageEntry.client_id)
+    """The ledger sums per client for a report period, from the period's rows of ``usage_totals``
+    (a few per client and period, whatever the number of ledger rows)."""
+    query = (
+        select(UsageTotal.client_id, *_sums()).where(*_in_period(period, UsageTotal)).group_by(UsageTotal.client_id)
+    )
     if client_id is not None:
-        query = query.where(UsageEntry.client_id == client_id)
+        query = query.where(UsageTotal.client_id == client_id)
     return {row.client_id: Sums.from_row(row) for row in db.session.execute(query)}
 
 
@@ -188,15 +205,34 @@ def _latest_decisions(period: Period, client_id: int | None = None) -> Any:
 
 
 def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, list[tuple[str, str, int]]]:
-    """(category, current source, count) of the tickets filed in the period, per client."""
-    latest = _latest_decisions(period, client_id)
+    """(category, current source, count) of the tickets filed in the period, per client.
+
+    The filing decisions of the period come from the period_start index; each one's ticket's
+    latest decision from one probe of the (ticket_id, id, category, source) index, read
+    backwards: the cost follows the tickets filed in the period, not every decision ever made.
+    """
+    latest = aliased(CoverageDecision)
+    current = (
+        select(latest.category + ":" + latest.source)
+        .where(latest.ticket_id == CoverageDecision.ticket_id)
+        .order_by(latest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    filed = select(CoverageDecision.client_id, current.label("current")).where(
+        CoverageDecision.trigger == "filed",
+        CoverageDecision.period_start >= period.start,
+        CoverageDecision.period_start < period.end,
+    )
+    if client_id is not None:
+        filed = filed.where(CoverageDecision.client_id == client_id)
+    inner = filed.subquery()
     rows = db.session.execute(
-        select(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source, func.count())
-        .join(latest, latest.c.id == CoverageDecision.id)
-        .group_by(CoverageDecision.client_id, CoverageDecision.category, CoverageDecision.source)
+        select(inner.c.client_id, inner.c.current, func.count()).group_by(inner.c.client_id, inner.c.current)
     ).all()
     counts: dict[int, list[tuple[str, str, int]]] = {}
-    for client, category, source, count in rows:
+    for client, current_value, count in rows:
+        category, _, source = current_value.partition(":")
         counts.setdefault(client, []).append((category, source, int(count)))
     return counts
 
@@ -216,8 +252,8 @@ def usage_report(period: Period, client_id: int | None = None) -> list[ClientUsa
     lines = {cid: ClientUsage(cid, clients[cid].name, clients[cid].slug, sums.get(cid, Sums())) for cid in ids}
     for subscription in subscriptions:
         line = lines[subscription.client_id]
-        history = allowance_history(subscription, period.end - timedelta(days=1), used.get(subscription.id, {}))
-        mine = [p for p in history if p.period.start >= period.start]
+        mine = allowance_history(subscription, period.end - timedelta(days=1), used.get(subscription.id, {}),
+                                 since=period.start)
         if mine and subscription.plan.name not in line.plans:
             line.plans.append(subscription.plan.name)
         line.periods += mine
@@ -338,9 +374,9 @@ def client_periods(client_id: int, today: date) -> list[PeriodUsage]:
         return []
     used = allowance_used([s.id for s in subscriptions], date.max)
     rows = db.session.execute(
-        select(UsageEntry.subscription_id, UsageEntry.period_start, *_sums())
-        .where(UsageEntry.client_id == client_id, UsageEntry.subscription_id.is_not(None))
-        .group_by(UsageEntry.subscription_id, UsageEntry.period_start)
+        select(UsageTotal.subscription_id, UsageTotal.period_start, *_sums())
+        .where(UsageTotal.client_id == client_id, UsageTotal.subscription_id != 0)
+        .group_by(UsageTotal.subscription_id, UsageTotal.period_start)
     ).all()
     sums = {(row.subscription_id, row.period_start): Sums.from_row(row) for row in rows}
     periods: list[PeriodUsage] = []

@@ -217,6 +217,7 @@ def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None
                 actor_id=actor.user.id,
                 today=coverage.coverage_today(),
                 why=why,
+                new_ticket=trigger == "filed",
             )
     except Exception:
         if trigger != "filed":

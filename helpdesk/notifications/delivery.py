@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app
 from rq import get_current_job
-from sqlalchemy import Connection, Row, and_, case, exists, or_, select, update
+from sqlalchemy import Connection, and_, case, exists, func, or_, select, update
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
@@ -55,6 +56,13 @@ def _interval_after(attempts: int) -> float:
 DELIVERIES = Delivery.__table__
 ENTRIES = OutboxEntry.__table__
 ENDPOINTS = WebhookEndpoint.__table__
+CLAIM_COLUMNS = (DELIVERIES.c.id, DELIVERIES.c.outbox_id, DELIVERIES.c.channel, DELIVERIES.c.target,
+                 DELIVERIES.c.recipient_index, DELIVERIES.c.endpoint_id, DELIVERIES.c.attempts,
+                 DELIVERIES.c.lease_until)
+ENTRY_COLUMNS = tuple(c.label(f"entry_{c.name}") for c in ENTRIES.c)
+# PostgreSQL: SET LOCAL synchronous_commit TO OFF, inside the claim's own statement (true for
+# every row the claim takes, so it has run whenever something was claimed)
+SYNC_COMMIT_OFF = func.set_config("synchronous_commit", "off", True).is_not(None)
 
 
 @dataclass
@@ -89,25 +97,34 @@ def _deliver(conn: Connection, entry_id: int) -> str:
     lease = now + timedelta(seconds=current_app.config["NOTIFY_LEASE_SECONDS"])
     claimable = or_(DELIVERIES.c.state == "pending",
                     and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now))
-    if conn.dialect.name == "postgresql":
-        # The claim need not wait for the disk: if the database crashes before it is flushed,
-        # this worker's connection dies with it, its result is never written, and the delivery
-        # is tried again: the same "sent but not recorded" case as a worker dying mid-send.
-        # Results are committed durably; they are what keeps a message from going twice.
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    rows = conn.execute(
+    claimed = (
         update(DELIVERIES)
         .where(DELIVERIES.c.outbox_id == entry_id, claimable)
         .values(state="sending", lease_until=lease, attempts=DELIVERIES.c.attempts + 1, updated_at=now)
-        .returning(DELIVERIES.c.id, DELIVERIES.c.outbox_id, DELIVERIES.c.channel, DELIVERIES.c.target,
-                   DELIVERIES.c.recipient_index, DELIVERIES.c.endpoint_id, DELIVERIES.c.attempts,
-                   DELIVERIES.c.lease_until)
-    ).all()
-    if not rows:
-        return _settle_unclaimed(conn, entry_id)
-    entry = conn.execute(select(ENTRIES).where(ENTRIES.c.id == entry_id)).one()
+        .returning(*CLAIM_COLUMNS)
+    )
+    if conn.dialect.name == "postgresql":
+        # One round trip: the claim, the entry it belongs to (UPDATE ... FROM), and the setting
+        # that lets its commit skip the wait for the disk. If the database crashes before the
+        # claim is flushed, this worker's connection dies with it, its result is never written,
+        # and the delivery is tried again: the same "sent but not recorded" case as a worker
+        # dying mid-send. Results are committed durably; they are what keeps a message from
+        # going twice.
+        rows = conn.execute(
+            claimed.where(ENTRIES.c.id == DELIVERIES.c.outbox_id, SYNC_COMMIT_OFF)
+            .returning(*ENTRY_COLUMNS)
+        ).all()
+        if not rows:
+            conn.rollback()  # nothing claimed: drop the transaction-local setting with it
+            return _settle_unclaimed(conn, entry_id)
+        entry: Any = SimpleNamespace(**{c.name: rows[0]._mapping[f"entry_{c.name}"] for c in ENTRIES.c})
+    else:
+        rows = conn.execute(claimed).all()
+        if not rows:
+            return _settle_unclaimed(conn, entry_id)
+        entry = conn.execute(select(ENTRIES).where(ENTRIES.c.id == entry_id)).one()
     conn.commit()  # the lease is visible to every other worker before anything is sent
-    claims = sorted((Claim(*row) for row in rows), key=lambda c: c.id)
+    claims = sorted((Claim(*row[:len(CLAIM_COLUMNS)]) for row in rows), key=lambda c: c.id)
     retrying = []
     for number, claim in enumerate(claims, start=1):
         if _lease_kept(conn, claim):  # else another job has taken it over and records the result
@@ -166,7 +183,7 @@ def _record(conn: Connection, claim: Claim) -> bool:
     return bool(written)
 
 
-def _attempt(conn: Connection, entry: Row[Any], claim: Claim) -> None:
+def _attempt(conn: Connection, entry: Any, claim: Claim) -> None:
     try:
         if claim.channel == "email":
             claim.message_id = _send_mail(entry, claim)
@@ -202,7 +219,7 @@ def _failed(claim: Claim, error: str, *, permanent: bool, dead: bool = False) ->
     log.warning("delivery %s (%s %s) %s: %s", claim.id, claim.channel, claim.target, claim.state, error)
 
 
-def _send_mail(entry: Row[Any], claim: Claim) -> str:
+def _send_mail(entry: Any, claim: Claim) -> str:
     recipient = entry.recipients[claim.recipient_index or 0]
     rendered = mail.render(entry.event, recipient, entry.values, entry.ticket_id)
     msg_id = mail.message_id(entry.id, claim.id)

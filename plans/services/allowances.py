@@ -1,7 +1,7 @@
 """Periods of a subscription and the allowance in each, and the client's situation on a day.
 
 ``allowance_history`` carries the rollover from one period into the next, from the ledger's sums
-(``allowance_used``); ``situation`` gathers everything the pure rules in ``plans.coverage`` need
+per period (``allowance_used``, read from ``usage_totals``); ``situation`` gathers everything the pure rules in ``plans.coverage`` need
 about a client on a day.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from helpdesk.companies import Client
 from helpdesk.extensions import db
 from plans.coverage import ClientState, PlanTerms, SubscriptionTerms, Usage, rollover
-from plans.models import Subscription, UsageEntry
+from plans.models import Subscription, UsageEntry, UsageTotal
 from plans.periods import Period, add_months, period_boundary, period_containing
 from plans.services.clients import get_client
 from plans.services.subscriptions import subscription_on
@@ -82,11 +82,12 @@ class PeriodAllowance:
 
 
 def allowance_history(
-    subscription: Subscription, until: date, used: Mapping[date, tuple[int, int]]
+    subscription: Subscription, until: date, used: Mapping[date, tuple[int, int]], since: date | None = None
 ) -> list[PeriodAllowance]:
     """Every period of the subscription up to the one containing ``until``, oldest first, with
     the rollover carried from one into the next. ``used`` maps a period start to the (minutes,
-    tickets) taken from the allowance, summed from the ledger."""
+    tickets) taken from the allowance, summed from the ledger. With ``since``, only the periods
+    starting on or after it are returned (the earlier ones still carry their rollover)."""
     history: list[PeriodAllowance] = []
     rollover_in = 0
     terms: dict[int, PlanTerms] = {}
@@ -95,6 +96,11 @@ def allowance_history(
         version = subscription.plan.version_on(period.start)
         if version.id not in terms:
             terms[version.id] = version.terms(subscription.plan)
+        if since is not None and period.start < since:  # only its rollover is needed
+            t = terms[version.id]
+            rollover_in = rollover(allowance_minutes=t.allowance_minutes, minutes_used=max(0, minutes),
+                                   rollover_in=rollover_in, cap=t.rollover_cap_minutes)
+            continue
         entry = PeriodAllowance(period, terms[version.id], rollover_in, minutes, tickets)
         history.append(entry)
         rollover_in = entry.rollover_out
@@ -103,23 +109,23 @@ def allowance_history(
 
 def allowance_used(subscription_ids: list[int], before: date) -> dict[int, dict[date, tuple[int, int]]]:
     """(minutes, tickets) taken from the allowance, by subscription and period start, in periods
-    starting before a day. One GROUP BY, answered from the (subscription, period, charge, minutes,
-    tickets) index."""
+    starting before a day. Read from ``usage_totals`` (the ledger summed per period by database
+    triggers): one row per earlier period, not every ledger row since the subscription began."""
     if not subscription_ids:
         return {}
     rows = db.session.execute(
         select(
-            UsageEntry.subscription_id,
-            UsageEntry.period_start,
-            func.coalesce(func.sum(UsageEntry.minutes), 0),
-            func.coalesce(func.sum(UsageEntry.tickets), 0),
+            UsageTotal.subscription_id,
+            UsageTotal.period_start,
+            func.coalesce(func.sum(UsageTotal.minutes), 0),
+            func.coalesce(func.sum(UsageTotal.tickets), 0),
         )
         .where(
-            UsageEntry.subscription_id.in_(subscription_ids),
-            UsageEntry.period_start < before,
-            UsageEntry.charge == "allowance",
+            UsageTotal.subscription_id.in_(subscription_ids),
+            UsageTotal.period_start < before,
+            UsageTotal.charge == "allowance",
         )
-        .group_by(UsageEntry.subscription_id, UsageEntry.period_start)
+        .group_by(UsageTotal.subscription_id, UsageTotal.period_start)
     ).all()
     used: dict[int, dict[date, tuple[int, int]]] = {}
     for sid, start, minutes, tickets in rows:

@@ -34,6 +34,7 @@ def decide_for_ticket(
     actor_id: int | None,
     today: date,
     why: str | None = None,
+    new_ticket: bool = False,
 ) -> Outcome:
     """Decide a ticket's coverage when it is filed or reclassified; does not commit.
 
@@ -41,15 +42,18 @@ def decide_for_ticket(
     (once per period). Reclassified into a free source (a question that is really a bug), the
     ticket gets back every minute and ticket it took: negative rows in the periods they came
     from, and the same minutes recorded again as free work.
+
+    ``new_ticket``: the ticket was created in this transaction (filing), so it has no earlier
+    decision and no ledger rows; the three queries that would find none are skipped.
     """
     if trigger not in ("filed", "reclassified"):
         raise ValueError(f"unexpected trigger {trigger!r}")
     lock_client(client_id)
-    s = situation(client_id, today, ticket_id)
+    s = situation(client_id, today, None if new_ticket else ticket_id)
     decision = decide(category=category, client=s.state, subscription=s.terms, usage=s.usage, today=today)
-    previous = current_decision(ticket_id)
+    previous = None if new_ticket else current_decision(ticket_id)
     refund_rows = _refundable(ticket_id) if trigger == "reclassified" and decision.source in FREE_SOURCES else []
-    pending = 0 if refund_rows else pending_minutes(ticket_id)
+    pending = 0 if refund_rows or new_ticket else pending_minutes(ticket_id)
     approval = next_approval(
         previous.approval if previous else None,
         uncovered=not decision.covered,
@@ -62,7 +66,7 @@ def decide_for_ticket(
     )
     entries: list[UsageEntry] = []
     if decision.within_allowance and s.subscription is not None:
-        if tickets_counted(ticket_id, s.subscription.id, s.period.start) <= 0:
+        if new_ticket or tickets_counted(ticket_id, s.subscription.id, s.period.start) <= 0:
             entries.append(entry(record, s, work_date=today, source="support_plan", kind="consumption",
                                   charge="allowance", minutes=0, tickets=1, author_id=actor_id))
     entries += _refund(record, s, refund_rows, today, actor_id)
