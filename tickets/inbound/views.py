@@ -161,9 +161,9 @@ def discard_message(inbound_id: int):
 # -- client admins ---------------------------------------------------------------------------
 
 
-def _client_admin() -> None:
+def _client_admin(refusal: int = 403) -> None:
     if not current_user.is_client_admin:
-        abort(403)
+        abort(refusal)
 
 
 @bp.route("/portal/contacts")
@@ -180,7 +180,7 @@ def contacts():
 @bp.route("/portal/contacts/<int:inbound_id>/confirm", methods=["POST"])
 @client_required
 def confirm_contact(inbound_id: int):
-    _client_admin()
+    _client_admin(404)  # never a hint that the record exists
     record = _waiting(inbound_id, client_id=current_user.client_id)
     if not EmptyForm().validate():
         abort(400)
@@ -195,7 +195,7 @@ def confirm_contact(inbound_id: int):
 @bp.route("/portal/contacts/<int:inbound_id>/discard", methods=["POST"])
 @client_required
 def discard_contact(inbound_id: int):
-    _client_admin()
+    _client_admin(404)
     record = _waiting(inbound_id, client_id=current_user.client_id)
     if not EmptyForm().validate():
         abort(400)
