@@ -11,8 +11,6 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-SAMPLES = Path(__file__).parent / "samples"
-
 
 def mail(
     *,
