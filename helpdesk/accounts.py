@@ -53,6 +53,9 @@ class User(UserMixin, db.Model):
     # Stored in the session at login and compared on every request: bumping it (logout, a new
     # password, deactivation) ends every session of the user on every device.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A bounce said mail to this address cannot be delivered: no e-mail goes to it until cleared.
+    email_undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_undeliverable_reason: Mapped[str | None] = mapped_column(String(500))
 
     client: Mapped[Client | None] = relationship(foreign_keys=[client_id], lazy="joined")
 
@@ -239,6 +242,8 @@ def update_user(
         end_sessions(user)
     user.name = name
     user.role, user.client, user.active = role, client, active
+    # An admin who saves the user has seen the bounce mark on the form: mail is tried again.
+    user.email_undeliverable_at = user.email_undeliverable_reason = None
     user.is_client_admin = bool(client_admin and client is not None)
     db.session.commit()
     return user

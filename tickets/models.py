@@ -80,7 +80,7 @@ class Ticket(db.Model):
               sqlite_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}")),
         CheckConstraint(SlaState.check("sla_state"), name="sla_state"),
         # The "Category to confirm" view (tickets.saved_views) walks this one.
-        Index("ix_tickets_category_unconfirmed_id", "category_unconfirmed", "id"),
+        Index("ix_tickets_category_to_confirm_id", "category_to_confirm", "id"),
         # Full-text search (tickets.search), PostgreSQL only: SQLite keeps its FTS5 table instead.
         Index("ix_tickets_search_public", "search_public", postgresql_using="gin"),
         Index("ix_tickets_search_staff", "search_staff", postgresql_using="gin"),
@@ -118,8 +118,9 @@ class Ticket(db.Model):
     sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Business seconds spent waiting on the client, on the policy's calendar.
     sla_paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
-    # The category was guessed (e.g. a ticket from e-mail) and an agent should confirm it.
-    category_unconfirmed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Filed by e-mail: the category came from the mailbox, so an agent confirms it (reclassify);
+    # the "Category to confirm" view lists these.
+    category_to_confirm: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Search documents (PostgreSQL; see tickets.search and migration 0014): kept by database
     # triggers in the same transaction as every ticket and message written. `search_public` is
     # the number, subject, description and public replies; `search_staff` adds internal notes.

@@ -202,7 +202,7 @@ def filtered_tickets(
     if filters.breached:
         query = query.where(Ticket.sla_state == "breached")
     if filters.unconfirmed:
-        query = query.where(Ticket.category_unconfirmed.is_(True))
+        query = query.where(Ticket.category_to_confirm.is_(True))
     if filters.approval:
         query = query.where(Ticket.coverage_approval == filters.approval)
     if filters.q is not None:

@@ -35,6 +35,7 @@ from helpdesk.clock import utcnow
 from helpdesk.formats import format_locale
 from helpdesk.i18n import _l
 from helpdesk.notifications import events as ev
+from helpdesk.notifications.reply_token import reply_address
 
 # Subjects per (event, audience); audience is "client" or "staff".
 SUBJECTS: dict[tuple[str, str], Any] = {
@@ -142,6 +143,13 @@ def message_id(outbox_id: int, delivery_id: int) -> str:
     return f"<opiekun.{outbox_id}.{delivery_id}@{mail_domain()}>"
 
 
+def reply_to(ticket_id: int) -> str:
+    """The ticket's signed reply address (support+<token>@...): a reply to it reaches the ticket."""
+    config = current_app.config
+    base = parseaddr(config.get("MAIL_IN_ADDRESS") or config["MAIL_FROM"])[1] or f"helpdesk@{mail_domain()}"
+    return reply_address(base, ticket_id, config["SECRET_KEY"])
+
+
 def thread_id(thread: str) -> str:
     return f"<opiekun.{thread}@{mail_domain()}>"
 
@@ -198,6 +206,7 @@ def build_message(
         message["X-Opiekun-Event"] = _one_line("X-Opiekun-Event", event)
         if ticket_id is not None:
             message["X-Opiekun-Ticket"] = str(ticket_id)
+            message["Reply-To"] = _one_line("Reply-To", reply_to(ticket_id))
         message.attach(MIMEText(mail.text, "plain", _UTF8_QP))
         message.attach(MIMEText(mail.html, "html", _UTF8_QP))
     except (ValueError, TypeError, UnicodeError, email.errors.MessageError) as exc:

@@ -1,4 +1,4 @@
-"""agent workspace: full-text search documents, saved views, tickets.category_unconfirmed
+"""agent workspace: full-text search documents and saved views
 
 Search (tickets/search.py) reads two documents per ticket: the public one (number, subject,
 description, public replies) that clients search, and the staff one (the same plus internal
@@ -13,8 +13,8 @@ whoever writes it (services, e-mail intake, `flask demo seed`'s bulk inserts):
   unicode61 with remove_diacritics 2; it folds every Polish letter but ł, which the triggers
   (and tickets.search for the query) replace by l.
 
-Also: saved_views (named filter sets, personal or shared), and tickets.category_unconfirmed
-(default false) for the "Category to confirm" view; the e-mail intake marks guessed categories.
+Also: saved_views (named filter sets, personal or shared). The "Category to confirm" view reads
+tickets.category_to_confirm (0014_m_ingest: the e-mail intake marks guessed categories).
 
 Revision ID: 0014_w_search
 Revises: 0013
@@ -146,10 +146,6 @@ def upgrade():
         batch_op.create_index('ix_saved_views_owner_id_id', ['owner_id', 'id'], unique=False)
         batch_op.create_index('ix_saved_views_shared_id', ['shared', 'id'], unique=False)
 
-    # ADD COLUMN only (no table rebuild on SQLite, which would drop the triggers of 0013).
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('category_unconfirmed', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.create_index('ix_tickets_category_unconfirmed_id', ['category_unconfirmed', 'id'], unique=False)
     if postgres:
         op.add_column('tickets', sa.Column('search_public', postgresql.TSVECTOR(), nullable=True))
         op.add_column('tickets', sa.Column('search_staff', postgresql.TSVECTOR(), nullable=True))
@@ -183,8 +179,4 @@ def downgrade():
         for name in ('message_fts_insert', 'ticket_fts_delete', 'ticket_fts_update', 'ticket_fts_insert'):
             op.execute(f"DROP TRIGGER {name}")
         op.execute("DROP TABLE ticket_fts")
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index('ix_tickets_category_unconfirmed_id')
-    # In place on both (SQLite 3.35+ drops a column without rebuilding the table and its triggers).
-    op.execute("ALTER TABLE tickets DROP COLUMN category_unconfirmed")
     op.drop_table('saved_views')

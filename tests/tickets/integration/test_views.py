@@ -47,7 +47,7 @@ def varied(world, make_ticket):
                                          now + timedelta(hours=5))),
             sla_check_at=None,  # the page's inline SLA sweep leaves these tickets alone
             coverage_approval=rng.choice((None, None, "pending", "billable")),
-            category_unconfirmed=rng.random() < 0.3,
+            category_to_confirm=rng.random() < 0.3,
         ))
     db.session.commit()
     return now
@@ -66,7 +66,7 @@ def _recount(world: Any, now: Any, who: Any) -> dict[str, int]:
         "breaching": sum(t.next_deadline_at is not None and now < t.next_deadline_at <= now + timedelta(hours=2)
                          for t in open_),
         "waiting": sum(t.status == "waiting_on_client" for t in rows),
-        "category_to_confirm": sum(t.category_unconfirmed for t in open_),
+        "category_to_confirm": sum(t.category_to_confirm for t in open_),
         "awaiting_approval": sum(t.coverage_approval == "pending" for t in rows),
     }
 
@@ -139,7 +139,7 @@ def test_a_builtin_view_is_the_queue_with_its_filters(app, web, world, login, va
     assert mine == list(expected)
     confirm = _queue_ids(text_of(web.get("/agent/queue?view=category_to_confirm&sort=newest")))
     assert confirm == list(db.session.scalars(select(Ticket.id).where(
-        Ticket.category_unconfirmed.is_(True), Ticket.status.in_(OPEN)).order_by(Ticket.id.desc())))
+        Ticket.category_to_confirm.is_(True), Ticket.status.in_(OPEN)).order_by(Ticket.id.desc())))
     approval = _queue_ids(text_of(web.get("/agent/queue?view=awaiting_approval&sort=newest")))
     assert approval == list(db.session.scalars(select(Ticket.id).where(
         Ticket.coverage_approval == "pending").order_by(Ticket.id.desc())))
