@@ -288,7 +288,7 @@ def test_agent_replies_notes_assigns_changes_status_category_and_priority(web, w
         "changed the status: Open → Waiting on client",
         "changed the category: Question → Bug (The mapping screen drops entries)",
         "changed the priority: Normal → High",
-        "3/10/26, 10:30",
+        "10/03/2026, 10:30",
     ):
         assert line in " ".join(history_html.split()), line
     assert "Client is on an old version." in page and "Internal note" in page
