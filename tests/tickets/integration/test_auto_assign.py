@@ -7,7 +7,6 @@ import threading
 from datetime import date
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from tests.samples import text_of
