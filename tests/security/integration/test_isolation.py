@@ -35,16 +35,22 @@ POST_DATA = {
 
 
 def staff_ids(world: Any) -> dict[str, int]:
-    """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
+    """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy,
+    an auto-assignment rule."""
     from helpdesk.calendars.models import builtin_calendars
     from helpdesk.calendars.policies import default_policy
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
 
+    from tickets.autoassign import RuleInput, save_rule
+
     plan, subscription = acme_plan_and_subscription(world)
     onboarding = walk_to(world, "protocol")  # company A's onboarding, trained, with meetings
+    rule = save_rule(None, RuleInput(name="Walk rule", category=None, priority=None, strategy="round_robin",
+                                     enabled=False, position=0, members=[str(world.agent.id)]))
     return {
+        "rule_id": rule.id,
         "plan_id": plan.id,
         "subscription_id": subscription.id,
         "calendar_id": builtin_calendars()["default"].id,
