@@ -42,7 +42,6 @@ def staff_ids(world: Any) -> dict[str, int]:
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
-
     from tickets.autoassign import RuleInput, save_rule
 
     plan, subscription = acme_plan_and_subscription(world)
