@@ -182,5 +182,5 @@ def mark_read():
 @staff_required
 def mark_all_read():
     count = inbox_module.mark_all_read(current_user.id)
-    flash(_("%(count)s notifications marked read.", count=count), "success")
+    flash(_("Notifications marked read: %(count)s.", count=count), "success")
     return redirect(url_for("inbox.inbox"))
