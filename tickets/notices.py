@@ -14,7 +14,6 @@ from helpdesk import notifications as n
 from helpdesk.accounts import User, staff_users
 from helpdesk.companies import Client
 from helpdesk.extensions import db
-from helpdesk.i18n import _
 from tickets.models import Message, Ticket
 
 EXCERPT_CHARS = 2000
@@ -87,7 +86,8 @@ def assigned(ticket: Ticket, actor: User | None) -> None:
     assignee = _user(ticket.assignee_id)
     if assignee is None or (actor is not None and assignee.id == actor.id):
         return
-    by = actor.display_name if actor is not None else str(_("Auto-assignment"))
+    # No actor: the rules did it; each reader's template says "Auto-assignment" in their language.
+    by = actor.display_name if actor is not None else ""
     n.notify(n.TICKET_ASSIGNED, recipients=n.recipients_for([assignee]), ticket_id=ticket.id,
              values=_values(ticket, assigned_by=by))
 

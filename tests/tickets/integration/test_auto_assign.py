@@ -60,8 +60,10 @@ def test_a_new_bug_goes_to_the_least_loaded_agent_on_duty_and_the_history_says_w
     assert _assigned_events(ticket) == [{"from": None, "to": world.agent2.id,
                                          "auto": {"rule": "bug team", "strategy": "least_loaded", "available": 2}}]
     [item] = [i for i in _inbox(world.agent2) if i.ticket_id == ticket.id]
-    assert item.event == "ticket.assigned" and item.values["assigned_by"] == "Auto-assignment"
+    assert item.event == "ticket.assigned" and item.values["assigned_by"] == ""
 
+    login(world.agent2)
+    assert f"Auto-assignment assigned {ticket.number} to you" in text_of(web.get("/agent/notifications/"))
     login(world.agent)
     page = text_of(web.get(f"/agent/tickets/{ticket.id}"))
     assert "auto-assigned: least loaded among on-duty bug team" in page
