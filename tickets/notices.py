@@ -80,13 +80,24 @@ def reply_added(ticket: Ticket, message: Message, author: User) -> None:
                  values=_values(ticket, author=author.display_name, body=_excerpt(message.body)))
 
 
-def assigned(ticket: Ticket, actor: User) -> None:
-    """The new assignee hears of it, unless they took the ticket themselves."""
+def assigned(ticket: Ticket, actor: User | None) -> None:
+    """The new assignee hears of it, unless they took the ticket themselves (no actor: the
+    auto-assignment rules)."""
     assignee = _user(ticket.assignee_id)
-    if assignee is None or assignee.id == actor.id:
+    if assignee is None or (actor is not None and assignee.id == actor.id):
         return
+    # No actor: the rules did it; each reader's template says "Auto-assignment" in their language.
+    by = actor.display_name if actor is not None else ""
     n.notify(n.TICKET_ASSIGNED, recipients=n.recipients_for([assignee]), ticket_id=ticket.id,
-             values=_values(ticket, assigned_by=actor.display_name))
+             values=_values(ticket, assigned_by=by))
+
+
+def mentioned(ticket: Ticket, message: Message, author: User, people: list[User]) -> None:
+    """Staff mentioned in an internal note hear of it (not the author mentioning themselves)."""
+    chosen = [r for r in n.recipients_for(people) if r.user_id != author.id and r.role != "client"]
+    if chosen:
+        n.notify(n.TICKET_MENTIONED, recipients=chosen, ticket_id=ticket.id,
+                 values=_values(ticket, author=author.display_name, body=_excerpt(message.body)))
 
 
 def resolved(ticket: Ticket) -> None:

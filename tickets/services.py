@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
@@ -23,7 +24,7 @@ from helpdesk.storage import storage
 from helpdesk.text import check_text
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
-from tickets import notices
+from tickets import autoassign, mentions, notices
 from tickets.access import MAX_ID, TicketError
 from tickets.models import (
     CATEGORIES,
@@ -154,6 +155,7 @@ def file_ticket(
     db.session.flush()
     _event(ticket, actor, "created", category=category, priority=priority)
     _route_to_guardian(ticket, user.client)
+    _auto_assign(ticket, now)
     _store_files(ticket, actor, None, files or [], internal=False)
     _decide_coverage(actor, ticket, "filed")
     sla.refresh(ticket, now, filed=True)
@@ -172,6 +174,18 @@ def _route_to_guardian(ticket: Ticket, client: Client | None) -> None:
         return
     ticket.assignee_id = guardian.id
     _event(ticket, None, "assigned", **{"from": None, "to": guardian.id})
+
+
+def _auto_assign(ticket: Ticket, now) -> None:
+    """A new ticket nobody routed yet goes to an agent on duty by the admins' rules, if any."""
+    done = autoassign.auto_assign(ticket, now)
+    if done is None:
+        return
+    _event(ticket, None, "assigned", **{
+        "from": None, "to": done.choice.user_id,
+        "auto": {"rule": done.rule.name, "strategy": done.choice.strategy, "available": done.choice.available},
+    })
+    notices.assigned(ticket, None)
 
 
 def add_message(
@@ -201,6 +215,7 @@ def add_message(
     _store_files(ticket, actor, message, files or [], internal=internal)
     if internal:
         _event(ticket, actor, "note_added", internal=True, message_id=message.id)
+        notices.mentioned(ticket, message, user, _mentioned_staff(body))
     else:
         _event(ticket, actor, "replied", message_id=message.id)
         if user.is_staff:
@@ -221,6 +236,16 @@ def _channel(actor: Actor) -> str:
     if actor.via.startswith("api"):
         return "api"
     return "email" if actor.via == "email" else "web"
+def _mentioned_staff(body: str) -> list[User]:
+    """The active staff a note mentions (`@login`, tickets/mentions.py); clients never are."""
+    logins = mentions.mentioned_logins(body)
+    if not logins:
+        return []
+    # The staff is a few dozen people: one query for all of them, matched in Python.
+    staff = list(db.session.scalars(select(User).where(User.role != "client", User.active.is_(True))))
+    wanted = mentions.resolve_mentions(logins, [(u.id, u.email) for u in staff])
+    by_id = {u.id: u for u in staff}
+    return [by_id[i] for i in wanted]
 
 
 def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from helpdesk.vocabulary import Clock, Priority, Vocabulary, _l, vocabulary
 from plans.vocabulary import Category, CoverageSource
 
-__all__ = ["OPEN_STATUSES", "Category", "Clock", "CoverageSource", "Priority", "SlaReason", "SlaState", "Status", "TicketEventKind"]
+__all__ = ["OPEN_STATUSES", "Category", "Clock", "CoverageSource", "Priority", "SlaReason", "SlaState", "Status", "TicketEventKind", "AssignmentStrategy"]
 
 
 @vocabulary("status")
@@ -65,3 +65,12 @@ class SlaReason(Vocabulary):
     PRIORITY = "priority", _l("priority changed")
     CATEGORY = "category", _l("category changed")
     COVERAGE = "coverage", _l("coverage changed")
+
+
+@vocabulary("assignment_strategy")
+class AssignmentStrategy(Vocabulary):
+    """How an auto-assignment rule picks among the agents on duty (tickets/assignment.py)."""
+
+    # The help is how the history says it: "auto-assigned: least loaded among on-duty bug team".
+    ROUND_ROBIN = "round_robin", _l("Round robin"), _l("in turn")
+    LEAST_LOADED = "least_loaded", _l("Least loaded"), _l("least loaded")

@@ -26,6 +26,7 @@ from helpdesk.notifications.events import (
     TICKET_ASSIGNED,
     TICKET_CLIENT_REPLIED,
     TICKET_FILED,
+    TICKET_MENTIONED,
     TICKET_RESOLVED,
 )
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
@@ -52,6 +53,7 @@ __all__ = [
     "TICKET_ASSIGNED",
     "TICKET_CLIENT_REPLIED",
     "TICKET_FILED",
+    "TICKET_MENTIONED",
     "TICKET_RESOLVED",
     "Delivery",
     "Notice",
@@ -73,7 +75,7 @@ def init_app(app: Flask) -> None:
     from helpdesk.notifications import delivery  # noqa: F401  (the job functions RQ imports)
     from helpdesk.notifications.cli import notifications_cli
     from helpdesk.notifications.outbox import deliver_leftovers, hand_over
-    from helpdesk.notifications.views import admin_bp, preferences_bp, template_globals
+    from helpdesk.notifications.views import admin_bp, inbox_bp, preferences_bp, template_globals
 
     # Relay rows whose relay is overdue (Redis was down, a process died): how each worker looks
     # for what to relay again.
@@ -81,6 +83,7 @@ def init_app(app: Flask) -> None:
              setting="NOTIFY_SWEEP_SECONDS")
     app.register_blueprint(admin_bp)
     app.register_blueprint(preferences_bp)
+    app.register_blueprint(inbox_bp)
     app.cli.add_command(notifications_cli)
     app.after_request(hand_over)
     app.teardown_request(deliver_leftovers)

@@ -15,6 +15,7 @@ TICKET_AGENT_REPLIED = "ticket.agent_replied"
 TICKET_CLIENT_REPLIED = "ticket.client_replied"
 TICKET_ASSIGNED = "ticket.assigned"
 TICKET_RESOLVED = "ticket.resolved"
+TICKET_MENTIONED = "ticket.mentioned"
 SLA_WARNING = "sla.warning"
 SLA_BREACHED = "sla.breached"
 APPROVAL_NEEDED = "approval.needed"
@@ -53,6 +54,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(TICKET_AGENT_REPLIED, _l("Support replies to my ticket"), EVERYONE, CLIENTS),
         EventType(TICKET_CLIENT_REPLIED, _l("A client replies to a ticket assigned to me"), frozenset(), STAFF),
         EventType(TICKET_ASSIGNED, _l("A ticket is assigned to me"), frozenset(), STAFF),
+        EventType(TICKET_MENTIONED, _l("Someone mentions me in an internal note"), frozenset(), STAFF),
         EventType(TICKET_RESOLVED, _l("My ticket is resolved"), EVERYONE, CLIENTS),
         EventType(SLA_WARNING, _l("A ticket is close to its SLA target"), frozenset(), STAFF),
         EventType(SLA_BREACHED, _l("A ticket breached its SLA target"), EVERYONE, STAFF),

@@ -44,6 +44,7 @@ SUBJECTS: dict[tuple[str, str], Any] = {
     (ev.TICKET_AGENT_REPLIED, "client"): _l("[%(number)s] New reply to your ticket: %(subject)s"),
     (ev.TICKET_CLIENT_REPLIED, "staff"): _l("[%(number)s] The client replied: %(subject)s"),
     (ev.TICKET_ASSIGNED, "staff"): _l("[%(number)s] Assigned to you: %(subject)s"),
+    (ev.TICKET_MENTIONED, "staff"): _l("[%(number)s] You were mentioned: %(subject)s"),
     (ev.TICKET_RESOLVED, "client"): _l("[%(number)s] Your ticket is resolved: %(subject)s"),
     (ev.SLA_WARNING, "staff"): _l("[%(number)s] SLA target close: %(subject)s"),
     (ev.SLA_BREACHED, "staff"): _l("[%(number)s] SLA target breached: %(subject)s"),

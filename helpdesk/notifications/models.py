@@ -109,3 +109,26 @@ class NotificationMute(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     event: Mapped[str] = mapped_column(String(60), primary_key=True)
+
+
+class InboxItem(db.Model):
+    """One in-app notification of a staff member (an assignment, a mention, a client's reply, an
+    SLA warning or breach), written in the transaction of the event with the outbox row.
+
+    `values` are the outbox row's (number, subject, who); `read_at` is empty while unread. The
+    header's unread count walks (user_id, read_at); the list walks (user_id, id) newest first.
+    """
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        Index("ix_inbox_items_user_id_id", "user_id", "id"),
+        Index("ix_inbox_items_user_id_read_at", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(60))
+    ticket_id: Mapped[int | None]  # a plain value: no domain import
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -28,6 +28,7 @@ from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
 from helpdesk.jobs import named_queue, redis_connection
+from helpdesk.notifications import inbox
 from helpdesk.notifications.events import EVENT_TYPES, is_essential
 from helpdesk.notifications.models import Delivery, NotificationMute, OutboxEntry, WebhookEndpoint
 from helpdesk.transactions import on_commit_batch
@@ -164,6 +165,7 @@ def notify(
     entry = OutboxEntry(**row)
     entry.deliveries.extend(Delivery(**d) for d in deliveries)
     db.session.add(entry)
+    inbox.write(inbox.inbox_rows(event, recipients, row["values"], ticket_id))
     return entry
 
 
@@ -196,6 +198,8 @@ def notify_many(notices: list[Notice]) -> list[int]:
     deliveries = [dict(d, outbox_id=entry_id) for entry_id, (_, ds) in zip(ids, built, strict=True) for d in ds]
     if deliveries:
         session.execute(insert(Delivery), deliveries)
+    inbox.write([item for notice, (row, _) in zip(notices, built, strict=True)
+                 for item in inbox.inbox_rows(notice.event, notice.recipients, row["values"], notice.ticket_id)])
     for entry_id, (row, _) in zip(ids, built, strict=True):
         if row["state"] == "pending":
             mark_for_relay(session, entry_id)

@@ -16,17 +16,20 @@ from helpdesk.extensions import db
 from helpdesk.forms import refusal
 from helpdesk.i18n import _
 from helpdesk.jobs import named_queue, redis_connection
+from helpdesk.notifications import inbox as inbox_module
 from helpdesk.notifications import preferences
 from helpdesk.notifications.delivery import retry_entry
 from helpdesk.notifications.events import WEBHOOK_EVENT_TYPES
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
 from helpdesk.notifications.outbox import QUEUE
 from helpdesk.notifications.webhooks import WebhookError, create_endpoint, deactivate_endpoint
-from helpdesk.security import admin_required
+from helpdesk.security import admin_required, staff_required
 from helpdesk.text import whole_number
 
 admin_bp = Blueprint("notifications", __name__, url_prefix="/admin/notifications")
 preferences_bp = Blueprint("notification_preferences", __name__)
+# A keyset cursor beyond any id a database column holds is no page of ours.
+MAX_CURSOR = 2**31 - 1  # ids are 32-bit integers in both databases
 
 
 def queue_status() -> dict[str, Any]:
@@ -141,3 +144,43 @@ def _notification_choices() -> list[dict[str, Any]]:
 
 def template_globals() -> dict[str, Any]:
     return {"notification_choices": _notification_choices}
+
+
+# -- in-app notifications (staff) -----------------------------------------------------------------
+
+inbox_bp = Blueprint("inbox", __name__, url_prefix="/agent/notifications")
+
+
+@inbox_bp.route("/")
+@staff_required
+def inbox():
+    """The user's notifications, newest first, by keyset (`before`: the last id of the page before)."""
+    raw = request.args.get("before")
+    before = None
+    if raw is not None:
+        before = whole_number(raw)
+        if before is None or before > MAX_CURSOR:
+            flash(_("That page link is not valid; here is the first page."), "error")
+            return render_template("agent/notifications.html", items=[], next_before=None, unread_only=False), 400
+    unread_only = request.args.get("unread") == "1"
+    items, next_before = inbox_module.inbox_page(current_user.id, before=before, unread_only=unread_only)
+    return render_template("agent/notifications.html", items=items, next_before=next_before, unread_only=unread_only)
+
+
+@inbox_bp.route("/read", methods=["POST"])
+@staff_required
+def mark_read():
+    """Mark one item read; with `open`, go on to its ticket."""
+    item = inbox_module.own_item(current_user.id, _posted_id("item_id")) or abort(404)
+    inbox_module.mark_read(current_user.id, item.id)
+    if request.form.get("open") and item.ticket_id is not None:
+        return redirect(url_for("agent.ticket", ticket_id=item.ticket_id))
+    return redirect(url_for("inbox.inbox"))
+
+
+@inbox_bp.route("/read-all", methods=["POST"])
+@staff_required
+def mark_all_read():
+    count = inbox_module.mark_all_read(current_user.id)
+    flash(_("Notifications marked read: %(count)s.", count=count), "success")
+    return redirect(url_for("inbox.inbox"))

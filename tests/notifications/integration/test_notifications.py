@@ -316,6 +316,8 @@ CALLER_VALUES = {
     "ticket.client_replied": {"number": "OP-1", "subject": "S", "client": "ACME", "author": "Anna", "body": "B"},
     "ticket.assigned": {"number": "OP-1", "subject": "S", "client": "ACME", "category": "question",
                         "priority": "low", "assigned_by": "Artur"},
+    "ticket.mentioned": {"number": "OP-1", "subject": "S", "client": "ACME", "category": "bug", "priority": "high",
+                         "author": "Agnes", "body": "@artur have a look"},
     "ticket.resolved": {"number": "OP-1", "subject": "S", "reopen_days": 7},
     "sla.warning": {"ticket_id": 1, "number": "OP-1", "subject": "S", "priority": "high", "clock": "first_response",
                     "instant": "2026-12-01T10:00:00+00:00"},

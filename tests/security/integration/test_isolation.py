@@ -35,12 +35,14 @@ POST_DATA = {
 
 
 def staff_ids(world: Any) -> dict[str, int]:
-    """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
+    """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy,
+    an auto-assignment rule."""
     from helpdesk.calendars.models import builtin_calendars
     from helpdesk.calendars.policies import default_policy
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
+    from tickets.autoassign import RuleInput, save_rule
     from tickets.saved_views import save_view
 
     plan, subscription = acme_plan_and_subscription(world)
@@ -48,8 +50,11 @@ def staff_ids(world: Any) -> dict[str, int]:
     # A saved view of the queue (staff only): filters naming company A, shared with all staff.
     view = save_view(world.agent, name="ACME urgent", args={"client": world.acme.slug, "priority": "urgent"},
                      shared=True)
+    rule = save_rule(None, RuleInput(name="Walk rule", category=None, priority=None, strategy="round_robin",
+                                     enabled=False, position=0, members=[str(world.agent.id)]))
     return {
         "view_id": view.id,
+        "rule_id": rule.id,
         "plan_id": plan.id,
         "subscription_id": subscription.id,
         "calendar_id": builtin_calendars()["default"].id,

@@ -96,10 +96,11 @@ def test_the_migration_counts_the_tickets_already_there(own_database_url, tmp_pa
 
     from app import create_app
     from helpdesk.accounts import create_user
+    from helpdesk.clock import utcnow
     from helpdesk.companies import create_client
     from helpdesk.extensions import db
     from tests.conftest import PASSWORD, ROOT
-    from tickets.services import Actor, change_status, file_ticket
+    from tickets.models import Ticket
 
     directory = str(ROOT / "migrations")
     other = create_app(base_config(own_database_url, tmp_path))
@@ -113,11 +114,13 @@ def test_the_migration_counts_the_tickets_already_there(own_database_url, tmp_pa
             create_client("hooli", "Hooli")
             user = create_user(email="p@initech.example", password=PASSWORD, role="client", client_slug="initech")
             other_user = create_user(email="p@hooli.example", password=PASSWORD, role="client", client_slug="hooli")
-            agent = create_user(email="a@vendor.example", password=PASSWORD, role="agent")
-            for _ in range(3):
-                file_ticket(Actor(user), subject="s", description="d", category="bug")
-            ticket = file_ticket(Actor(other_user), subject="s", description="d", category="bug")
-            change_status(Actor(agent), ticket, "resolved")
+            # Rows as they stood at 0012 (today's services need tables of later revisions).
+            now = utcnow()
+            for requester, status in ((user, "new"), (user, "new"), (user, "new"), (other_user, "resolved")):
+                db.session.add(Ticket(client_id=requester.client_id, requester_id=requester.id, subject="s",
+                                      description="d", category="bug", priority="normal", status=status,
+                                      created_at=now, updated_at=now))
+            db.session.commit()
             db.session.remove()
             downgrade(directory=directory, revision="0012")
 

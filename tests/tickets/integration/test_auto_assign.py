@@ -1,0 +1,251 @@
+"""Auto-assignment of new tickets: the admins' rules, duty (calendars, away), the guardian first,
+manual assignment kept, the history's reason, the round-robin pointer under concurrent filings."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.samples import text_of
+
+WEDNESDAY = date(2026, 12, 2)  # 12:00 UTC is 13:00 in Warsaw: the default calendar is open
+
+
+def _rule(name: str, members: list[Any], strategy: str = "least_loaded", category: str | None = "bug",
+          priority: str | None = None, enabled: bool = True, position: int = 0) -> Any:
+    from tickets.autoassign import RuleInput, save_rule
+
+    return save_rule(None, RuleInput(name=name, category=category, priority=priority, strategy=strategy,
+                                     enabled=enabled, position=position, members=[str(m.id) for m in members]))
+
+
+def _fresh(ticket: Any) -> Any:
+    from helpdesk.extensions import db
+    from tickets.models import Ticket
+
+    return db.session.get(Ticket, ticket.id, populate_existing=True)
+
+
+def _assigned_events(ticket: Any) -> list[dict]:
+    from helpdesk.extensions import db
+    from tickets.models import TicketEvent
+
+    return [e.data for e in db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "assigned")
+        .order_by(TicketEvent.id))]
+
+
+def _inbox(user: Any) -> list[Any]:
+    from helpdesk.extensions import db
+    from helpdesk.notifications.models import InboxItem
+
+    db.session.rollback()
+    return list(db.session.scalars(select(InboxItem).where(InboxItem.user_id == user.id).order_by(InboxItem.id)))
+
+
+def test_a_new_bug_goes_to_the_least_loaded_agent_on_duty_and_the_history_says_why(
+        app, web, world, login, make_ticket, clock):
+    from tickets import services
+
+    clock.on(WEDNESDAY)
+    _rule("bug team", [world.agent, world.agent2])
+    busy = make_ticket(world.acme_user, "Earlier question", category="question")
+    services.assign(services.Actor(world.manager), busy, world.agent.id)  # agent: 1 open ticket
+
+    ticket = make_ticket(world.acme_user, "Labels print blank", category="bug")
+    assert _fresh(ticket).assignee_id == world.agent2.id
+    assert _assigned_events(ticket) == [{"from": None, "to": world.agent2.id,
+                                         "auto": {"rule": "bug team", "strategy": "least_loaded", "available": 2}}]
+    [item] = [i for i in _inbox(world.agent2) if i.ticket_id == ticket.id]
+    assert item.event == "ticket.assigned" and item.values["assigned_by"] == ""
+
+    login(world.agent2)
+    assert f"Auto-assignment assigned {ticket.number} to you" in text_of(web.get("/agent/notifications/"))
+    login(world.agent)
+    page = text_of(web.get(f"/agent/tickets/{ticket.id}"))
+    assert "auto-assigned: least loaded among on-duty bug team" in page
+    # A question matches no rule: nobody, and the "Unassigned" filter of the queue shows it.
+    question = make_ticket(world.acme_user, "How do I export?", category="question")
+    assert _fresh(question).assignee_id is None
+    page = text_of(web.get("/agent/queue?assignee=none&sort=newest"))
+    assert f"/agent/tickets/{question.id}" in page and f"/agent/tickets/{ticket.id}\"" not in page
+
+
+def test_round_robin_takes_turns_and_skips_agents_away_or_off_duty(app, world, make_ticket, clock):
+    from helpdesk.calendars.models import builtin_calendars
+    from tickets.autoassign import set_away, set_calendar
+
+    clock.on(WEDNESDAY)
+    _rule("everyone", [world.agent, world.agent2, world.manager], strategy="round_robin", category=None)
+    first, second = sorted([world.agent, world.agent2, world.manager], key=lambda u: u.id)[:2]
+    got = [_fresh(make_ticket(world.acme_user, f"T{i}")).assignee_id for i in range(6)]
+    ids = sorted(u.id for u in (world.agent, world.agent2, world.manager))
+    assert got == ids + ids
+
+    set_away(world.manager, True)
+    got = [_fresh(make_ticket(world.acme_user, f"U{i}")).assignee_id for i in range(4)]
+    assert world.manager.id not in got and sorted(got) == sorted([first.id, second.id] * 2)
+
+    # At night in Warsaw only an agent on the 24/7 calendar is on duty.
+    set_away(world.manager, False)
+    set_calendar(world.agent2, builtin_calendars()["24/7"].id)
+    clock.on(WEDNESDAY, hour=23)
+    got = {_fresh(make_ticket(world.acme_user, f"N{i}")).assignee_id for i in range(3)}
+    assert got == {world.agent2.id}
+    set_away(world.agent2, True)
+    assert _fresh(make_ticket(world.acme_user, "Nobody awake")).assignee_id is None
+
+
+def test_rules_apply_in_order_by_category_and_priority_and_a_disabled_rule_does_nothing(
+        app, world, make_ticket, clock):
+    clock.on(WEDNESDAY)
+    _rule("urgent bugs", [world.manager], category="bug", priority="urgent", position=1)
+    _rule("bugs", [world.agent], category="bug", position=2)
+    _rule("questions (off)", [world.agent2], category="question", enabled=False)
+    assert _fresh(make_ticket(world.acme_user, "Down", category="bug", priority="urgent")).assignee_id == world.manager.id
+    assert _fresh(make_ticket(world.acme_user, "Slow", category="bug", priority="low")).assignee_id == world.agent.id
+    assert _fresh(make_ticket(world.acme_user, "How?", category="question")).assignee_id is None
+
+
+def test_an_onboarding_clients_ticket_still_goes_to_its_guardian(app, world, make_ticket, clock):
+    from tests.onboarding.support import start
+
+    clock.on(WEDNESDAY)
+    start(world, guardian=world.manager)
+    _rule("bugs", [world.agent, world.agent2], category=None)
+    ticket = make_ticket(world.acme_user, "During onboarding", category="bug")
+    assert _fresh(ticket).assignee_id == world.manager.id
+    assert _assigned_events(ticket) == [{"from": None, "to": world.manager.id}]
+    assert _fresh(make_ticket(world.globex_user, "Not onboarding", category="bug")).assignee_id in (
+        world.agent.id, world.agent2.id)
+
+
+def test_an_agents_reassignment_is_never_overridden(app, world, make_ticket, clock):
+    from tickets import services
+
+    clock.on(WEDNESDAY)
+    _rule("bugs", [world.agent], category=None)
+    ticket = make_ticket(world.acme_user, "Reassign me", category="question")
+    assert _fresh(ticket).assignee_id == world.agent.id
+    actor = services.Actor(world.agent)
+    services.assign(actor, _fresh(ticket), world.agent2.id)
+    services.reclassify(actor, _fresh(ticket), "bug", "it is a bug")
+    services.add_message(services.Actor(world.acme_user), _fresh(ticket), body="Any news?")
+    services.assign(actor, _fresh(ticket), None)
+    services.change_priority(actor, _fresh(ticket), "high")
+    assert _fresh(ticket).assignee_id is None
+    assert [e.get("auto") is not None for e in _assigned_events(ticket)] == [True, False, False]
+
+
+def test_concurrent_filings_take_consecutive_turns(app, world, clock, is_postgres):
+    """The pointer is read under a row lock: filings at the same moment never take the same turn."""
+    from helpdesk.extensions import db
+    from tickets.models import Ticket
+    from tickets.services import Actor, file_ticket
+
+    clock.on(WEDNESDAY)
+    team = [world.agent, world.agent2]
+    _rule("pair", team, strategy="round_robin", category=None)
+    db.session.commit()
+    count = 8
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+    requester_id = world.acme_user.id
+
+    def file(i: int) -> None:
+        try:
+            with app.app_context():
+                from helpdesk.accounts import User
+
+                user = db.session.get(User, requester_id)
+                barrier.wait(timeout=30)
+                file_ticket(Actor(user), subject=f"Race {i}", description="d", category="bug", priority="normal")
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=file, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    db.session.rollback()
+    got = [a for (a,) in db.session.execute(select(Ticket.assignee_id).order_by(Ticket.id))]
+    # Each filing took the turn after the one committed before it (without the lock, two
+    # filings read the same pointer and the same agent got both).
+    assert sorted(got) == sorted([world.agent.id, world.agent2.id] * (count // 2)), got
+
+
+# -- the admins' and agents' pages ---------------------------------------------------------------
+
+
+def test_admins_manage_rules_through_the_form_and_bad_input_is_refused_with_what_was_typed(app, web, world, login):
+    from tickets.autoassign import AssignmentRule, all_rules, members_of
+
+    login(world.agent)
+    assert web.get("/admin/assignment/").status_code == 403
+    login(world.admin)
+    page = text_of(web.get("/admin/assignment/new"))
+    assert "Least loaded" in page and world.agent.display_name in page
+    bad = web.post("/admin/assignment/new", data={
+        "name": "Bug team", "category": "nonsense", "strategy": "least_loaded", "position": "x",
+        "members": [str(world.agent.id)], "enabled": "y"})
+    assert bad.status_code == 422
+    assert 'value="Bug team"' in text_of(bad)
+    forged = web.post("/admin/assignment/new", data={
+        "name": "Bug team", "category": "bug", "strategy": "least_loaded", "position": "1",
+        "members": [str(world.acme_user.id)], "enabled": "y"})
+    assert forged.status_code == 422  # a client is no agent
+    done = web.post("/admin/assignment/new", data={
+        "name": "Bug team", "category": "bug", "priority": "", "strategy": "round_robin", "position": "3",
+        "members": [str(world.agent.id), str(world.agent2.id)], "enabled": "y"})
+    assert done.status_code == 302
+    [rule] = all_rules()
+    assert (rule.name, rule.category, rule.priority, rule.strategy, rule.position, rule.enabled) == (
+        "Bug team", "bug", None, "round_robin", 3, True)
+    assert sorted(members_of([rule.id])[rule.id]) == sorted([world.agent.id, world.agent2.id])
+    assert "Bug team" in text_of(web.get("/admin/assignment/"))
+    twin = web.post("/admin/assignment/new", data={"name": "bug TEAM", "strategy": "round_robin", "position": "0"})
+    assert twin.status_code == 422 and "Another rule has this name." in text_of(twin)
+
+    edited = web.post(f"/admin/assignment/{rule.id}", data={
+        "name": "Bug team", "category": "", "strategy": "least_loaded", "position": "3",
+        "members": [str(world.agent2.id)]})
+    assert edited.status_code == 302
+    rule = all_rules()[0]
+    assert (rule.category, rule.strategy, rule.enabled) == (None, "least_loaded", False)
+    assert members_of([rule.id])[rule.id] == [world.agent2.id]
+    assert web.get("/admin/assignment/99999").status_code == 404
+    assert web.post(f"/admin/assignment/{rule.id}/delete").status_code == 302
+    assert all_rules() == [] and AssignmentRule.query.count() == 0
+
+
+def test_the_away_switch_in_the_header_and_the_calendar_on_the_duty_page(app, web, world, login):
+    from helpdesk.calendars.models import builtin_calendars
+    from tickets.autoassign import duty_of
+
+    login(world.agent)
+    page = text_of(web.get("/agent/queue"))
+    assert "On duty" in page
+    response = web.post("/agent/duty/away", data={"away": "1", "next": "/agent/queue"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/agent/queue")
+    assert duty_of(world.agent.id).away is True
+    assert ">Away<" in text_of(web.get("/agent/queue"))
+    assert web.post("/agent/duty/away", data={"away": "0", "next": "https://evil.example/"}).headers[
+        "Location"].endswith("/agent/duty/")
+    assert duty_of(world.agent.id).away is False
+
+    always = builtin_calendars()["24/7"]
+    bad = web.post("/agent/duty/", data={"calendar": "424242", "away": "y"})
+    assert bad.status_code == 422
+    assert web.post("/agent/duty/", data={"calendar": str(always.id), "away": "y"}).status_code == 302
+    row = duty_of(world.agent.id)
+    assert (row.calendar_id, row.away) == (always.id, True)
+
+    login(world.acme_user)
+    assert web.post("/agent/duty/away", data={"away": "1"}).status_code == 403
+    assert "On duty" not in text_of(web.get("/portal/tickets"))
