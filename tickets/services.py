@@ -236,6 +236,8 @@ def _channel(actor: Actor) -> str:
     if actor.via.startswith("api"):
         return "api"
     return "email" if actor.via == "email" else "web"
+
+
 def _mentioned_staff(body: str) -> list[User]:
     """The active staff a note mentions (`@login`, tickets/mentions.py); clients never are."""
     logins = mentions.mentioned_logins(body)
