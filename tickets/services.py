@@ -167,7 +167,8 @@ def _route_to_guardian(ticket: Ticket, client: Client | None) -> None:
 
 
 def add_message(
-    actor: Actor, ticket: Ticket, *, body: Any, internal: bool = False, files: list[CheckedFile] | None = None
+    actor: Actor, ticket: Ticket, *, body: Any, internal: bool = False, files: list[CheckedFile] | None = None,
+    commit: bool = True,
 ) -> Message:
     """A public reply or (staff only) an internal note; moves the status as a helpdesk should."""
     user = actor.user
@@ -197,7 +198,8 @@ def add_message(
     if ticket.status != status_before or (user.is_staff and not internal):
         sla.refresh(ticket, now)
     notices.reply_added(ticket, message, user)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return message
 
 

@@ -41,8 +41,10 @@ def staff_ids(world: Any) -> dict[str, int]:
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
+    from tickets.macros import save_macro
 
     plan, subscription = acme_plan_and_subscription(world)
+    macro = save_macro(world.manager, None, {"name": "Walk macro", "body_en": "Hello {client_name}"}, shared=True)
     onboarding = walk_to(world, "protocol")  # company A's onboarding, trained, with meetings
     return {
         "plan_id": plan.id,
@@ -52,6 +54,7 @@ def staff_ids(world: Any) -> dict[str, int]:
         "onboarding_id": onboarding.id,
         "item_id": checklist(onboarding, "start_data")[0].id,
         "meeting_id": meetings(onboarding)[0].id,
+        "macro_id": macro.id,  # a shared macro: every agent may apply it, managers change it
     }
 
 
