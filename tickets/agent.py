@@ -284,7 +284,7 @@ def reply(ticket_id: int):
             macro_id=macro_id if macro_id and macro_id <= MAX_ID else None,
         )
 
-    outcome = submit(form, with_files(send))
+    outcome = submit(form, with_files(send), flash_message=True)
     if not outcome.done:
         return _detail(access.get_ticket(current_user, ticket_id), form, outcome.status, back=back,
                        new_events=collisions[0].events if collisions else ())
