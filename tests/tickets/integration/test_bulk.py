@@ -136,7 +136,7 @@ def test_bulk_is_idempotent(web, world, login, make_ticket):
     login(world.agent)
     key = str(uuid.uuid4())
     first = _post(web, [a.id], assignee=str(world.agent.id), idempotency_key=key)
-    web.post("/agent/tickets/%d/assign" % a.id, data={"assignee": ""})  # someone undoes it meanwhile
+    web.post(f"/agent/tickets/{a.id}/assign", data={"assignee": ""})  # someone undoes it meanwhile
     again = _post(web, [a.id], assignee=str(world.agent.id), idempotency_key=key)
     assert first.status_code == again.status_code == 302
     assert again.headers.get("Idempotent-Replayed") == "true"
