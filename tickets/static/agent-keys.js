@@ -4,9 +4,11 @@
   "use strict";
   var doc = document;
 
+  var NOT_TYPED = ["checkbox", "radio", "button", "submit", "reset"];
   function typing(target) {
     var tag = target && target.tagName;
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+    if (tag === "INPUT") { return NOT_TYPED.indexOf(target.type) < 0; }
+    return tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
   }
 
   // -- the queue: j/k choose a row, Enter opens it, x ticks it ---------------------------------
