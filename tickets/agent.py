@@ -136,16 +136,15 @@ def bulk_action():
 
     outcome = submit(form, apply, flash_message=True)
     if not outcome.done:
-        for name in ("ticket", "action"):  # no field of their own on the page
-            for message in getattr(getattr(form, name, None), "errors", []) or []:
-                flash(message, "error")
+        for message in form.ticket.errors:  # the check boxes are rows of the table: say it on top
+            flash(message, "error")
         return _queue(form, outcome.status or 422, back)
     summary = outcome.value
     assert summary is not None
     if summary.changed:
-        flash(_("Changed %(n)s tickets.", n=summary.changed), "success")
+        flash(_("Tickets changed: %(n)s.", n=summary.changed), "success")
     if summary.unchanged:
-        flash(_("%(n)s tickets already had these values.", n=summary.unchanged), "success")
+        flash(_("Tickets that already had these values: %(n)s.", n=summary.unchanged), "success")
     for reason, numbers in summary.failures:
         flash(_("Not changed: %(numbers)s. %(reason)s", numbers=", ".join(numbers), reason=reason), "error")
     return redirect(url_for("agent.queue", **back))

@@ -114,7 +114,7 @@ def test_bulk_assignment_in_the_browser(live_server, browser, world):
     page.locator("#bulk-status").select_option("waiting_on_client")
     page.get_by_role("button", name="Apply to selected").click()
     page.wait_for_url(re.compile(r"/agent/queue\?sort=newest&status=all$"))
-    expect(page.get_by_text("Changed 1 tickets.")).to_be_visible()
+    expect(page.get_by_text("Tickets changed: 1.")).to_be_visible()
     expect(page.get_by_text(f"Not changed: {c.number}. A ticket cannot go from Closed to Waiting on client.")).to_be_visible()
     row = page.locator("#queue tbody tr", has_text="Alpha")
     expect(row).to_contain_text("Artur Agent")

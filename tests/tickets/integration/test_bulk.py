@@ -55,7 +55,7 @@ def test_bulk_assign_and_status_changes_each_ticket_and_reports_the_refused(web,
     assert response.status_code == 302
     assert response.headers["Location"] == "/agent/queue?sort=newest&status=all"
     page = text_of(web.get(response.headers["Location"]))
-    assert "Changed 2 tickets." in page
+    assert "Tickets changed: 2." in page
     assert f"Not changed: {closed.number}. A ticket cannot go from Closed to Waiting on client." in page
 
     for ticket in (a, b):
@@ -97,7 +97,7 @@ def test_priority_and_unassign_and_unchanged_tickets(web, world, login, make_tic
     services.assign(services.Actor(world.agent), a, world.agent.id)
     login(world.agent)
     page = text_of(web.get(_post(web, [a.id, b.id], priority="urgent").headers["Location"]))
-    assert "Changed 1 tickets." in page and "1 tickets already had these values." in page
+    assert "Tickets changed: 1." in page and "Tickets that already had these values: 1." in page
     assert _ticket(a.id).priority == "urgent" and len(_events(b.id, "priority_changed")) == 0
     _post(web, [a.id], assignee="none")
     assert _ticket(a.id).assignee_id is None
@@ -128,7 +128,7 @@ def test_a_ticket_the_user_cannot_see_is_reported_not_changed(web, world, login,
     a = make_ticket(world.acme_user, "a")
     login(world.agent)
     page = text_of(web.get(_post(web, [a.id, 2_000_000_000], status="open").headers["Location"]))
-    assert "Changed 1 tickets." in page and "Not changed: OP-2000000000. There is no such ticket." in page
+    assert "Tickets changed: 1." in page and "Not changed: OP-2000000000. There is no such ticket." in page
 
 
 def test_bulk_is_idempotent(web, world, login, make_ticket):

@@ -129,3 +129,17 @@ def test_sending_applies_the_macro_and_counts_the_use(web, world, login, make_ti
     # A refused send counts nothing.
     web.post(f"/agent/tickets/{ticket.id}/reply", data={"body": "", "macro": str(macro.id)})
     assert _macro("Need logs").usage_count == 1
+
+
+def test_the_demo_data_has_shared_macros_once(app):
+    from sqlalchemy import func, select
+
+    from helpdesk.extensions import db
+    from tickets.macros import Macro
+
+    for _ in range(2):
+        result = app.test_cli_runner().invoke(args=["demo", "seed"])
+        assert result.exit_code == 0, result.output
+    names = list(db.session.scalars(select(Macro.name).where(Macro.owner_id.is_(None)).order_by(Macro.name)))
+    assert names == ["Ask for logs", "Fixed, please check"]
+    assert db.session.scalar(select(func.count()).select_from(Macro)) == 2
