@@ -277,6 +277,7 @@ def reply(ticket_id: int):
             priority=_changed(form.set_priority.data, ticket.priority),
             category=_changed(form.set_category.data, ticket.category),
             reason=form.category_reason.data or "",
+            minutes=form.time_minutes.data,
             assignee_id=UNSET if assignee == "" else (None if assignee == "none" else assignee),
             seen_event_id=seen if seen is not None and seen <= MAX_ID else None,
             confirmed=form.confirm.data == "1",

@@ -128,6 +128,10 @@ class TriageForm(ReplyForm):
     set_priority = ChoiceField(_l("Set priority"), choices=_keep(Priority.choices(), _l("Keep")), validators=[Optional()])
     set_category = ChoiceField(_l("Set category"), choices=_keep(Category.choices(), _l("Keep")), validators=[Optional()])
     category_reason = StringField(_l("Why the category changes"))
+    time_minutes = WholeNumberField(
+        _l("Minutes worked today"), minimum=1, maximum=MAX_ENTRY_MINUTES,
+        range_message=_l("Enter the minutes worked, from 1 to %(max)s (one day).", max=MAX_ENTRY_MINUTES),
+    )
     seen_event = HiddenField()
     macro = HiddenField()
     back = HiddenField()

@@ -1,5 +1,5 @@
 """One-submit triage: a reply (or note) and the ticket's status, assignee, priority and category
-in one form and one transaction, with an optimistic check against what the agent has seen.
+(and minutes worked today) in one form and one transaction, with an optimistic check against what the agent has seen.
 
 The reply form carries the id of the newest history event the page showed. When someone else
 has changed or answered the ticket since (a newer event by another person), the send is refused
@@ -19,7 +19,8 @@ from helpdesk.errors import Conflict
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.uploads import CheckedFile
-from tickets import macros, services
+from plans import services as plans_services
+from tickets import coverage, macros, services
 from tickets.access import TicketError
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.services import UNSET, Actor
@@ -62,11 +63,12 @@ def send_and_set(
     priority: Any = UNSET,
     category: Any = UNSET,
     reason: Any = "",
+    minutes: int | None = None,
     seen_event_id: int | None = None,
     confirmed: bool = False,
     macro_id: int | None = None,
 ) -> Message | None:
-    """The reply (when there is text) and the changed fields, committed together.
+    """The reply (when there is text), the changed fields and the minutes worked today, committed together.
 
     A blank text is refused unless some field changes. Returns the message, or None for
     changes without text."""
@@ -75,7 +77,7 @@ def send_and_set(
         newer = changes_by_others(actor, ticket, seen_event_id)
         if newer:
             raise Collision(newer)
-    changes = any(value is not UNSET for value in (status, assignee_id, priority, category))
+    changes = any(value is not UNSET for value in (status, assignee_id, priority, category)) or minutes is not None
     message = None
     if not changes or (isinstance(body, str) and body.strip()) or files:
         message = services.add_message(actor, ticket, body=body, internal=internal, files=files, commit=False)
@@ -85,6 +87,8 @@ def send_and_set(
         services.change_priority(actor, ticket, priority, commit=False)
     if assignee_id is not UNSET:
         services.assign(actor, ticket, assignee_id, commit=False)
+    if minutes is not None:  # worked today; an entry on another day has its own form
+        coverage.log_time(actor, ticket, minutes=minutes, work_date=plans_services.coverage_today(), commit=False)
     if status is not UNSET:
         services.change_status(actor, ticket, status, commit=False)
     if macro_id is not None:

@@ -133,3 +133,26 @@ def test_the_ticket_page_keeps_the_queue_arguments_in_the_form(web, world, login
     response = web.post(f"/agent/tickets/{ticket.id}/reply", data={
         "body": "y", "back": "https://evil.example/", "then": "stay"})
     assert response.headers["Location"] == f"/agent/tickets/{ticket.id}"
+
+
+def test_minutes_worked_today_go_with_the_same_send(web, world, login, make_ticket):
+    from helpdesk.extensions import db
+    from tickets.models import TicketEvent, TimeEntry
+
+    ticket = make_ticket(world.acme_user)
+    login(world.agent)
+    response = web.post(f"/agent/tickets/{ticket.id}/reply", data={
+        "body": "Reconfigured the printer.", "set_status": "resolved", "time_minutes": "abc"})
+    assert response.status_code == 422
+    assert "Enter a whole number with the digits 0-9." in text_of(response)
+    assert "Reconfigured the printer." in text_of(response)
+    assert _messages(ticket.id) == [] and db.session.scalars(select(TimeEntry)).all() == []
+
+    response = web.post(f"/agent/tickets/{ticket.id}/reply", data={
+        "body": "Reconfigured the printer.", "set_status": "resolved", "time_minutes": "30"})
+    assert response.status_code == 302
+    (entry,) = db.session.scalars(select(TimeEntry)).all()
+    assert (entry.ticket_id, entry.minutes, entry.author_id) == (ticket.id, 30, world.agent.id)
+    kinds = [e.kind for e in db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))]
+    assert {"replied", "time_logged", "status_changed"} <= set(kinds)
+    assert _ticket(ticket.id).status == "resolved"
