@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(portal.bp)
     app.register_blueprint(portal.files_bp)
     app.register_blueprint(agent.bp)
+    app.register_blueprint(agent.assets)
     app.register_blueprint(manager.bp)
     app.register_blueprint(assignment_views.duty_bp)
     app.register_blueprint(assignment_views.rules_bp)

@@ -43,7 +43,9 @@ def _coverage_error(exc: coverage.CoverageError) -> TicketError:
     return TicketError(exc.message, exc.fields)
 
 
-def log_time(actor: Actor, ticket: Ticket, *, minutes: Any, work_date: Any, note: Any = "") -> TimeEntry:
+def log_time(
+    actor: Actor, ticket: Ticket, *, minutes: Any, work_date: Any, note: Any = "", commit: bool = True
+) -> TimeEntry:
     """An agent logs minutes worked on a day; the entry gets its own coverage decision and
     ledger rows. Minutes are 1..1440; the day is between the filing day (less a day, for time
     zones) and today, at most TIME_ENTRY_MAX_AGE_DAYS back. Commits; nothing is stored on error."""
@@ -89,7 +91,8 @@ def log_time(actor: Actor, ticket: Ticket, *, minutes: Any, work_date: Any, note
     # Every entry is a new decision: its source, approval, or plan period (whose terms name the
     # SLA policy) may differ from the last one. The history records it only if the clocks moved.
     sla.coverage_changed(ticket, utcnow(), actor=actor.user, via=actor.via)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return entry
 
 

@@ -21,6 +21,7 @@ from helpdesk.companies import client_by_slug, create_client
 from helpdesk.extensions import db, refresh_statistics
 from plans.onboarding.demo import seed_demo_onboarding
 from tickets.demo_bulk import seed_history
+from tickets.macros import Macro, save_macro
 from tickets.models import Ticket
 from tickets.services import Actor, add_message, file_ticket
 
@@ -100,6 +101,29 @@ def seed_samples(users: dict[str, User]) -> None:
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
+DEMO_MACROS = (
+    # name, English, Polish, status, assignee
+    ("Ask for logs",
+     "Hello {client_name},\n\nthank you for {ticket_number}. Could you send us the application log from the time it happened?",
+     "Dzień dobry {client_name},\n\ndziękujemy za zgłoszenie {ticket_number}. Prosimy o przesłanie logu aplikacji z chwili wystąpienia problemu.",
+     "waiting_on_client", "me"),
+    ("Fixed, please check",
+     "Hello {client_name},\n\nthe fix for {ticket_number} is live ({coverage}). Please let us know if anything is still wrong.",
+     "Dzień dobry {client_name},\n\npoprawka do {ticket_number} jest wdrożona ({coverage}). Prosimy o informację, jeśli coś nadal nie działa.",
+     "resolved", ""),
+)
+
+
+def seed_macros(users: dict[str, User]) -> None:
+    """Two shared macros (kept by the demo manager), each once."""
+    have = set(db.session.scalars(select(Macro.name).where(Macro.owner_id.is_(None))))
+    for name, english, polish, status, assignee in DEMO_MACROS:
+        if name not in have:
+            save_macro(users["manager@opiekun.example"], None, {
+                "name": name, "body_en": english, "body_pl": polish, "set_status": status, "set_assignee": assignee,
+            }, shared=True)
+
+
 @demo_cli.command("seed")
 @click.option("--tickets", "tickets", type=click.IntRange(0, 10_000_000), default=0,
               help="Make sure at least this many tickets exist (bulk-inserted with a year of history).")
@@ -113,6 +137,7 @@ def seed(tickets: int, workers: int) -> None:
     seed_plan(users)
     seed_demo_onboarding(client_by_slug("globex"), users["manager@opiekun.example"])
     seed_samples(users)
+    seed_macros(users)
     if not workers:
         workers = min(4, os.cpu_count() or 1) if tickets >= 20_000 else 1
     added = seed_history(tickets, workers=workers) if tickets else 0

@@ -10,12 +10,15 @@ from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     MultipleFileField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
+from wtforms.validators import Optional
 
 from helpdesk.forms import AmountField, ChoiceField, RadioChoiceField, WholeNumberField
 from helpdesk.i18n import _, _l
@@ -122,3 +125,52 @@ def with_files(action: Callable[[list[CheckedFile]], T], field_name: str = "atta
             raise UploadError(problem, field_name)
         return action(files)
     return run
+
+
+def _keep(choices: list[SelectChoice], keep_label: object) -> list[SelectChoice]:
+    """A vocabulary's choices after a first "" choice that leaves the value as it is."""
+    return [SelectChoice("", keep_label), *choices]
+
+
+class TriageForm(ReplyForm):
+    """The agent's reply box: the text, and the fields one send may change with it ("" keeps
+    the value; the names differ from the page's single-action forms). `seen_event` is the newest
+    history event the page showed (the collision check); `macro` the macro that filled the form
+    (its use is counted); `back` the queue's arguments (for the next ticket)."""
+
+    set_status = ChoiceField(_l("Set status"), choices=_keep(Status.choices(), _l("Keep")), validators=[Optional()])
+    set_assignee = SelectField(_l("Assign to"), choices=[], validate_choice=False)
+    set_priority = ChoiceField(_l("Set priority"), choices=_keep(Priority.choices(), _l("Keep")), validators=[Optional()])
+    set_category = ChoiceField(_l("Set category"), choices=_keep(Category.choices(), _l("Keep")), validators=[Optional()])
+    category_reason = StringField(_l("Why the category changes"))
+    time_minutes = WholeNumberField(
+        _l("Minutes worked today"), minimum=1, maximum=MAX_ENTRY_MINUTES,
+        range_message=_l("Enter the minutes worked, from 1 to %(max)s (one day).", max=MAX_ENTRY_MINUTES),
+    )
+    seen_event = HiddenField()
+    macro = HiddenField()
+    back = HiddenField()
+    confirm = HiddenField()
+
+
+class BulkForm(FlaskForm):
+    """One change to the tickets ticked in the queue ("" keeps the value)."""
+
+    ticket = SelectMultipleField(_l("Tickets"), choices=[], validate_choice=False)
+    assignee = SelectField(_l("Assign to"), choices=[], validate_choice=False)
+    status = ChoiceField(_l("Status"), choices=_keep(Status.choices(), _l("Keep")), validators=[Optional()])
+    priority = ChoiceField(_l("Priority"), choices=_keep(Priority.choices(), _l("Keep")), validators=[Optional()])
+    category = ChoiceField(_l("Category"), choices=_keep(Category.choices(), _l("Keep")), validators=[Optional()])
+    reason = StringField(_l("Why the category changes"))
+    back = HiddenField()
+
+
+class MacroForm(FlaskForm):
+    name = StringField(_l("Name"))
+    body_en = TextAreaField(_l("Text in English"))
+    body_pl = TextAreaField(_l("Text in Polish"))
+    set_status = ChoiceField(_l("Set status"), choices=_keep(Status.choices(), _l("Keep")), validators=[Optional()])
+    set_assignee = SelectField(_l("Assign to"), choices=[], validate_choice=False)
+    set_priority = ChoiceField(_l("Set priority"), choices=_keep(Priority.choices(), _l("Keep")), validators=[Optional()])
+    set_category = ChoiceField(_l("Set category"), choices=_keep(Category.choices(), _l("Keep")), validators=[Optional()])
+    shared = BooleanField(_l("Shared with every agent"))

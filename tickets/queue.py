@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -280,3 +280,18 @@ def _due_order(query: Select[tuple[Ticket]], filters: QueueFilters) -> Select[tu
         .order_by(due.asc().nulls_last(), ident)
         .limit(size)
     )
+
+
+def position_of(ticket: Ticket, sort: str) -> str:
+    """The keyset cursor of `ticket` in the order `sort`: the rows after it are the next page."""
+    if sort == "due":
+        return encode_cursor([_iso(ticket.next_deadline_at), ticket.id])
+    return encode_cursor([ticket.id])
+
+
+def next_in_queue(user: User, filters: QueueFilters, position: str, *, now: datetime | None = None) -> Ticket | None:
+    """The row of the same queue (filters and order) after the one at `position` (see
+    `position_of`), or None when it was the last; the queue's own query, one row long."""
+    following = replace(filters, cursor=position, limit=1, errors={})
+    rows, _cursor = queue_page(user, following, now=now)
+    return rows[0] if rows else None

@@ -123,7 +123,7 @@ def test_client_files_a_ticket_and_the_agent_sees_it_in_the_queue(live_server, b
 
     # and works it: a reply through the CSRF-protected form opens the ticket
     agent.get_by_label("Reply", exact=True).fill("We are on it: reprinting works from station 1 meanwhile.")
-    agent.get_by_role("button", name="Send").click()
+    agent.get_by_role("button", name="Send", exact=True).click()
     expect(agent.get_by_role("status")).to_contain_text("Reply sent.")
     expect(agent.locator("aside select[name=status]")).to_have_value("open")
     agent.context.close()
@@ -199,7 +199,8 @@ def test_main_pages_raise_no_csp_violations(live_server, browser, world):
     pages = {
         world.acme_admin: ["/portal/", "/portal/tickets/new", f"/portal/tickets/{ticket.id}", "/portal/usage",
                            "/preferences", "/preferences/tokens"],
-        world.agent: ["/agent/queue", "/agent/queue?sort=due", f"/agent/tickets/{ticket.id}", "/onboarding/"],
+        world.agent: ["/agent/queue", "/agent/queue?sort=due", f"/agent/tickets/{ticket.id}", "/onboarding/",
+                      "/agent/macros", "/agent/macros/new"],
         world.manager: ["/manager/", "/manager/approvals", "/manager/plans", "/manager/plans/new",
                         "/manager/subscriptions", "/manager/usage", "/manager/sla/", "/manager/onboarding/",
                         "/onboarding/start"],

@@ -43,9 +43,11 @@ def staff_ids(world: Any) -> dict[str, int]:
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
     from tickets.autoassign import RuleInput, save_rule
+    from tickets.macros import save_macro
     from tickets.saved_views import save_view
 
     plan, subscription = acme_plan_and_subscription(world)
+    macro = save_macro(world.manager, None, {"name": "Walk macro", "body_en": "Hello {client_name}"}, shared=True)
     onboarding = walk_to(world, "protocol")  # company A's onboarding, trained, with meetings
     # A saved view of the queue (staff only): filters naming company A, shared with all staff.
     view = save_view(world.agent, name="ACME urgent", args={"client": world.acme.slug, "priority": "urgent"},
@@ -62,6 +64,7 @@ def staff_ids(world: Any) -> dict[str, int]:
         "onboarding_id": onboarding.id,
         "item_id": checklist(onboarding, "start_data")[0].id,
         "meeting_id": meetings(onboarding)[0].id,
+        "macro_id": macro.id,  # a shared macro: every agent may apply it, managers change it
     }
 
 

@@ -1,0 +1,98 @@
+"""Bulk actions on queue rows: one change (assignee, status, priority, category) to many tickets.
+
+Each ticket goes through the same service function as the single-ticket action (tickets.services),
+with its own history entries, in its own savepoint: a ticket that is refused (an illegal status
+transition, a ticket the user may not see) is rolled back alone and named in the summary with
+the reason, and the others are committed together at the end. Notifications of a rolled-back
+ticket are dropped with its savepoint (helpdesk.transactions); the rest go after the commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import joinedload
+
+from helpdesk.errors import Forbidden, ServiceError
+from helpdesk.extensions import db
+from helpdesk.i18n import _
+from tickets import services
+from tickets.access import TicketError, visible_tickets
+from tickets.bulk_summary import Outcome, Summary, summarize
+from tickets.models import Ticket, ticket_number
+from tickets.services import UNSET, Actor
+
+MAX_BULK = 200  # tickets per bulk action (the queue's largest page)
+
+
+def _wanted(ticket: Ticket, status: Any, priority: Any, category: Any, assignee_id: Any) -> bool:
+    """Whether any asked value differs from the ticket's (else the ticket is left as it is)."""
+    asked_assignee = UNSET if assignee_id is UNSET else (int(assignee_id) if assignee_id not in (None, "") else None)
+    return any(
+        asked is not UNSET and asked != current
+        for asked, current in (
+            (status, ticket.status), (priority, ticket.priority), (category, ticket.category),
+            (asked_assignee, ticket.assignee_id),
+        )
+    )
+
+
+def bulk_update(
+    actor: Actor,
+    ticket_ids: list[int],
+    *,
+    status: Any = UNSET,
+    priority: Any = UNSET,
+    category: Any = UNSET,
+    reason: Any = "",
+    assignee_id: Any = UNSET,
+) -> Summary:
+    """Apply the asked changes to each ticket on its own; commit the ones that went through."""
+    if not actor.user.is_staff:
+        raise Forbidden(_("Only staff can do this."))
+    fields: dict[str, str] = {}
+    if not ticket_ids:
+        fields["ticket"] = _("Select at least one ticket.")
+    elif len(ticket_ids) > MAX_BULK:
+        fields["ticket"] = _("Select at most %(n)s tickets at once.", n=MAX_BULK)
+    if all(value is UNSET for value in (status, priority, category, assignee_id)):
+        fields["action"] = _("Choose what to change.")
+    if fields:
+        raise TicketError(_("Please correct the marked fields."), fields)
+    found = {
+        t.id: t for t in db.session.scalars(
+            visible_tickets(actor.user).where(Ticket.id.in_(ticket_ids))
+            .options(joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee))
+        ).unique()
+    }
+    outcomes = []
+    for ticket_id in dict.fromkeys(ticket_ids):
+        ticket = found.get(ticket_id)
+        if ticket is None:
+            outcomes.append(Outcome(ticket_number(ticket_id), _("There is no such ticket.")))
+            continue
+        try:
+            if not _wanted(ticket, status, priority, category, assignee_id):
+                outcomes.append(Outcome(ticket.number, unchanged=True))
+                continue
+        except (TypeError, ValueError):
+            pass  # an assignee that is no number: the service says why
+        try:
+            with db.session.begin_nested():
+                if category is not UNSET:
+                    services.reclassify(actor, ticket, category, reason, commit=False)
+                if priority is not UNSET:
+                    services.change_priority(actor, ticket, priority, commit=False)
+                if assignee_id is not UNSET:
+                    services.assign(actor, ticket, assignee_id, commit=False)
+                if status is not UNSET:
+                    services.change_status(actor, ticket, status, commit=False)
+        except ServiceError as exc:
+            # A refused value names its field; a refused transition says it in its message.
+            reason = " ".join(dict.fromkeys(exc.fields.values())) if isinstance(exc, TicketError) and exc.fields \
+                else exc.message
+            outcomes.append(Outcome(ticket.number, reason))
+            continue
+        outcomes.append(Outcome(ticket.number))
+    db.session.commit()
+    return summarize(outcomes)

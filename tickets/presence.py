@@ -1,0 +1,55 @@
+"""Who has a ticket open: one row per (ticket, user) with the last time their page said so.
+
+The agent's ticket page records its viewer when it is shown and then every PRESENCE_HEARTBEAT_SECONDS
+(20) from a small script; others count as present while their row is younger than
+PRESENCE_TTL_SECONDS (60). The rows live in the database (table `ticket_presence`), so presence
+works the same in the embedded default (SQLite, no Redis) and in production; a stale row is
+simply ignored and overwritten by the next heartbeat, and rows of a ticket older than an hour
+are deleted by the next heartbeat on that ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import ForeignKey, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpdesk.accounts import User
+from helpdesk.dbtypes import UTCDateTime
+from helpdesk.extensions import db
+
+
+class TicketPresence(db.Model):
+    __tablename__ = "ticket_presence"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def mark_present(ticket_id: int, user_id: int, now: datetime) -> None:
+    """Record that `user_id` has the ticket open now (an upsert) and commit."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(TicketPresence).values(ticket_id=ticket_id, user_id=user_id, seen_at=now)
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["ticket_id", "user_id"], set_={"seen_at": statement.excluded.seen_at}
+    ))
+    db.session.execute(delete(TicketPresence).where(
+        TicketPresence.ticket_id == ticket_id, TicketPresence.seen_at < now - timedelta(hours=1)
+    ))
+    db.session.commit()
+
+
+def others_present(ticket_id: int, user_id: int, now: datetime) -> list[str]:
+    """The names of the other people who have the ticket open now, by name."""
+    since = now - timedelta(seconds=current_app.config.get("PRESENCE_TTL_SECONDS", 60))
+    return [user.display_name for user in db.session.scalars(
+        select(User).join(TicketPresence, TicketPresence.user_id == User.id)
+        .where(TicketPresence.ticket_id == ticket_id, TicketPresence.user_id != user_id,
+               TicketPresence.seen_at >= since)
+        .order_by(User.name, User.email)
+    )]
