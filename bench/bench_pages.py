@@ -280,7 +280,7 @@ def prepare_opiekun(database: str, size: int, args: argparse.Namespace) -> tuple
     flask(env, "db", "upgrade")
     started = time.monotonic()
     flask(env, "demo", "seed", "--tickets", str(size))
-    print(f"  seed: {time.monotonic() - started:.0f} s (0 when already seeded)", flush=True)
+    print(f"  seed: {time.monotonic() - started:.0f} s (when already seeded: start-up and ANALYZE only)", flush=True)
     token_file = DATA / f"token-{database}-{size}.txt"
     if args.fresh or not token_file.exists():
         token_file.write_text(flask(env, "tokens", "create", "--email", "client@acme.example", "--name",

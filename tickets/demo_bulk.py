@@ -57,10 +57,11 @@ from plans.periods import Period, period_containing
 from plans.services.allowances import calendar_month, periods_of, subscription_terms
 from plans.services.approvals import next_approval
 from plans.services.ledger import amount
-from tickets.models import PRIORITIES, Ticket
+from tickets.models import CLOCKS, PRIORITIES, Ticket
 from tickets.sla.clock import ClockHistory, Pause, read_clock
 from tickets.sla.policies import policy_for_source
 from tickets.sla.refresh import derived_state
+from tickets.vocabulary import CoverageSource
 
 DESCRIPTION = "Generated demo ticket."
 BATCH = 4000  # tickets per batch (each brings about ten rows in other tables)
@@ -318,13 +319,12 @@ def _pure(policy: SlaPolicy | None) -> Policy | None:
     if policy is None:
         return None
     return Policy(policy.id, business_calendar(policy.calendar_id), policy.warning_percent,
-                  {(kind, p): policy.minutes(kind, p) for kind in ("first_response", "resolution") for p in PRIORITIES})
+                  {(kind, p): policy.minutes(kind, p) for kind in CLOCKS for p in PRIORITIES})
 
 
 def _policies() -> dict[str, Policy | None]:
     """The SLA policy of each coverage source, as `policy_for_ticket` would choose it."""
-    out: dict[str, SlaPolicy | None] = {s: policy_for_source(s) for s in
-                                        ("bug_fix", "onboarding", "post_onboarding_package", "support_plan", "none")}
+    out: dict[str, SlaPolicy | None] = {s: policy_for_source(s) for s in CoverageSource.values()}
     plan = db.session.scalar(select(SupportPlan).where(SupportPlan.name == "Standard"))
     if plan is not None:
         version = plan.version_on(utcnow().date())
@@ -334,10 +334,20 @@ def _policies() -> dict[str, Policy | None]:
     return {source: _pure(policy) for source, policy in out.items()}
 
 
+# Shares (weights) of each status for tickets older than two weeks and for recent ones, of each
+# category and of each priority.
+OLD_STATUS = {"closed": 55, "resolved": 42, "open": 2, "waiting_on_client": 1, "new": 0}
+RECENT_STATUS = {"new": 20, "open": 30, "waiting_on_client": 15, "resolved": 25, "closed": 10}
+CATEGORY_SHARE = {"question": 40, "configuration_change": 30, "bug": 30}
+PRIORITY_SHARE = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
+
+
+def _pick(rng: random.Random, shares: dict[str, int]) -> str:
+    return rng.choices(list(shares), list(shares.values()))[0]
+
+
 def _status(rng: random.Random, age_days: float) -> str:
-    if age_days > 14:
-        return rng.choices(("closed", "resolved", "open", "waiting_on_client"), (55, 42, 2, 1))[0]
-    return rng.choices(("new", "open", "waiting_on_client", "resolved", "closed"), (20, 30, 15, 25, 10))[0]
+    return _pick(rng, OLD_STATUS if age_days > 14 else RECENT_STATUS)
 
 
 def _decide(w: Rows, ctx: Context, account: Account, ticket: dict, *, trigger: str, at: datetime,
@@ -432,8 +442,8 @@ def _event(w: Rows, ticket_id: int, actor_id: int | None, kind: str, at: datetim
 def _one_ticket(w: Rows, ctx: Context, rng: random.Random, account: Account, tid: int, created: datetime) -> None:
     now = ctx.now
     requester = rng.choice(account.requesters)
-    category = rng.choices(("question", "configuration_change", "bug"), (40, 30, 30))[0]
-    priority = rng.choices(("low", "normal", "high", "urgent"), (20, 55, 20, 5))[0]
+    category = _pick(rng, CATEGORY_SHARE)
+    priority = _pick(rng, PRIORITY_SHARE)
     age_days = (now - created).total_seconds() / 86400
     status = _status(rng, age_days)
     ticket = {"id": tid, "category": category, "counted": False}
@@ -516,7 +526,7 @@ def _one_ticket(w: Rows, ctx: Context, rng: random.Random, account: Account, tid
         stop = resolved or closed
         first_stop = first if first is not None and (stop is None or first <= stop) else stop
         readings, facts = {}, set()
-        for kind, stopped in (("first_response", first_stop), ("resolution", stop)):
+        for kind, stopped in zip(CLOCKS, (first_stop, stop), strict=True):
             target = policy.minutes[kind, priority]
             reading = read_clock(cal, ClockHistory(created, spans, stopped), target, policy.warning_percent, now)
             readings[kind] = reading
