@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -15,6 +15,8 @@ from helpdesk.extensions import db
 from helpdesk.forms import flash_form_errors, form_status, refuse, submit
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
+from knowledge import services as help_services
+from knowledge import views as help_views
 from plans import services as plans_services
 from tickets import access, coverage, saved_views, search, services
 from tickets.access import TicketError
@@ -164,6 +166,7 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None):
         "agent/ticket.html",
         ticket=ticket,
         messages=access.thread(current_user, ticket),
+        articles=help_services.suggestions(current_user, ticket.subject, language=None),
         attachments=access.attachments(current_user, ticket),
         events=events,
         people=people,
@@ -255,3 +258,14 @@ def log_time(ticket_id: int):
         return _detail(access.get_ticket(current_user, ticket_id), status=outcome.status, time_form=form)
     flash(_("Time logged."), "success")
     return redirect(url_for("agent.ticket", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/messages/<int:message_id>/article")
+@staff_required
+def reply_to_article(ticket_id: int, message_id: int):
+    """A staff reply turned into a help article: the editor, filled with the reply's text."""
+    ticket = access.get_ticket(current_user, ticket_id)
+    message = next((m for m in access.thread(current_user, ticket) if m.id == message_id and not m.internal), None)
+    if message is None:
+        abort(404)
+    return help_views.draft_from(ticket.subject, message.body)

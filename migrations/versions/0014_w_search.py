@@ -147,9 +147,10 @@ def upgrade():
         batch_op.create_index('ix_saved_views_shared_id', ['shared', 'id'], unique=False)
 
     # ADD COLUMN only (no table rebuild on SQLite, which would drop the triggers of 0013).
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('category_unconfirmed', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.create_index('ix_tickets_category_unconfirmed_id', ['category_unconfirmed', 'id'], unique=False)
+    # Plain ALTER TABLE ... ADD COLUMN, not batch mode: on SQLite batch mode rebuilt the table here,
+    # dropping the triggers on tickets and failing on triggers elsewhere that name it.
+    op.add_column('tickets', sa.Column('category_unconfirmed', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.create_index('ix_tickets_category_unconfirmed_id', 'tickets', ['category_unconfirmed', 'id'], unique=False)
     if postgres:
         op.add_column('tickets', sa.Column('search_public', postgresql.TSVECTOR(), nullable=True))
         op.add_column('tickets', sa.Column('search_staff', postgresql.TSVECTOR(), nullable=True))

@@ -24,7 +24,8 @@ COMPANY_WIDE_PREFIXES = ("/portal/onboarding/",)
 # Logging in and out and choosing a language touch no company's data: they redirect.
 SESSION_ENDPOINTS = {"auth.index", "auth.login", "auth.logout", "auth.choose_language"}
 # Path arguments that are not ids of anyone's data, with the value the walk uses.
-PLAIN_ARGUMENTS = {"code": "pl", "key": "kickoff", "token": "not-a-reset-token"}
+# article_id: help articles belong to no company (published ones are for every reader).
+PLAIN_ARGUMENTS = {"code": "pl", "key": "kickoff", "token": "not-a-reset-token", "article_id": 1}
 # Everything a POST might need, so a forgotten check cannot hide behind a validation error.
 POST_DATA = {
     "subject": "Walked in", "description": "Walked in", "category": "bug", "priority": "urgent",
@@ -98,10 +99,11 @@ class CompanyA:
             files=[check_file("acme-internal-file.txt", b"internal\n", 10_000)],
         )
         from helpdesk.extensions import db
-        from tickets.models import Attachment
+        from tickets.models import Attachment, Message
 
         attachments = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
         self.attachment, self.internal_attachment = attachments
+        self.reply = db.session.scalar(select(Message).where(Message.ticket_id == self.ticket.id, Message.internal.is_(False)))
         self.user = world.acme_user
         self.client = world.acme
         self.staff_ids = staff_ids(world)
@@ -118,6 +120,7 @@ class CompanyA:
             "client_id": self.client.id,
             **self.staff_ids,
             "slug": self.client.slug,
+            "message_id": self.reply.id,
         }
 
     def snapshot(self) -> tuple[Any, ...]:
