@@ -13,7 +13,7 @@ from tests.e2e.test_browser import ARTIFACTS, CHROMIUM_ARGS, browser, csrf_on, l
 pytestmark = pytest.mark.e2e
 
 
-def _client_page(browser, base, user, language):
+def _client_page(browser, base, user, language):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="pl-PL" if language == "pl" else "en-GB")
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -26,7 +26,7 @@ def _client_page(browser, base, user, language):
 
 
 @pytest.mark.parametrize("language", ["en", "pl"])
-def test_a_client_finds_an_article_while_typing_and_leaves_without_filing(live_server, browser, app, world, language):
+def test_a_client_finds_an_article_while_typing_and_leaves_without_filing(live_server, browser, app, world, language):  # noqa: F811
     from datetime import timedelta
 
     from playwright.sync_api import expect

@@ -21,11 +21,12 @@ STAFF_PREFIXES = ("/agent/", "/manager/", "/admin/")
 STAFF_HIDDEN_PREFIXES = ("/onboarding/",)
 # Portal pages about the company rather than one person: a colleague of the same company sees them.
 COMPANY_WIDE_PREFIXES = ("/portal/onboarding/",)
+# Help articles belong to no company: published ones are for every reader (knowledge.services).
+NEUTRAL_PREFIXES = ("/help/",)
 # Logging in and out and choosing a language touch no company's data: they redirect.
 SESSION_ENDPOINTS = {"auth.index", "auth.login", "auth.logout", "auth.choose_language"}
 # Path arguments that are not ids of anyone's data, with the value the walk uses.
-# article_id: help articles belong to no company (published ones are for every reader).
-PLAIN_ARGUMENTS = {"code": "pl", "key": "kickoff", "token": "not-a-reset-token", "article_id": 1}
+PLAIN_ARGUMENTS = {"code": "pl", "key": "kickoff", "token": "not-a-reset-token"}
 # Everything a POST might need, so a forgotten check cannot hide behind a validation error.
 POST_DATA = {
     "subject": "Walked in", "description": "Walked in", "category": "bug", "priority": "urgent",
@@ -39,12 +40,16 @@ def staff_ids(world: Any) -> dict[str, int]:
     """Ids for the staff-only routes' arguments: a plan, company A's subscription, a calendar, an SLA policy."""
     from helpdesk.calendars.models import builtin_calendars
     from helpdesk.calendars.policies import default_policy
+    from knowledge.services import save_article
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
     from tickets.saved_views import save_view
 
     plan, subscription = acme_plan_and_subscription(world)
+    # a help article for clients: it belongs to no company (every company's clients read it)
+    article = save_article(world.agent, {"title": "Walk article", "body": "Walked", "topic": "other", "language": "en",
+                                         "audience": "clients", "state": "published"})
     onboarding = walk_to(world, "protocol")  # company A's onboarding, trained, with meetings
     # A saved view of the queue (staff only): filters naming company A, shared with all staff.
     view = save_view(world.agent, name="ACME urgent", args={"client": world.acme.slug, "priority": "urgent"},
@@ -58,6 +63,7 @@ def staff_ids(world: Any) -> dict[str, int]:
         "onboarding_id": onboarding.id,
         "item_id": checklist(onboarding, "start_data")[0].id,
         "meeting_id": meetings(onboarding)[0].id,
+        "article_id": article.id,
     }
 
 
@@ -188,6 +194,8 @@ def _expected(rule: Any, ids: dict[str, Any]) -> set[int]:
         return {200} if rule.rule.endswith("/openapi.json") else {401}
     if rule.endpoint in SESSION_ENDPOINTS:
         return {302, 405}
+    if rule.rule.startswith(NEUTRAL_PREFIXES):
+        return {200, 404}
     if rule.rule.startswith(STAFF_PREFIXES):
         return {403}
     if rule.rule.startswith(STAFF_HIDDEN_PREFIXES):
