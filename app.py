@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 import helpdesk.accounts  # noqa: F401  (registers the user loader)
+import knowledge
 import plans
 import tickets
 from helpdesk import config, formats, idempotency, security
@@ -76,6 +77,7 @@ def register_domains(app: Flask) -> None:
     jobs.init_app(app)
     notifications.init_app(app)
     plans.init_app(app)
+    knowledge.init_app(app)
     tickets.init_app(app)
 
 

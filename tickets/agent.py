@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -19,6 +19,8 @@ from helpdesk.forms import flash_form_errors, form_page, form_status, refuse, sa
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from helpdesk.text import whole_number
+from knowledge import services as help_services
+from knowledge import views as help_views
 from plans import services as plans_services
 from tickets import access, bulk, coverage, macros, presence, saved_views, search, services, triage
 from tickets.access import MAX_ID, TicketError
@@ -259,6 +261,7 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
         "agent/ticket.html",
         ticket=ticket,
         messages=access.thread(current_user, ticket),
+        articles=help_services.suggestions(current_user, ticket.subject, language=None),
         attachments=access.attachments(current_user, ticket),
         events=events,
         people=people,
@@ -483,3 +486,12 @@ def macro_edit(macro_id: int):
 def macro_delete(macro_id: int):
     macros.delete_macro(current_user, macros.get_macro(current_user, macro_id))
     return saved(_("Macro deleted."), url_for("agent.macro_list"))
+@bp.route("/tickets/<int:ticket_id>/messages/<int:message_id>/article")
+@staff_required
+def reply_to_article(ticket_id: int, message_id: int):
+    """A staff reply turned into a help article: the editor, filled with the reply's text."""
+    ticket = access.get_ticket(current_user, ticket_id)
+    message = next((m for m in access.thread(current_user, ticket) if m.id == message_id and not m.internal), None)
+    if message is None:
+        abort(404)
+    return help_views.draft_from(ticket.subject, message.body)

@@ -19,6 +19,7 @@ from helpdesk.calendars.seed import seed_reference_data
 from helpdesk.clock import utcnow
 from helpdesk.companies import client_by_slug, create_client
 from helpdesk.extensions import db, refresh_statistics
+from knowledge.demo import seed_articles
 from plans.onboarding.demo import seed_demo_onboarding
 from tickets.demo_bulk import seed_history
 from tickets.macros import Macro, save_macro
@@ -138,6 +139,7 @@ def seed(tickets: int, workers: int) -> None:
     seed_demo_onboarding(client_by_slug("globex"), users["manager@opiekun.example"])
     seed_samples(users)
     seed_macros(users)
+    seed_articles(users["agent@opiekun.example"])
     if not workers:
         workers = min(4, os.cpu_count() or 1) if tickets >= 20_000 else 1
     added = seed_history(tickets, workers=workers) if tickets else 0

@@ -7,9 +7,10 @@ from flask_login import current_user, login_required
 
 from helpdesk.extensions import db
 from helpdesk.forms import submit
-from helpdesk.i18n import _
+from helpdesk.i18n import _, language
 from helpdesk.security import client_required
 from helpdesk.storage import storage
+from knowledge import services as help_services
 from plans import services as plans_services
 from tickets import access, search, services
 from tickets.access import TicketError
@@ -51,14 +52,21 @@ def new_ticket():
     form = NewTicketForm()
     status = 200
     if request.method == "POST":
-        outcome = submit(form, with_files(lambda files: services.file_ticket(
-            Actor(current_user),
-            subject=form.subject.data,
-            description=form.description.data,
-            category=form.category.data,
-            priority=form.priority.data,
-            files=files,
-        )))
+        visit = request.form.get("visit")
+
+        def file(files):
+            # the form's visit ends in a ticket (help_services.visit_filed writes in the filing's transaction)
+            help_services.visit_filed(current_user, visit)
+            return services.file_ticket(
+                Actor(current_user),
+                subject=form.subject.data,
+                description=form.description.data,
+                category=form.category.data,
+                priority=form.priority.data,
+                files=files,
+            )
+
+        outcome = submit(form, with_files(file))
         if outcome.done:
             ticket = outcome.value
             flash(_("Thank you. Your ticket %(number)s is filed.", number=ticket.number), "success")
@@ -70,7 +78,10 @@ def new_ticket():
             ]
     today = plans_services.coverage_today()
     situation, previews = plans_services.preview(current_user.client_id, today)
-    return render_template("portal/new_ticket.html", form=form, previews=previews, situation=situation), status
+    visit = request.form.get("visit") if request.method == "POST" else help_services.start_visit(current_user)
+    suggested = help_services.suggestions(current_user, form.subject.data or "", language=language())
+    return render_template("portal/new_ticket.html", form=form, previews=previews, situation=situation,
+                           visit=visit, suggested=suggested), status
 
 
 @bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])

@@ -18,13 +18,13 @@ the queue's query (tickets.queue), so results keep the queue's order and keyset 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, column, false, func, literal_column, or_, select, table
 
 from helpdesk.extensions import db
+from helpdesk.fulltext import words
 from tickets.access import MAX_ID
 from tickets.models import Ticket
 
@@ -35,8 +35,6 @@ FTS_TABLE = "ticket_fts"  # SQLite only: a virtual table (and its shadow tables)
 POSTGRES_ONLY = frozenset({"search_public", "search_staff", "ix_tickets_search_public", "ix_tickets_search_staff"})
 
 _NUMBER = re.compile(r"\s*(?:op\s*-?\s*|#)?(\d{1,10})\s*", re.IGNORECASE)
-_WORD = re.compile(r"[^\W_]+")
-_FOLD = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ß": "ss"})
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,6 @@ class SearchQuery:
     text: str
     terms: tuple[str, ...]  # folded, lower case
     number: int | None  # the ticket number the query names, if it is one
-
-
-def fold(text: str) -> str:
-    """Lower case without diacritics, as the documents are indexed (ł and others by hand: they
-    have no decomposition)."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def parse(text: str) -> SearchQuery | None:
@@ -62,7 +53,7 @@ def parse(text: str) -> SearchQuery | None:
         number = int(found.group(1))
     if number is not None:  # "OP-123": that ticket, or the word 123 (not 1234)
         return SearchQuery(text=text, terms=(str(number),), number=number)
-    terms = tuple(dict.fromkeys(_WORD.findall(fold(text))))[:MAX_TERMS]
+    terms = words(text, MAX_TERMS)
     if not terms:
         return None
     return SearchQuery(text=text, terms=terms, number=None)
@@ -117,10 +108,15 @@ def matches(query: SearchQuery, *, staff: bool, probe: bool = False) -> ColumnEl
 
 def included_in_schema(dialect: str) -> Any:
     """For Alembic's comparison of the models with the database (`flask db check`): SQLite's FTS5
-    tables are the database's own, and the tsvector columns exist on PostgreSQL only."""
+    tables (tickets' and help articles') are the database's own, the tsvector columns exist on
+    PostgreSQL only, and the help articles' expression index is the database's own too."""
+    from knowledge.services import FTS_TABLE as ARTICLE_FTS
+    from knowledge.services import SEARCH_INDEX as ARTICLE_INDEX
 
     def include(_object: Any, name: str | None, kind: str, reflected: bool, _compare_to: Any) -> bool:
-        if kind == "table" and name and name.startswith(FTS_TABLE):
+        if kind == "table" and name and name.startswith((FTS_TABLE, ARTICLE_FTS)):
+            return False
+        if kind == "index" and name == ARTICLE_INDEX:
             return False
         return not (dialect != "postgresql" and name in POSTGRES_ONLY)
 

@@ -21,6 +21,8 @@ STAFF_PREFIXES = ("/agent/", "/manager/", "/admin/")
 STAFF_HIDDEN_PREFIXES = ("/onboarding/",)
 # Portal pages about the company rather than one person: a colleague of the same company sees them.
 COMPANY_WIDE_PREFIXES = ("/portal/onboarding/",)
+# Help articles belong to no company: published ones are for every reader (knowledge.services).
+NEUTRAL_PREFIXES = ("/help/",)
 # Logging in and out and choosing a language touch no company's data: they redirect.
 SESSION_ENDPOINTS = {"auth.index", "auth.login", "auth.logout", "auth.choose_language"}
 # Path arguments that are not ids of anyone's data, with the value the walk uses.
@@ -39,6 +41,7 @@ def staff_ids(world: Any) -> dict[str, int]:
     an auto-assignment rule."""
     from helpdesk.calendars.models import builtin_calendars
     from helpdesk.calendars.policies import default_policy
+    from knowledge.services import save_article
     from plans.onboarding.checklists import checklist
     from plans.onboarding.meetings import meetings
     from tests.onboarding.support import walk_to
@@ -48,6 +51,9 @@ def staff_ids(world: Any) -> dict[str, int]:
 
     plan, subscription = acme_plan_and_subscription(world)
     macro = save_macro(world.manager, None, {"name": "Walk macro", "body_en": "Hello {client_name}"}, shared=True)
+    # a help article for clients: it belongs to no company (every company's clients read it)
+    article = save_article(world.agent, {"title": "Walk article", "body": "Walked", "topic": "other", "language": "en",
+                                         "audience": "clients", "state": "published"})
     onboarding = walk_to(world, "protocol")  # company A's onboarding, trained, with meetings
     # A saved view of the queue (staff only): filters naming company A, shared with all staff.
     view = save_view(world.agent, name="ACME urgent", args={"client": world.acme.slug, "priority": "urgent"},
@@ -65,6 +71,7 @@ def staff_ids(world: Any) -> dict[str, int]:
         "item_id": checklist(onboarding, "start_data")[0].id,
         "meeting_id": meetings(onboarding)[0].id,
         "macro_id": macro.id,  # a shared macro: every agent may apply it, managers change it
+        "article_id": article.id,
     }
 
 
@@ -122,11 +129,12 @@ class CompanyA:
             files=[check_file("acme-internal-file.txt", b"internal\n", 10_000)],
         )
         from helpdesk.extensions import db
-        from tickets.models import Attachment
+        from tickets.models import Attachment, Message
 
         attachments = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
         self.attachment, self.internal_attachment = attachments
         self.mail_ids = acme_mail(world)
+        self.reply = db.session.scalar(select(Message).where(Message.ticket_id == self.ticket.id, Message.internal.is_(False)))
         self.user = world.acme_user
         self.client = world.acme
         self.staff_ids = staff_ids(world)
@@ -144,6 +152,7 @@ class CompanyA:
             **self.staff_ids,
             **self.mail_ids,
             "slug": self.client.slug,
+            "message_id": self.reply.id,
         }
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -217,6 +226,8 @@ def _expected(rule: Any, ids: dict[str, Any]) -> set[int]:
         return {200} if rule.rule.endswith("/openapi.json") else {401}
     if rule.endpoint in SESSION_ENDPOINTS:
         return {302, 405}
+    if rule.rule.startswith(NEUTRAL_PREFIXES):
+        return {200, 404}
     if rule.rule.startswith(STAFF_PREFIXES):
         return {403}
     if rule.rule.startswith(STAFF_HIDDEN_PREFIXES):
