@@ -9,7 +9,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the tickets blueprints, commands and template names."""
-    from tickets import agent, api, manager, portal, sla
+    from tickets import agent, api, csat, manager, portal, sla
     from tickets.demo import demo_cli
     from tickets.sla.display import duration_text
 
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(portal.files_bp)
     app.register_blueprint(agent.bp)
     app.register_blueprint(manager.bp)
+    app.register_blueprint(csat.bp)
     api.init_app(app)
     app.cli.add_command(demo_cli)
     sla.init_app(app)

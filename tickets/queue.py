@@ -24,7 +24,7 @@ from helpdesk.date_bounds import parse_instant
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.text import whole_number
-from tickets.access import MAX_ID, TicketError, visible_tickets
+from tickets.access import MAX_ID, TicketError, own_or_followed, visible_tickets
 from tickets.models import CATEGORIES, OPEN_STATUSES, PRIORITIES, STATUSES, Ticket
 
 BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
@@ -168,7 +168,7 @@ def queue_page(
     now = now or utcnow()
     query = visible_tickets(user).where(Ticket.status.in_(filters.statuses))
     if requester_only:
-        query = query.where(Ticket.requester_id == user.id)
+        query = query.where(own_or_followed(user))
     if filters.category:
         query = query.where(Ticket.category == filters.category)
     if filters.priority:

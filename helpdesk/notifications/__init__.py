@@ -18,6 +18,7 @@ from helpdesk.notifications.events import (
     ALLOWANCE_WARNING,
     APPROVAL_NEEDED,
     EVENT_TYPES,
+    INVITATION,
     ONBOARDING_MEETING_REMINDER,
     PASSWORD_RESET,
     SLA_BREACHED,
@@ -26,6 +27,7 @@ from helpdesk.notifications.events import (
     TICKET_ASSIGNED,
     TICKET_CLIENT_REPLIED,
     TICKET_FILED,
+    TICKET_RATED_LOW,
     TICKET_RESOLVED,
 )
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
@@ -44,6 +46,7 @@ __all__ = [
     "ALLOWANCE_WARNING",
     "APPROVAL_NEEDED",
     "EVENT_TYPES",
+    "INVITATION",
     "ONBOARDING_MEETING_REMINDER",
     "PASSWORD_RESET",
     "SLA_BREACHED",
@@ -52,6 +55,7 @@ __all__ = [
     "TICKET_ASSIGNED",
     "TICKET_CLIENT_REPLIED",
     "TICKET_FILED",
+    "TICKET_RATED_LOW",
     "TICKET_RESOLVED",
     "Delivery",
     "Notice",
