@@ -23,7 +23,7 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from wtforms import TextAreaField
+from wtforms import SelectChoice, TextAreaField
 
 from helpdesk.accounts import User, _ClockSigner
 from helpdesk.clock import utcnow
@@ -240,7 +240,7 @@ bp = Blueprint("csat", __name__)
 
 
 class RatingForm(FlaskForm):
-    score = RadioChoiceField(_l("Your rating"), choices=[(str(k), v) for k, v in SCORE_LABELS.items()])
+    score = RadioChoiceField(_l("Your rating"), choices=[SelectChoice(str(k), v) for k, v in SCORE_LABELS.items()])
     comment = TextAreaField(_l("Comment (optional)"))
 
 
