@@ -155,11 +155,12 @@ class Row:
 
 def _grouped(column: Any, first: date, last: date) -> list[tuple[Any, int, int, int]]:
     satisfied = func.sum(case((TicketRating.score >= 4, 1), else_=0))
-    query = select(column, func.count(TicketRating.id), func.sum(TicketRating.score), satisfied).where(
-        TicketRating.month >= first, TicketRating.month <= last
-    )
-    if column is not None:
-        query = query.group_by(column)
+    measures = (func.count(TicketRating.id), func.sum(TicketRating.score), satisfied)
+    within = (TicketRating.month >= first, TicketRating.month <= last)
+    if column is None:
+        ((c, t, s),) = db.session.execute(select(*measures).where(*within)).all()
+        return [(None, int(c), int(t or 0), int(s or 0))]
+    query = select(column, *measures).where(*within).group_by(column)
     return [(k, int(c), int(t or 0), int(s or 0)) for k, c, t, s in db.session.execute(query)]
 
 
@@ -193,7 +194,7 @@ def report_rows(by: str, first: date, last: date) -> list[Row]:
 
 
 def report_total(first: date, last: date) -> Row:
-    ((_, count, total, satisfied),) = _grouped(None, first, last) or [(None, 0, 0, 0)]
+    ((_key, count, total, satisfied),) = _grouped(None, first, last)
     return Row("total", _("All"), count, total, satisfied)
 
 
