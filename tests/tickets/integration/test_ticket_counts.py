@@ -93,13 +93,15 @@ def test_a_bulk_seed_in_raw_sql_leaves_the_summary_equal_to_a_recount(app):
 
 def test_the_migration_counts_the_tickets_already_there(own_database_url, tmp_path, translations):
     from flask_migrate import upgrade
+    from sqlalchemy import update as sa_update
 
     from app import create_app
     from helpdesk.accounts import create_user
     from helpdesk.companies import create_client
     from helpdesk.extensions import db
     from tests.conftest import PASSWORD, ROOT
-    from tickets.services import Actor, change_status, file_ticket
+    from tickets.models import Ticket
+    from tickets.services import Actor, file_ticket
 
     directory = str(ROOT / "migrations")
     other = create_app(base_config(own_database_url, tmp_path))
@@ -110,11 +112,13 @@ def test_the_migration_counts_the_tickets_already_there(own_database_url, tmp_pa
             create_client("hooli", "Hooli")
             user = create_user(email="p@initech.example", password=PASSWORD, role="client", client_slug="initech")
             other_user = create_user(email="p@hooli.example", password=PASSWORD, role="client", client_slug="hooli")
-            agent = create_user(email="a@vendor.example", password=PASSWORD, role="agent")
+            create_user(email="a@vendor.example", password=PASSWORD, role="agent")
             for _ in range(3):
                 file_ticket(Actor(user), subject="s", description="d", category="bug")
             ticket = file_ticket(Actor(other_user), subject="s", description="d", category="bug")
-            change_status(Actor(agent), ticket, "resolved")
+            # A plain UPDATE: the services of today may read tables that revision 0012 does not have yet.
+            db.session.execute(sa_update(Ticket).where(Ticket.id == ticket.id).values(status="resolved"))
+            db.session.commit()
             db.session.remove()
 
             upgrade(directory=directory)
