@@ -65,13 +65,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_domains(app: Flask) -> None:
-    from helpdesk import admin, api, auth, jobs, notifications
+    from helpdesk import admin, api, auth, company_users, jobs, notifications
     from helpdesk.calendars import admin as calendars_admin
     from helpdesk.cli import init_cli
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(calendars_admin.bp)
+    app.register_blueprint(company_users.bp)
     api.init_app(app)
     init_cli(app)
     jobs.init_app(app)

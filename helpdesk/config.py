@@ -26,7 +26,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ATTACHMENT_MAX_FILES": 5,
         "DESCRIPTION_MAX_CHARS": 20_000,
         "REPLY_MAX_CHARS": 20_000,
-        "REOPEN_WINDOW_DAYS": 7,
+        "REOPEN_WINDOW_DAYS": 14,
         "QUEUE_PAGE_SIZE": 50,
         "VIEW_COUNT_CAP": 1000,  # a view's count stops here ("1000+"): see tickets/saved_views.py
         "API_RATE_LIMIT": "300 per minute",  # per token, shared by every API endpoint

@@ -9,7 +9,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the tickets blueprints, commands and template names."""
-    from tickets import agent, api, assignment_views, inbound, manager, portal, sla
+    from tickets import agent, api, assignment_views, csat, inbound, manager, portal, sla
     from tickets.demo import demo_cli
     from tickets.sla.display import duration_text
 
@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(assignment_views.duty_bp)
     app.register_blueprint(assignment_views.rules_bp)
     app.jinja_env.globals.update(assignment_views.template_globals())
+    app.register_blueprint(csat.bp)
     api.init_app(app)
     app.cli.add_command(demo_cli)
     sla.init_app(app)

@@ -1,6 +1,6 @@
 """Who may see which ticket: the company scope every ticket read goes through.
 
-Staff see every ticket; a client admin sees the company's; a client user only their own.
+Staff see every ticket; a client admin sees the company's; a client user those they filed or follow.
 `visible_tickets` is the only way to look tickets up for a user; a ticket outside that scope
 is NotFound (never a hint that it exists), and internal rows are shown to staff only.
 `TicketError` (refused values about a ticket) and `MAX_ID` live here, below both the
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import joinedload
 
 from helpdesk.accounts import User
 from helpdesk.errors import Invalid, NotFound
 from helpdesk.extensions import db
 from helpdesk.i18n import _
-from tickets.models import Attachment, Message, Ticket, TicketEvent
+from tickets.models import Attachment, Message, Ticket, TicketEvent, TicketFollower
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 _TicketRow = TypeVar("_TicketRow", Message, Attachment, TicketEvent)  # the rows a ticket shows, some internal
@@ -33,14 +33,21 @@ class TicketError(Invalid):
 
 
 def visible_tickets(user: User) -> Select[tuple[Ticket]]:
-    """Tickets this user may see: staff see all; a client admin the company's; a client user own."""
+    """Tickets this user may see: staff see all; a client admin the company's; a client user those
+    they filed or follow."""
     query = select(Ticket)
     if user.is_staff:
         return query
     query = query.where(Ticket.client_id == user.client_id)
     if not user.is_client_admin:
-        query = query.where(Ticket.requester_id == user.id)
+        query = query.where(own_or_followed(user))
     return query
+
+
+def own_or_followed(user: User) -> Any:
+    """The condition for the tickets a user filed or follows (tickets.followers)."""
+    followed = select(TicketFollower.ticket_id).where(TicketFollower.user_id == user.id)
+    return or_(Ticket.requester_id == user.id, Ticket.id.in_(followed))
 
 
 def get_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticket:

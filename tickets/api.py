@@ -23,12 +23,13 @@ from helpdesk.api import (
 )
 from helpdesk.api import fields as f
 from helpdesk.companies import SLUG_RE
-from helpdesk.errors import ServiceError
+from helpdesk.errors import Forbidden, ServiceError
+from helpdesk.i18n import _
 from plans import services as coverage_services
 from plans.coverage import MAX_ENTRY_MINUTES, SOURCES
 from plans.labels import render_reason
 from plans.models import APPROVALS, CHARGES, CoverageDecision
-from tickets import access, services
+from tickets import access, csat, followers, services
 from tickets import coverage as ticket_coverage
 from tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TimeEntry
 from tickets.queue import BREACHING_WITHIN_MAX, parse_queue_filters, queue_page
@@ -290,10 +291,13 @@ def read_ticket(call: ApiCall, ticket_id: int):
 @bp.endpoint(
     "PATCH",
     "/tickets/<int:ticket_id>",
-    summary="Change a ticket (staff)",
+    summary="Change a ticket",
     description=(
-        "Only the fields given change, all or none: a refused change leaves the ticket as it was. "
-        "A category change re-evaluates coverage and is recorded with `reason`. Clients get 403."
+        "Staff: only the fields given change, all or none: a refused change leaves the ticket as it was. "
+        "A category change re-evaluates coverage and is recorded with `reason`. "
+        "The ticket's client (a user of its company who may see it) may send only `{\"status\": \"closed\"}` "
+        "(\"problem solved\") on a ticket that is open or resolved; any other change by a client is 403. "
+        "An `Idempotency-Key` header makes a retry answer as the first call did."
     ),
     body=TicketChange,
     response=(200, TicketShape),
@@ -302,6 +306,11 @@ def read_ticket(call: ApiCall, ticket_id: int):
 def change_ticket(call: ApiCall, ticket_id: int):
     ticket = access.get_ticket(call.user, ticket_id, for_update=True)
     changes = dict(call.body)
+    if not call.user.is_staff:
+        if changes != {"status": "closed"}:
+            raise Forbidden(_("Clients may only close their ticket (status: closed)."))
+        services.close_by_client(_actor(call), ticket)
+        return _fresh(call, ticket_id)
     if "assignee" in changes:
         changes["assignee_id"] = user_id_for(changes.pop("assignee"))
     services.update_ticket(_actor(call), ticket, **changes)
@@ -326,7 +335,8 @@ def list_replies(call: ApiCall, ticket_id: int):
     summary="Reply to a ticket",
     description=(
         "A public reply, or with `internal: true` an internal note (staff only). A client's reply "
-        "reopens a ticket waiting on them or recently resolved; a closed ticket answers 409."
+        "reopens a ticket waiting on them or resolved within `REOPEN_WINDOW_DAYS` (14); on a ticket resolved "
+        "longer ago, or closed, it files a new ticket linked to this one, and that ticket is answered."
     ),
     body=NewReply,
     response=(201, TicketShape),
@@ -335,8 +345,11 @@ def list_replies(call: ApiCall, ticket_id: int):
 )
 def add_reply(call: ApiCall, ticket_id: int):
     ticket = access.get_ticket(call.user, ticket_id)
-    services.add_message(_actor(call), ticket, body=call.body["body"], internal=call.body.get("internal", False))
-    return _fresh(call, ticket_id)
+    if call.user.is_staff or call.body.get("internal"):
+        services.add_message(_actor(call), ticket, body=call.body["body"], internal=call.body.get("internal", False))
+        return _fresh(call, ticket_id)
+    landed = services.client_reply(_actor(call), ticket, body=call.body["body"])
+    return _fresh(call, landed.id)
 
 
 # The service names the day `work_date` (the web form's field); the API calls it `date`.
@@ -406,3 +419,60 @@ def log_time(call: ApiCall, ticket_id: int):
 
 def init_app(app: Any) -> None:
     register_api(app, bp)
+
+
+class NewRating(Body):
+    score = f.Integer(required=True, validate=f.Between(1, 5), metadata={"description": "1 (very poor) to 5 (excellent)."})
+    comment = f.text(max_length=csat.COMMENT_MAX_CHARS, metadata={"description": "Optional."})
+
+
+class RatingShape(Shape):
+    component = "Rating"
+    ticket_id = f.Integer()
+    score = f.Integer()
+    comment = f.Text()
+    rated_at = f.Instant()
+
+
+@bp.endpoint(
+    "POST",
+    "/tickets/<int:ticket_id>/rating",
+    summary="Rate a resolved ticket (its client)",
+    description=(
+        "The person who filed the ticket rates the answer once, after the ticket is resolved (or closed): "
+        "409 before that and the second time, 422 for a score that is not 1 to 5, 403 for a colleague, "
+        "404 for another company's ticket. A score of 1 or 2 notifies the ticket's agent and the managers."
+    ),
+    body=NewRating,
+    response=(201, RatingShape),
+    errors=(403, 409),
+)
+def rate_ticket(call: ApiCall, ticket_id: int):
+    ticket = access.get_ticket(call.user, ticket_id)
+    return csat.rate(call.user, ticket, score=call.body["score"], comment=call.body.get("comment", ""), via="api")
+
+
+class NewFollower(Body):
+    user = f.Integer(required=True, metadata={"description": "The id of an active client user of the ticket's company."})
+
+
+class FollowerList(Shape):
+    component = "FollowerList"
+    items = ma.List(ma.Nested(UserRef))
+
+
+@bp.endpoint(
+    "POST",
+    "/tickets/<int:ticket_id>/followers",
+    summary="Add a follower",
+    description=(
+        "Whoever may see the ticket (its client, a client admin, a follower, staff) adds a colleague of the "
+        "ticket's company; followers get the ticket's notices and may see it. Anyone else is 422."
+    ),
+    body=NewFollower,
+    response=(201, FollowerList),
+)
+def add_follower(call: ApiCall, ticket_id: int):
+    ticket = access.get_ticket(call.user, ticket_id)
+    followers.add_follower(_actor(call), ticket, call.body["user"])
+    return {"items": followers.followers(access.get_ticket(call.user, ticket_id))}

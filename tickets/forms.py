@@ -44,6 +44,15 @@ class ReplyForm(FlaskForm):
     attachments = MultipleFileField(_l("Attachments"))
 
 
+class ActionForm(FlaskForm):
+    """A button that changes one thing (close, reopen): a CSRF token only."""
+
+
+class FollowerForm(FlaskForm):
+    # Choices (the company's colleagues) are set by the page; the service checks the id it is given.
+    user = SelectField(_l("Colleague"), choices=[], validate_choice=False)
+
+
 class StatusForm(FlaskForm):
     status = ChoiceField(_l("Status"), choices=Status.choices())
 

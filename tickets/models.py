@@ -343,3 +343,53 @@ class SavedView(db.Model):
     shared: Mapped[bool] = mapped_column(default=False, server_default=false())
     args: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+class TicketLink(db.Model):
+    """A ticket filed by a client's reply to one resolved too long ago (or closed): the new ticket
+    names the one it follows up, so agents see the history (tickets.services.client_reply)."""
+
+    __tablename__ = "ticket_links"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    reopened_from_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketFollower(db.Model):
+    """A colleague of the requester (same company) who follows a ticket: they get its notices and,
+    if a plain client user, may see it (tickets.access.visible_tickets)."""
+
+    __tablename__ = "ticket_followers"
+    __table_args__ = (Index("ix_ticket_followers_user_id_ticket_id", "user_id", "ticket_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
+
+
+class TicketRating(db.Model):
+    """The client's satisfaction rating of a resolved ticket (CSAT): one per ticket, 1 to 5.
+
+    The agent, client, category and month are copied at rating time so the report groups one
+    table (tickets.csat); `month` is the first day of the rating's month in the default zone.
+    """
+
+    __tablename__ = "ticket_ratings"
+    __table_args__ = (
+        CheckConstraint("score BETWEEN 1 AND 5", name="score"),
+        Index("ix_ticket_ratings_month", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    category: Mapped[str] = mapped_column(String(30))
+    score: Mapped[int]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    via: Mapped[str] = mapped_column(String(10), default="web")
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    month: Mapped[date]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from helpdesk import notifications as n
 from helpdesk.accounts import User, staff_users
@@ -71,7 +72,7 @@ def reply_added(ticket: Ticket, message: Message, author: User) -> None:
     if message.internal:
         return
     if author.is_staff:
-        event, recipients = n.TICKET_AGENT_REPLIED, [_user(ticket.requester_id)]
+        event, recipients = n.TICKET_AGENT_REPLIED, [_user(ticket.requester_id), *_followers(ticket)]
     else:
         event, recipients = n.TICKET_CLIENT_REPLIED, [_user(ticket.assignee_id)]
     chosen = [r for r in n.recipients_for(recipients) if r.user_id != author.id]
@@ -100,6 +101,28 @@ def mentioned(ticket: Ticket, message: Message, author: User, people: list[User]
                  values=_values(ticket, author=author.display_name, body=_excerpt(message.body)))
 
 
-def resolved(ticket: Ticket) -> None:
-    n.notify(n.TICKET_RESOLVED, recipients=n.recipients_for([_user(ticket.requester_id)]), ticket_id=ticket.id,
-             values=_values(ticket, reopen_days=current_app.config["REOPEN_WINDOW_DAYS"]))
+def _followers(ticket: Ticket) -> list[User]:
+    """The ticket's followers (tickets.followers), one query."""
+    from tickets.models import TicketFollower
+
+    return list(db.session.scalars(
+        select(User).join(TicketFollower, TicketFollower.user_id == User.id).where(TicketFollower.ticket_id == ticket.id)
+    ))
+
+
+def resolved(ticket: Ticket, rating_link: str | None = None) -> None:
+    """The requester hears of it with the rating link (tickets.csat); followers without it."""
+    days = current_app.config["REOPEN_WINDOW_DAYS"]
+    requester = _user(ticket.requester_id)
+    n.notify(n.TICKET_RESOLVED, recipients=n.recipients_for([requester]), ticket_id=ticket.id,
+             values=_values(ticket, reopen_days=days, rating_link=rating_link))
+    others = [r for r in n.recipients_for(_followers(ticket)) if requester is None or r.user_id != requester.id]
+    if others:
+        n.notify(n.TICKET_RESOLVED, recipients=others, ticket_id=ticket.id, values=_values(ticket, reopen_days=days))
+
+
+def rated_low(ticket: Ticket, score: int, comment: str) -> None:
+    """A rating of 1 or 2: the ticket's agent and the managers hear of it."""
+    people = [_user(ticket.assignee_id), *staff_users("manager")]
+    n.notify(n.TICKET_RATED_LOW, recipients=n.recipients_for(people), ticket_id=ticket.id,
+             values=_values(ticket, score=score, comment=_excerpt(comment)))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
+from helpdesk.clock import utcnow
 from helpdesk.extensions import db
 from helpdesk.forms import submit
 from helpdesk.i18n import _, language
@@ -14,7 +15,7 @@ from knowledge import services as help_services
 from plans import services as plans_services
 from tickets import access, search, services
 from tickets.access import TicketError
-from tickets.forms import NewTicketForm, ReplyForm, with_files
+from tickets.forms import ActionForm, FollowerForm, NewTicketForm, ReplyForm, with_files
 from tickets.models import Ticket
 from tickets.queue import parse_queue_filters, queue_page
 from tickets.services import Actor
@@ -92,21 +93,83 @@ def ticket(ticket_id: int):
     status = 200
     if request.method == "POST":
         outcome = submit(form, with_files(
-            lambda files: services.add_message(Actor(current_user), ticket, body=form.body.data, files=files)
+            lambda files: services.client_reply(Actor(current_user), ticket, body=form.body.data, files=files)
         ), flash_message=True)
         if outcome.done:
-            flash(_("Your reply is sent."), "success")
-            return redirect(url_for("portal.ticket", ticket_id=ticket.id))
+            landed = outcome.value
+            if landed.id != ticket.id:
+                flash(_("This ticket can no longer be reopened, so your reply is filed as a new ticket %(number)s "
+                        "linked to %(old)s.", number=landed.number, old=ticket.number), "success")
+            else:
+                flash(_("Your reply is sent."), "success")
+            return redirect(url_for("portal.ticket", ticket_id=landed.id))
         status = outcome.status
-        ticket = access.get_ticket(current_user, ticket_id)
+    return render_ticket(ticket_id, form=form, status=status)
+
+
+def render_ticket(ticket_id: int, *, form: ReplyForm | None = None, rating_form=None, status: int | None = 200):
+    """The client's ticket page (also shown again by a refused rating, tickets.csat)."""
+    from tickets import csat, followers
+    from tickets.client_rules import may_close, may_reopen
+
+    ticket = access.get_ticket(current_user, ticket_id)
+    window = current_app.config["REOPEN_WINDOW_DAYS"]
     return render_template(
         "portal/ticket.html",
         ticket=ticket,
         messages=access.thread(current_user, ticket),
         attachments=access.attachments(current_user, ticket),
-        form=form,
+        form=form or ReplyForm(),
         decision=plans_services.current_decision(ticket.id),
-    ), status
+        may_close=may_close(ticket.status),
+        may_reopen=may_reopen(ticket.status, ticket.resolved_at, utcnow(), window),
+        reopen_days=window,
+        action=ActionForm(),
+        rating=csat.rating_of(ticket.id),
+        rating_form=rating_form if rating_form is not None else (
+            csat.RatingForm() if csat.can_rate(current_user, ticket) else None),
+        followers=followers.followers(ticket),
+        follower_candidates=followers.candidates(ticket),
+        follower_form=FollowerForm(),
+        links=services.linked_tickets(ticket),
+    ), status or 200
+
+
+@bp.route("/tickets/<int:ticket_id>/close", methods=["POST"])
+@client_required
+def close(ticket_id: int):
+    ticket = access.get_ticket(current_user, ticket_id)
+    outcome = submit(ActionForm(), lambda: services.close_by_client(Actor(current_user), ticket), flash_message=True)
+    if outcome.done:
+        flash(_("Thank you. The ticket is closed."), "success")
+    return redirect(url_for("portal.ticket", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
+@client_required
+def reopen(ticket_id: int):
+    ticket = access.get_ticket(current_user, ticket_id)
+    outcome = submit(ActionForm(), lambda: services.reopen_by_client(Actor(current_user), ticket), flash_message=True)
+    if outcome.done:
+        flash(_("The ticket is open again."), "success")
+    return redirect(url_for("portal.ticket", ticket_id=ticket_id))
+
+
+@bp.route("/tickets/<int:ticket_id>/followers", methods=["POST"])
+@client_required
+def change_followers(ticket_id: int):
+    from tickets import followers
+
+    ticket = access.get_ticket(current_user, ticket_id)
+    form = FollowerForm()
+    remove = request.form.get("remove") == "1"
+    outcome = submit(form, lambda: (followers.remove_follower if remove else followers.add_follower)(
+        Actor(current_user), ticket, form.user.data), flash_message=True)
+    if outcome.done:
+        flash(_("The followers are saved."), "success")
+    if remove and outcome.done and str(form.user.data) == str(current_user.id):
+        return redirect(url_for("portal.tickets"))
+    return redirect(url_for("portal.ticket", ticket_id=ticket_id))
 
 
 @files_bp.route("/attachments/<int:attachment_id>")

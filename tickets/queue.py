@@ -26,7 +26,7 @@ from helpdesk.i18n import _
 from helpdesk.text import whole_number
 from plans.models import APPROVALS
 from tickets import search
-from tickets.access import MAX_ID, TicketError, visible_tickets
+from tickets.access import MAX_ID, TicketError, own_or_followed, visible_tickets
 from tickets.models import CATEGORIES, OPEN_STATUSES, PRIORITIES, STATUSES, Ticket
 
 BREACHING_WITHIN_MAX = 100_000  # minutes (about ten weeks)
@@ -188,7 +188,7 @@ def filtered_tickets(
     now = now or utcnow()
     query = visible_tickets(user).where(Ticket.status.in_(filters.statuses))
     if requester_only:
-        query = query.where(Ticket.requester_id == user.id)
+        query = query.where(own_or_followed(user))
     if filters.category:
         query = query.where(Ticket.category == filters.category)
     if filters.priority:

@@ -8,11 +8,10 @@ are tickets.queue.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
@@ -25,6 +24,7 @@ from helpdesk.text import check_text
 from helpdesk.uploads import CheckedFile
 from plans import services as coverage
 from tickets import autoassign, mentions, notices
+from tickets import client_rules as rules
 from tickets.access import MAX_ID, TicketError
 from tickets.models import (
     CATEGORIES,
@@ -35,6 +35,7 @@ from tickets.models import (
     Message,
     Ticket,
     TicketEvent,
+    TicketLink,
 )
 from tickets.sla import refresh as sla
 from tickets.vocabulary import Status
@@ -285,21 +286,98 @@ def copy_coverage(ticket: Ticket, record: Any) -> None:
 
 
 def _client_reply_reopens(actor: Actor, ticket: Ticket, now) -> None:
-    if ticket.status == "waiting_on_client":
+    outcome = rules.reply_outcome(ticket.status, ticket.resolved_at, now, current_app.config["REOPEN_WINDOW_DAYS"])
+    if outcome is rules.ReplyOutcome.REPLY and ticket.status == "waiting_on_client":
         _set_status(actor, ticket, "open", now)
-    elif ticket.status == "resolved":
-        window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
-        if ticket.resolved_at is not None and now - ticket.resolved_at > window:
-            raise Conflict(
-                _("This ticket was resolved too long ago to reopen it; please file a new ticket."),
-                {"body": _("Please file a new ticket and refer to %(number)s.", number=ticket.number)},
-            )
+    elif outcome is rules.ReplyOutcome.REOPEN:
         _set_status(actor, ticket, "open", now)
-    elif ticket.status == "closed":
+    elif outcome is rules.ReplyOutcome.NEW_LINKED:  # client_reply files a linked ticket instead
         raise Conflict(
-            _("This ticket is closed; please file a new ticket."),
+            _("This ticket can no longer be reopened; please file a new ticket."),
             {"body": _("Please file a new ticket and refer to %(number)s.", number=ticket.number)},
         )
+
+
+def client_reply(
+    actor: Actor, ticket: Ticket, *, body: Any, files: list[CheckedFile] | None = None
+) -> Ticket:
+    """A client's reply: it joins the thread (reopening a ticket resolved within the window), or,
+    on a ticket resolved longer ago or closed, files a new ticket linked to this one. Returns
+    the ticket the reply landed on."""
+    if actor.user.is_staff:
+        add_message(actor, ticket, body=body, files=files)
+        return ticket
+    outcome = rules.reply_outcome(ticket.status, ticket.resolved_at, utcnow(), current_app.config["REOPEN_WINDOW_DAYS"])
+    if outcome is not rules.ReplyOutcome.NEW_LINKED:
+        add_message(actor, ticket, body=body, files=files)
+        return ticket
+    return _file_follow_up(actor, ticket, body=body, files=files)
+
+
+def _file_follow_up(actor: Actor, old: Ticket, *, body: Any, files: list[CheckedFile] | None) -> Ticket:
+    subject = _("Follow-up to %(number)s: %(subject)s", number=old.number, subject=old.subject)
+    if len(subject) > 200:
+        subject = subject[:199].rstrip() + "…"
+    try:
+        new = file_ticket(actor, subject=subject, description=body, category=old.category,
+                          priority=old.priority, files=files, commit=False)
+    except TicketError as exc:
+        if "description" in exc.fields:
+            exc.fields["body"] = exc.fields.pop("description")
+        raise
+    db.session.add(TicketLink(ticket_id=new.id, reopened_from_id=old.id, created_at=utcnow()))
+    _event(new, actor, "reopened_from", ticket_id=old.id, number=old.number)
+    _event(old, actor, "follow_up_filed", ticket_id=new.id, number=new.number)
+    db.session.commit()
+    return new
+
+
+def close_by_client(actor: Actor, ticket: Ticket) -> Ticket:
+    """The ticket's client says the problem is solved: the ticket closes. Commits."""
+    user = actor.user
+    if user.is_staff:
+        return change_status(actor, ticket, "closed")
+    if not user.is_client or ticket.client_id != user.client_id:
+        raise NotFound(_("No such ticket."))
+    if ticket.status == "closed":
+        return ticket
+    if not rules.may_close(ticket.status):
+        raise Conflict(_("This ticket cannot be closed now."), {"status": _("Not allowed from the current status.")})
+    now = utcnow()
+    _set_status(actor, ticket, "closed", now)
+    ticket.updated_at = now
+    sla.refresh(ticket, now)
+    db.session.commit()
+    return ticket
+
+
+def reopen_by_client(actor: Actor, ticket: Ticket) -> Ticket:
+    """The ticket's client reopens a ticket resolved within the reopen window. Commits."""
+    user = actor.user
+    if not user.is_client or ticket.client_id != user.client_id:
+        raise NotFound(_("No such ticket."))
+    now = utcnow()
+    if not rules.may_reopen(ticket.status, ticket.resolved_at, now, current_app.config["REOPEN_WINDOW_DAYS"]):
+        raise Conflict(
+            _("Only a ticket resolved in the last %(days)s days can be reopened; reply to file a linked ticket.",
+              days=current_app.config["REOPEN_WINDOW_DAYS"]),
+            {"status": _("Not allowed from the current status.")},
+        )
+    _set_status(actor, ticket, "open", now)
+    ticket.updated_at = now
+    sla.refresh(ticket, now)
+    db.session.commit()
+    return ticket
+
+
+def linked_tickets(ticket: Ticket) -> dict[str, list[int]]:
+    """The ids of the tickets this one follows up (`from`) and that follow it up (`to`): one query."""
+    rows = db.session.execute(
+        select(TicketLink.ticket_id, TicketLink.reopened_from_id).where(
+            or_(TicketLink.ticket_id == ticket.id, TicketLink.reopened_from_id == ticket.id)
+        )
+    ).all()
+    return {"from": [r for t, r in rows if t == ticket.id], "to": [t for t, r in rows if r == ticket.id]}
 
 
 def _set_status(actor: Actor, ticket: Ticket, status: str, now) -> None:
@@ -337,7 +415,9 @@ def change_status(actor: Actor, ticket: Ticket, status: Any, *, commit: bool = T
     ticket.updated_at = now
     sla.refresh(ticket, now)
     if status == "resolved":
-        notices.resolved(ticket)
+        from tickets.csat import rating_path  # the link names the ticket; csat reads services' models only
+
+        notices.resolved(ticket, rating_link=rating_path(ticket))
     if commit:
         db.session.commit()
     return ticket

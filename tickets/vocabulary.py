@@ -44,6 +44,11 @@ class TicketEventKind(Vocabulary):
     SLA_RECOMPUTED = "sla_recomputed", _l("recomputed the SLA due times")
     SLA_WARNING = "sla_warning", _l("recorded an SLA warning")
     SLA_BREACHED = "sla_breached", _l("recorded an SLA breach")
+    FOLLOW_UP_FILED = "follow_up_filed", _l("replied after the reopen window: a new linked ticket was filed")
+    REOPENED_FROM = "reopened_from", _l("filed this ticket as a follow-up of an earlier one")
+    FOLLOWER_ADDED = "follower_added", _l("added a follower")
+    FOLLOWER_REMOVED = "follower_removed", _l("removed a follower")
+    RATED = "rated", _l("rated the answer")
 
 
 @vocabulary("sla_state")

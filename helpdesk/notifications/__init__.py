@@ -18,6 +18,7 @@ from helpdesk.notifications.events import (
     ALLOWANCE_WARNING,
     APPROVAL_NEEDED,
     EVENT_TYPES,
+    INVITATION,
     ONBOARDING_MEETING_REMINDER,
     PASSWORD_RESET,
     SLA_BREACHED,
@@ -27,6 +28,7 @@ from helpdesk.notifications.events import (
     TICKET_CLIENT_REPLIED,
     TICKET_FILED,
     TICKET_MENTIONED,
+    TICKET_RATED_LOW,
     TICKET_RESOLVED,
 )
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
@@ -45,6 +47,7 @@ __all__ = [
     "ALLOWANCE_WARNING",
     "APPROVAL_NEEDED",
     "EVENT_TYPES",
+    "INVITATION",
     "ONBOARDING_MEETING_REMINDER",
     "PASSWORD_RESET",
     "SLA_BREACHED",
@@ -54,6 +57,7 @@ __all__ = [
     "TICKET_CLIENT_REPLIED",
     "TICKET_FILED",
     "TICKET_MENTIONED",
+    "TICKET_RATED_LOW",
     "TICKET_RESOLVED",
     "Delivery",
     "Notice",

@@ -23,6 +23,8 @@ ALLOWANCE_WARNING = "allowance.warning"
 ALLOWANCE_EXHAUSTED = "allowance.exhausted"
 ONBOARDING_MEETING_REMINDER = "onboarding.meeting_reminder"
 PASSWORD_RESET = "account.password_reset"
+INVITATION = "account.invitation"
+TICKET_RATED_LOW = "ticket.rated_low"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(ALLOWANCE_EXHAUSTED, _l("A support allowance is used up"), EVERYONE, EVERYONE),
         EventType(ONBOARDING_MEETING_REMINDER, _l("Onboarding meeting reminders"), frozenset(), EVERYONE),
         EventType(PASSWORD_RESET, _l("Password reset link"), EVERYONE, EVERYONE, private=True),
+        # An invitation goes to an address with no account yet (no role: always delivered).
+        EventType(INVITATION, _l("Invitation to a company account"), EVERYONE, frozenset(), private=True),
+        EventType(TICKET_RATED_LOW, _l("A client gives a low satisfaction rating"), frozenset(), STAFF),
     )
 }
 

@@ -53,6 +53,8 @@ SUBJECTS: dict[tuple[str, str], Any] = {
     (ev.ALLOWANCE_EXHAUSTED, "client"): _l("%(client)s has used up its support allowance"),
     (ev.ONBOARDING_MEETING_REMINDER, "client"): _l("Reminder: onboarding meeting with %(client)s"),
     (ev.PASSWORD_RESET, "client"): _l("Reset your Opiekun password"),
+    (ev.INVITATION, "client"): _l("You are invited to the Opiekun account of %(client)s"),
+    (ev.TICKET_RATED_LOW, "staff"): _l("[%(number)s] Low satisfaction rating (%(score)s/5): %(subject)s"),
 }
 
 class _Defaults(dict):

@@ -44,7 +44,7 @@ from tickets.access import visible_tickets
 from tickets.inbound import reading, rules
 from tickets.inbound.models import ClientEmailDomain, InboundMailbox, InboundMessage
 from tickets.inbound.vocabulary import MailOutcome
-from tickets.models import Attachment, Ticket, TicketEvent
+from tickets.models import Attachment, Ticket, TicketEvent, TicketLink
 from tickets.services import Actor
 
 log = logging.getLogger(__name__)
@@ -301,6 +301,8 @@ def _linked_ticket(work: _Work, user: User, old: Ticket, how: str, body: str, fi
         Actor(user, via=VIA), subject=subject, description=_with_notes(f"{body}\n\n{note}", refused),
         category=old.category, files=files, category_to_confirm=True, commit=False,
     )
+    # the same link as a portal reply after the window (tickets.services.client_reply): both pages show it
+    db.session.add(TicketLink(ticket_id=ticket.id, reopened_from_id=old.id, created_at=work.now))
     for ticket_id, data in ((ticket.id, {"follows": old.id}), (old.id, {"followed_by": ticket.id})):
         db.session.add(TicketEvent(ticket_id=ticket_id, actor_id=user.id, via=VIA, kind="linked", data=data,
                                    created_at=work.now))

@@ -205,7 +205,9 @@ def test_a_refused_patch_changes_nothing(app, world, api, tokens, file_ticket):
 
 def test_clients_may_not_patch_agent_fields(app, world, api, tokens, file_ticket):
     ticket = file_ticket(world.acme_user)
-    for body in ({"status": "closed"}, {"priority": "urgent"}, {"category": "bug"}, {"assignee": None}, {}):
+    # closing alone is the client's (tests/tickets/integration/test_client_close.py)
+    for body in ({"status": "open"}, {"status": "closed", "priority": "low"}, {"priority": "urgent"},
+                 {"category": "bug"}, {"assignee": None}, {}):
         response = api.patch(f"/api/v1/tickets/{ticket.id}", tokens.acme_admin, json=body)
         assert response.status_code == 403, body
     # An unknown e-mail tells a client nothing about which addresses exist: still 403.
@@ -234,8 +236,9 @@ def test_replies_notes_and_the_thread(app, world, api, tokens, file_ticket):
     assert response.status_code == 403
 
 
-def test_a_client_reply_to_a_closed_ticket_is_a_conflict(app, world, api, tokens, file_ticket):
+def test_a_client_reply_to_a_closed_ticket_files_a_linked_ticket(app, world, api, tokens, file_ticket):
     ticket = file_ticket(world.acme_user)
     api.patch(f"/api/v1/tickets/{ticket.id}", tokens.agent, json={"status": "closed"})
     response = api.post(f"/api/v1/tickets/{ticket.id}/replies", tokens.acme_user, json={"body": "Again?"})
-    assert response.status_code == 409 and "body" in error_of(response)["fields"]
+    assert response.status_code == 201 and response.get_json()["id"] != ticket.id
+    assert response.get_json()["subject"] == f"Follow-up to OP-{ticket.id}: {ticket.subject}"

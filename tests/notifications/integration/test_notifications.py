@@ -318,7 +318,8 @@ CALLER_VALUES = {
                         "priority": "low", "assigned_by": "Artur"},
     "ticket.mentioned": {"number": "OP-1", "subject": "S", "client": "ACME", "category": "bug", "priority": "high",
                          "author": "Agnes", "body": "@artur have a look"},
-    "ticket.resolved": {"number": "OP-1", "subject": "S", "reopen_days": 7},
+    "ticket.resolved": {"number": "OP-1", "subject": "S", "reopen_days": 14, "rating_link": "/rate/token"},
+    "ticket.rated_low": {"number": "OP-1", "subject": "S", "client": "ACME", "score": 2, "comment": "Slow"},
     "sla.warning": {"ticket_id": 1, "number": "OP-1", "subject": "S", "priority": "high", "clock": "first_response",
                     "instant": "2026-12-01T10:00:00+00:00"},
     "sla.breached": {"ticket_id": 1, "number": "OP-1", "subject": "S", "priority": "high", "clock": "resolution",
@@ -332,6 +333,8 @@ CALLER_VALUES = {
     "onboarding.meeting_reminder": {"client": "ACME", "kind": "kickoff", "starts_at": "2026-12-02T09:00:00+00:00",
                                     "duration_minutes": 60, "location": "Online"},
     "account.password_reset": {"link": "/password/reset/token"},
+    "account.invitation": {"link": "/invitation/token", "client": "ACME", "inviter": "Boss",
+                           "expires_at": "2026-12-08T10:00:00+00:00"},
 }
 
 

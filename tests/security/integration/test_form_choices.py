@@ -24,6 +24,7 @@ from tests.samples import text_of
 # checking that the request may act at all (so a stranger gets 403, not a 422 about the list).
 UNVALIDATED = {
     ("AssignForm", "assignee"): "staff ids; tickets.services.assign checks them",
+    ("FollowerForm", "user"): "colleague ids; tickets.followers checks them (same company, active client user)",
     ("SubscriptionForm", "client"): "client ids; plans.services.create_subscription checks them",
     ("SubscriptionForm", "plan"): "plans on sale; the service says when a plan is no longer on sale",
     ("StartOnboardingForm", "client"): "clients without an onboarding; the service says which is taken",
