@@ -146,10 +146,10 @@ def upgrade():
         batch_op.create_index('ix_saved_views_owner_id_id', ['owner_id', 'id'], unique=False)
         batch_op.create_index('ix_saved_views_shared_id', ['shared', 'id'], unique=False)
 
-    # ADD COLUMN only (no table rebuild on SQLite, which would drop the triggers of 0013).
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('category_unconfirmed', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.create_index('ix_tickets_category_unconfirmed_id', ['category_unconfirmed', 'id'], unique=False)
+    # Plain ADD COLUMN and CREATE INDEX, not batch mode: SQLite does both in place, and a batch
+    # rebuild of `tickets` would drop the ticket_counts triggers of 0013.
+    op.add_column('tickets', sa.Column('category_unconfirmed', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.create_index('ix_tickets_category_unconfirmed_id', 'tickets', ['category_unconfirmed', 'id'], unique=False)
     if postgres:
         op.add_column('tickets', sa.Column('search_public', postgresql.TSVECTOR(), nullable=True))
         op.add_column('tickets', sa.Column('search_staff', postgresql.TSVECTOR(), nullable=True))
@@ -183,8 +183,7 @@ def downgrade():
         for name in ('message_fts_insert', 'ticket_fts_delete', 'ticket_fts_update', 'ticket_fts_insert'):
             op.execute(f"DROP TRIGGER {name}")
         op.execute("DROP TABLE ticket_fts")
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index('ix_tickets_category_unconfirmed_id')
+    op.drop_index('ix_tickets_category_unconfirmed_id', table_name='tickets')
     # In place on both (SQLite 3.35+ drops a column without rebuilding the table and its triggers).
     op.execute("ALTER TABLE tickets DROP COLUMN category_unconfirmed")
     op.drop_table('saved_views')
