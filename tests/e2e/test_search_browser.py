@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM_ARGS, browser, csrf_on, live_server  # noqa: F401
 from tests.conftest import PASSWORD
+from tests.e2e.test_browser import ARTIFACTS, CHROMIUM_ARGS, browser, csrf_on, live_server  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
