@@ -70,7 +70,7 @@ def test_the_contract_fields_are_documented(app, api):
     assert set(paths["/api/v1/plans"]) == {"get", "post"}
     assert "501" not in paths["/api/v1/tickets/{ticket_id}/time-entries"]["post"]["responses"]
     listing = {p["name"] for p in paths["/api/v1/tickets"]["get"]["parameters"]}
-    assert listing == {"status", "category", "priority", "client", "assignee", "breaching_within_minutes", "limit", "cursor"}
+    assert listing == {"status", "category", "priority", "client", "assignee", "breaching_within_minutes", "limit", "cursor", "q"}
 
 
 # -- the property run -------------------------------------------------------------------------

@@ -124,9 +124,11 @@ def test_documents_follow_every_write_in_its_transaction(app, world, tickets):
 
 def test_odd_queries_are_no_500(web, world, login, tickets):
     login(world.agent)
-    for q in ['"', "'", "*", "zolw AND", "NEAR(", "a:*", "& | !", "\\", "{public}:x", "OR", "-", "🐢", "x" * 200]:
+    for q in ['"', "'", "*", "zolw AND", "NEAR(", "a:*", "& | !", "\\", "{public}:x", "OR", "-", "🐢", "x" * 200,
+              "x² ⅷ ٣ ǅ ﬁ", "NEAR OR AND NOT", "\u0301", "中文 検索"]:
         response = web.get("/agent/queue", query_string={"q": q})
         assert response.status_code == 200, q
+    assert web.get("/agent/queue", query_string={"q": "ą\u0000b"}).status_code == 400  # NUL: refused by the app
     too_long = web.get("/agent/queue", query_string={"q": "x" * 201})
     assert too_long.status_code == 400
     assert "at most 200 characters" in text_of(too_long)

@@ -96,12 +96,9 @@ def test_the_migration_counts_the_tickets_already_there(own_database_url, tmp_pa
 
     from app import create_app
     from helpdesk.accounts import create_user
-    from helpdesk.clock import utcnow
     from helpdesk.companies import create_client
     from helpdesk.extensions import db
     from tests.conftest import PASSWORD, ROOT
-    from tickets.models import Ticket
-
     directory = str(ROOT / "migrations")
     other = create_app(base_config(own_database_url, tmp_path))
     with other.app_context():
@@ -114,12 +111,12 @@ def test_the_migration_counts_the_tickets_already_there(own_database_url, tmp_pa
             create_client("hooli", "Hooli")
             user = create_user(email="p@initech.example", password=PASSWORD, role="client", client_slug="initech")
             other_user = create_user(email="p@hooli.example", password=PASSWORD, role="client", client_slug="hooli")
-            # Rows as they stood at 0012 (today's services need tables of later revisions).
-            now = utcnow()
-            for requester, status in ((user, "new"), (user, "new"), (user, "new"), (other_user, "resolved")):
-                db.session.add(Ticket(client_id=requester.client_id, requester_id=requester.id, subject="s",
-                                      description="d", category="bug", priority="normal", status=status,
-                                      created_at=now, updated_at=now))
+            # In SQL: the models describe the newest schema (later revisions add ticket columns).
+            for who, status in ((user, "new"), (user, "new"), (user, "new"), (other_user, "resolved")):
+                db.session.execute(text(
+                    "INSERT INTO tickets (client_id, requester_id, subject, description, category, priority,"
+                    " status, created_at, updated_at) VALUES (:client, :user, 's', 'd', 'bug', 'normal', :status,"
+                    " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"), {"client": who.client_id, "user": who.id, "status": status})
             db.session.commit()
             db.session.remove()
             downgrade(directory=directory, revision="0012")
