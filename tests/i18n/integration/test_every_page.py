@@ -67,6 +67,16 @@ def data(app, world, cov, clock) -> CompanyA:
     return company_a
 
 
+def _without_data(html: str) -> str:
+    """The page without what is not our wording: <kbd> (what the reader types, in the input's own
+    format: calendar dates as ISO, macro placeholders), <textarea> (what someone typed), and
+    <span lang="en"> (text recorded as it happened, such as why a message was placed: an audit
+    record kept in English)."""
+    html = re.sub(r"<kbd>.*?</kbd>", " ", html, flags=re.S)
+    html = re.sub(r"<textarea\b[^>]*>.*?</textarea>", " ", html, flags=re.S)
+    return re.sub(r'<span lang="en">.*?</span>', " ", html, flags=re.S)
+
+
 def _pages(app: Any, person: Any, ids: dict[str, Any], language: str) -> dict[str, str]:
     """Every GET route that answers this person with an HTML page: url -> visible text."""
     client = app.test_client()
@@ -82,8 +92,7 @@ def _pages(app: Any, person: Any, ids: dict[str, Any], language: str) -> dict[st
         response = client.get(url, headers={"Accept-Language": language})
         if response.status_code != 200 or not response.mimetype == "text/html":
             continue
-        # <kbd>: what the reader types, in the input's own format (calendar dates are typed as ISO)
-        seen[url] = _text(re.sub(r"<kbd>.*?</kbd>", " ", response.get_data(as_text=True)))
+        seen[url] = _text(_without_data(response.get_data(as_text=True)))
     return seen
 
 
