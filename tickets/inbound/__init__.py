@@ -1,0 +1,1 @@
+"""Inbound e-mail: mail to the support addresses becomes tickets and replies."""
