@@ -209,6 +209,33 @@ class Dovecot:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def mail(sender: str, subject: str, body: str = "It stopped this morning.", *, to: str = "support@vendor.example",
+         message_id: str | None = None, in_reply_to: str | None = None) -> bytes:
+    """A plain e-mail as a mail client writes it, with a Message-ID of its own unless given."""
+    from datetime import UTC, datetime
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2] or "example.com")
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def thread_of(ticket_id: int) -> str:
+    """The thread id our notifications of a ticket carry, which a client's reply names."""
+    from helpdesk.notifications.mail import thread_id
+
+    return thread_id(f"ticket-{ticket_id}")
+
+
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     """One Dovecot per test session (per xdist worker), stopped at its end."""

@@ -29,20 +29,22 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from helpdesk.extensions import db
 from helpdesk.jobs import app_job, periodic, redis_connection
 from tickets.inbound.imap import ImapSource, Item
 from tickets.inbound.maildir import MaildirSource, ensure_maildir
-from tickets.inbound.transport import ImapUrlError, destination, parse_imap_url
+from tickets.inbound.transport import ImapSettings, ImapUrlError, destination, parse_imap_url
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +130,47 @@ def imap_sources(app: Flask) -> list[ImapSource]:
     return sources
 
 
-def _mailbox_settings() -> list[Any]:
-    """IMAP settings of the admins' inbound mailboxes (none until the mailbox rows exist)."""
-    return []
+def _mailbox_settings() -> list[ImapSettings]:
+    """IMAP settings of the admins' active inbound mailboxes that have an IMAP URL.
+
+    The row's URL may carry the user (its `imap_user` wins); the password is read from the
+    environment variable the row names (`imap_password_ref`), never from the database. A row
+    whose URL cannot be used is skipped with a warning (the others are polled).
+    """
+    from tickets.inbound.models import InboundMailbox
+
+    rows = list(db.session.scalars(
+        select(InboundMailbox).where(InboundMailbox.active.is_(True), InboundMailbox.imap_url.is_not(None))
+        .order_by(InboundMailbox.id)))
+    db.session.rollback()  # end the read: each message gets a transaction of its own
+    found = []
+    for row in rows:
+        try:
+            found.append(mailbox_settings(row))
+        except ImapUrlError as error:
+            log.warning("mailbox %s: IMAP settings not usable: %s", row.address, error)
+    return found
+
+
+def mailbox_settings(row: Any) -> ImapSettings:
+    """One mailbox row's IMAP settings (URL, user, password from the named variable, folders)."""
+    url = (row.imap_url or "").strip()
+    if not url:
+        raise ImapUrlError("no IMAP URL")
+    parts = urlsplit(url)
+    if not parts.username and row.imap_user:  # the user is given beside the URL
+        netloc = f"{quote(row.imap_user, safe='')}:x@{parts.netloc}"
+        url = urlunsplit(parts._replace(netloc=netloc))
+    settings = parse_imap_url(url)
+    password = settings.password
+    if row.imap_password_ref:
+        password = os.environ.get(row.imap_password_ref, "")
+        if not password:
+            raise ImapUrlError(f"the environment variable {row.imap_password_ref} holds no password")
+    return replace(settings, username=row.imap_user or settings.username, password=password,
+                   folder=row.folder_inbox or settings.folder,
+                   processed_folder=row.folder_processed or settings.processed_folder,
+                   failed_folder=row.folder_failed or settings.failed_folder, address=row.address)
 
 
 def drop_source(app: Flask, folder: str | None = None) -> MaildirSource | None:
