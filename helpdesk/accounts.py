@@ -53,6 +53,9 @@ class User(UserMixin, db.Model):
     # Stored in the session at login and compared on every request: bumping it (logout, a new
     # password, deactivation) ends every session of the user on every device.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A bounce said mail to this address cannot be delivered: no e-mail goes to it until cleared.
+    email_undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_undeliverable_reason: Mapped[str | None] = mapped_column(String(500))
 
     client: Mapped[Client | None] = relationship(foreign_keys=[client_id], lazy="joined")
 

@@ -55,6 +55,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAIL_FROM": "Opiekun <helpdesk@localhost>",
         "MAIL_OUTBOX_DIR": str(instance / "outbox"),
         "BASE_URL": "http://127.0.0.1:5000",
+        # The e-mail channel (tickets/inbound/): the support address whose plus-addresses
+        # (support+<token>@...) go into Reply-To (unset: MAIL_FROM's address); the largest message
+        # taken; more than MAIL_IN_LOOP_LIMIT messages from one sender in MAIL_IN_LOOP_MINUTES are held.
+        "MAIL_IN_ADDRESS": None,
+        "MAIL_IN_MAX_BYTES": 25 * 1024 * 1024,
+        "MAIL_IN_LOOP_LIMIT": 20,
+        "MAIL_IN_LOOP_MINUTES": 10,
         # Jobs and notifications (helpdesk/jobs.py, helpdesk/notifications/)
         "RQ_QUEUES": ("notifications",),  # served besides RQ_QUEUE (helpdesk/jobs.py)
         "REDIS_CONNECT_TIMEOUT": 1.0,  # seconds; a web request never waits longer on Redis
@@ -86,6 +93,7 @@ ENVIRONMENT = {
     "API_RATE_LIMIT": "API_RATE_LIMIT",
     "API_AUTH_FAILURE_LIMIT": "API_AUTH_FAILURE_LIMIT",
     "MAIL_OUTBOX_DIR": "MAIL_OUTBOX_DIR",
+    "MAIL_IN_ADDRESS": "MAIL_IN_ADDRESS",
 }
 
 
@@ -107,6 +115,9 @@ TYPED_ENVIRONMENT = {
     "SMTP_TIMEOUT": ("SMTP_TIMEOUT", float),
     "WEBHOOK_TIMEOUT": ("WEBHOOK_TIMEOUT", float),
     "WEBHOOKS_ALLOW_PRIVATE": ("WEBHOOKS_ALLOW_PRIVATE", _flag),
+    "MAIL_IN_MAX_BYTES": ("MAIL_IN_MAX_BYTES", int),
+    "MAIL_IN_LOOP_LIMIT": ("MAIL_IN_LOOP_LIMIT", int),
+    "MAIL_IN_LOOP_MINUTES": ("MAIL_IN_LOOP_MINUTES", int),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.accounts import User
@@ -91,6 +91,8 @@ class Ticket(db.Model):
     sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Business seconds spent waiting on the client, on the policy's calendar.
     sla_paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Filed by e-mail: the category came from the mailbox, so an agent confirms it (reclassify).
+    category_to_confirm: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     client: Mapped[Client] = relationship(lazy="raise")
     sla_policy: Mapped[SlaPolicy | None] = relationship(lazy="raise")

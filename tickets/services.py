@@ -117,8 +117,14 @@ def file_ticket(
     category: Any,
     priority: Any = "normal",
     files: list[CheckedFile] | None = None,
+    category_to_confirm: bool = False,
+    commit: bool = True,
 ) -> Ticket:
-    """A client files a ticket. The report is saved whatever else happens afterwards."""
+    """A client files a ticket. The report is saved whatever else happens afterwards.
+
+    `category_to_confirm`: the category was not chosen by the client (a ticket filed by e-mail
+    takes its mailbox's), so the queue marks it until an agent confirms or changes it.
+    """
     user = actor.user
     if not user.is_client:
         raise Forbidden(_("Only client users file tickets here."))
@@ -140,6 +146,7 @@ def file_ticket(
         category=category,
         priority=priority,
         status="new",
+        category_to_confirm=category_to_confirm,
         created_at=now,
         updated_at=now,
     )
@@ -151,7 +158,8 @@ def file_ticket(
     _decide_coverage(actor, ticket, "filed")
     sla.refresh(ticket, now, filed=True)
     notices.ticket_filed(ticket, user)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return ticket
 
 
@@ -167,7 +175,13 @@ def _route_to_guardian(ticket: Ticket, client: Client | None) -> None:
 
 
 def add_message(
-    actor: Actor, ticket: Ticket, *, body: Any, internal: bool = False, files: list[CheckedFile] | None = None
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    body: Any,
+    internal: bool = False,
+    files: list[CheckedFile] | None = None,
+    commit: bool = True,
 ) -> Message:
     """A public reply or (staff only) an internal note; moves the status as a helpdesk should."""
     user = actor.user
@@ -181,7 +195,7 @@ def add_message(
     if not user.is_staff:
         _client_reply_reopens(actor, ticket, now)
     message = Message(ticket_id=ticket.id, author_id=user.id, body=body, internal=internal,
-                      via="api" if actor.via.startswith("api") else "web", created_at=now)
+                      via=_channel(actor), created_at=now)
     db.session.add(message)
     db.session.flush()
     _store_files(ticket, actor, message, files or [], internal=internal)
@@ -197,8 +211,16 @@ def add_message(
     if ticket.status != status_before or (user.is_staff and not internal):
         sla.refresh(ticket, now)
     notices.reply_added(ticket, message, user)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return message
+
+
+def _channel(actor: Actor) -> str:
+    """What a message records as its channel: web, api or email."""
+    if actor.via.startswith("api"):
+        return "api"
+    return "email" if actor.via == "email" else "web"
 
 
 def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None = None) -> None:
@@ -317,7 +339,14 @@ def reclassify(actor: Actor, ticket: Ticket, category: Any, reason: Any = "", *,
     reason = check_text(fields, "reason", reason, required=False, limit=500)
     _raise_if(fields)
     if category == ticket.category:
+        if ticket.category_to_confirm:  # the agent confirms the category the mailbox gave
+            ticket.category_to_confirm = False
+            _event(ticket, actor, "category_confirmed", reason=reason, category=category)
+            ticket.updated_at = utcnow()
+            if commit:
+                db.session.commit()
         return ticket
+    ticket.category_to_confirm = False
     _event(ticket, actor, "category_changed", reason=reason, **{"from": ticket.category, "to": category})
     ticket.category = category
     _decide_coverage(actor, ticket, "reclassified", why=reason)

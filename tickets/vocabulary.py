@@ -36,6 +36,7 @@ class TicketEventKind(Vocabulary):
     STATUS_CHANGED = "status_changed", _l("changed the status")
     PRIORITY_CHANGED = "priority_changed", _l("changed the priority")
     CATEGORY_CHANGED = "category_changed", _l("changed the category")
+    CATEGORY_CONFIRMED = "category_confirmed", _l("confirmed the category")
     ASSIGNED = "assigned", _l("changed the assignee")
     TIME_LOGGED = "time_logged", _l("logged time")
     COVERAGE_SETTLED = "coverage_settled", _l("settled the coverage")

@@ -31,6 +31,7 @@ from flask_babel import force_locale, gettext
 from helpdesk.clock import utcnow
 from helpdesk.i18n import _l
 from helpdesk.notifications import events as ev
+from helpdesk.notifications.reply_token import reply_address
 
 # Subjects per (event, audience); audience is "client" or "staff".
 SUBJECTS: dict[tuple[str, str], Any] = {
@@ -138,6 +139,13 @@ def message_id(outbox_id: int, delivery_id: int) -> str:
     return f"<opiekun.{outbox_id}.{delivery_id}@{mail_domain()}>"
 
 
+def reply_to(ticket_id: int) -> str:
+    """The ticket's signed reply address (support+<token>@...): a reply to it reaches the ticket."""
+    config = current_app.config
+    base = parseaddr(config.get("MAIL_IN_ADDRESS") or config["MAIL_FROM"])[1] or f"helpdesk@{mail_domain()}"
+    return reply_address(base, ticket_id, config["SECRET_KEY"])
+
+
 def thread_id(thread: str) -> str:
     return f"<opiekun.{thread}@{mail_domain()}>"
 
@@ -173,6 +181,7 @@ def build_message(
         message["X-Opiekun-Event"] = event
         if ticket_id is not None:
             message["X-Opiekun-Ticket"] = str(ticket_id)
+            message["Reply-To"] = reply_to(ticket_id)
         # quoted-printable: every line 7-bit, so any SMTP server takes it without 8BITMIME
         message.set_content(mail.text, cte="quoted-printable")
         message.add_alternative(mail.html, subtype="html", cte="quoted-printable")

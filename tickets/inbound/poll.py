@@ -36,12 +36,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from helpdesk.extensions import db
 from helpdesk.jobs import app_job, periodic, redis_connection
+from tickets.inbound.cli import mail_cli
 from tickets.inbound.imap import ImapSource, Item
 from tickets.inbound.maildir import MaildirSource, ensure_maildir
 from tickets.inbound.transport import ImapSettings, ImapUrlError, destination, parse_imap_url
@@ -315,10 +316,7 @@ def _forever(app: Flask, source: Any, stop: threading.Event) -> None:
 
 # -- commands and registration ------------------------------------------------------------------
 
-mail_cli = AppGroup("mail", help="Inbound e-mail.")
-
-
-@mail_cli.command("poll")
+@click.command("poll")
 @click.option("--forever", is_flag=True, help="Keep polling: IMAP IDLE where offered, else every MAIL_POLL_SECONDS.")
 @click.option("--url", "url", help="Poll this IMAP URL instead of the configured mailboxes.")
 @click.option("--maildir", "maildir", type=click.Path(file_okay=False), help="Poll this Maildir folder instead.")
@@ -380,10 +378,8 @@ def init_app(app: Flask) -> None:
         periodic(app, "mail-drop", func="tickets.inbound.poll.mail_drop_job", every=5, setting="MAIL_DROP_SECONDS")
     else:
         app.config.setdefault("MAIL_DROP_SECONDS", float(os.environ.get("MAIL_DROP_SECONDS") or 5))
-    existing = app.cli.commands.get("mail")
-    if isinstance(existing, click.Group):  # `flask mail import` registered the group first
-        existing.add_command(poll_command)
-    else:
+    mail_cli.add_command(poll_command)  # `flask mail poll` beside `flask mail import`
+    if "mail" not in app.cli.commands:
         app.cli.add_command(mail_cli)
     if app.config["MAIL_IN_MAILDIR"]:
         try:

@@ -23,6 +23,13 @@ from tests.inbound.support import mail, thread_of
 from tests.notifications.support import Workers, wait_until, worker_env
 
 
+def msg(sender: str, subject: str, body: str = "It stopped this morning.", *, to: str = "support@vendor.example",
+        message_id: str = "auto", in_reply_to: str | None = None) -> bytes:
+    """A client's message; a reply names the ticket's thread as a mail client answering our notice does."""
+    headers = {"In-Reply-To": in_reply_to, "References": in_reply_to} if in_reply_to else None
+    return mail(sender=sender, to=to, subject=subject, body=body, message_id=message_id, headers=headers)
+
+
 def poll(app: Any, *args: str) -> Any:
     return app.test_cli_runner().invoke(args=["mail", "poll", *args])
 
@@ -50,9 +57,9 @@ def outcomes() -> list[str]:
 def test_each_message_becomes_a_ticket_or_reply_then_moves_to_processed(app, world, mailbox, make_ticket):
     earlier = make_ticket(world.acme_user, subject="Scanner offline")
     mailbox.deliver(
-        mail("anna@acme.example", "Labels print blank"),
-        mail("gina@globex.example", "Invoice export fails"),
-        mail("bob@acme.example", "Re: Scanner offline", "Still offline.", in_reply_to=thread_of(earlier.id)),
+        msg("anna@acme.example", "Labels print blank"),
+        msg("gina@globex.example", "Invoice export fails"),
+        msg("bob@acme.example", "Re: Scanner offline", "Still offline.", in_reply_to=thread_of(earlier.id)),
     )
     result = poll(app, "--url", mailbox.url())
     assert result.exit_code == 0, result.output
@@ -68,7 +75,7 @@ def test_each_message_becomes_a_ticket_or_reply_then_moves_to_processed(app, wor
 
 def test_a_failed_message_goes_to_failed_and_never_holds_up_the_next(app, world, mailbox):
     no_sender = b"To: support@vendor.example\r\nSubject: Who am I\r\nMessage-ID: <nofrom@x>\r\n\r\nHello\r\n"
-    mailbox.deliver(mail("anna@acme.example", "First"), no_sender, mail("bob@acme.example", "Second"))
+    mailbox.deliver(msg("anna@acme.example", "First"), no_sender, msg("bob@acme.example", "Second"))
     result = poll(app, "--url", mailbox.url())
     assert result.exit_code == 0, result.output
     assert set(tickets_by_subject()) == {"First", "Second"}
@@ -78,7 +85,7 @@ def test_a_failed_message_goes_to_failed_and_never_holds_up_the_next(app, world,
 
 
 def test_the_same_message_twice_makes_one_ticket(app, world, mailbox):
-    raw = mail("anna@acme.example", "Printer jams", message_id="<same-1@acme.example>")
+    raw = msg("anna@acme.example", "Printer jams", message_id="<same-1@acme.example>")
     mailbox.deliver(raw, raw)
     assert poll(app, "--url", mailbox.url()).exit_code == 0
     mailbox.deliver(raw)
@@ -89,7 +96,7 @@ def test_the_same_message_twice_makes_one_ticket(app, world, mailbox):
 
 
 def test_with_the_database_away_the_message_stays_on_the_server(app, world, mailbox, tmp_path):
-    mailbox.deliver(mail("anna@acme.example", "Barcode reader"))
+    mailbox.deliver(msg("anna@acme.example", "Barcode reader"))
     env = {**os.environ, "FLASK_APP": "app", "PYTHONDONTWRITEBYTECODE": "1", "SECRET_KEY": "test-secret",
            "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/nowhere", "REDIS_URL": "", "MAIL_IN_MAILDIR": "off",
            "MAIL_OUTBOX_DIR": str(tmp_path / "outbox")}
@@ -119,8 +126,8 @@ def test_the_worker_job_polls_mail_in_imap_url_and_the_admins_mailboxes(app, wor
                                   imap_url=mailbox.url(), imap_user=None, imap_password_ref=None))
     db.session.commit()
     app.config["MAIL_IN_IMAP_URL"] = mailbox.url()
-    mailbox.deliver(mail("anna@acme.example", "A question"))
-    bugs.deliver(mail("bob@acme.example", "A bug", to="bledy@vendor.example"))
+    mailbox.deliver(msg("anna@acme.example", "A question"))
+    bugs.deliver(msg("bob@acme.example", "A bug", to="bledy@vendor.example"))
     assert mail_poll_job() == 2
     found = tickets_by_subject()
     assert found["A bug"].category == "bug"
@@ -133,7 +140,7 @@ def test_one_poller_at_a_time_per_mailbox_with_redis(app, world, mailbox, redis_
     from tickets.inbound.poll import mail_poll_job
 
     app.config.update(REDIS_URL=redis_url, MAIL_IN_IMAP_URL=mailbox.url())
-    mailbox.deliver(mail("anna@acme.example", "Held back"))
+    mailbox.deliver(msg("anna@acme.example", "Held back"))
     from tickets.inbound.transport import parse_imap_url
 
     other = redis.Redis.from_url(redis_url).lock(f"opiekun:mail-poll:imap {parse_imap_url(mailbox.url()).label}",
@@ -162,9 +169,9 @@ def test_a_file_copied_into_the_drop_folder_becomes_a_ticket(app, world):
 
     inbox = Path(app.config["MAIL_IN_MAILDIR"])
     assert all((inbox / part).is_dir() for part in ("new", "cur", "tmp", ".processed/cur", ".failed/cur"))
-    drop(inbox, "question.eml", mail("anna@acme.example", "Dropped in"))
+    drop(inbox, "question.eml", msg("anna@acme.example", "Dropped in"))
     drop(inbox, "broken.eml", b"Subject: no sender at all\r\n\r\nhi\r\n")
-    writing = drop(inbox, "half-written.eml", mail("bob@acme.example", "Still copying"), age=0)
+    writing = drop(inbox, "half-written.eml", msg("bob@acme.example", "Still copying"), age=0)
     assert mail_drop_job() == 2
     assert list(tickets_by_subject()) == ["Dropped in"]
     assert [p.name for p in (inbox / ".processed" / "cur").iterdir()] == ["question.eml:2,S"]
@@ -185,7 +192,7 @@ def test_the_embedded_worker_files_what_lands_in_the_drop_folder(app, world, mig
     try:
         workers.start()
         wait_until(lambda: (inbox / "new").is_dir(), timeout=30)
-        (inbox / "tmp" / "1.eml").write_bytes(mail("anna@acme.example", "From the drop folder"))
+        (inbox / "tmp" / "1.eml").write_bytes(msg("anna@acme.example", "From the drop folder"))
         os.replace(inbox / "tmp" / "1.eml", inbox / "new" / "1.eml")  # how a Maildir writer delivers
         wait_until(lambda: "From the drop folder" in tickets_by_subject(), timeout=30, interval=0.2)
         wait_until(lambda: list((inbox / ".processed" / "cur").iterdir()), timeout=10)

@@ -25,6 +25,13 @@ from tests.inbound.support import mail, thread_of
 from tests.notifications.support import wait_until
 
 
+def msg(sender: str, subject: str, body: str = "It stopped this morning.", *, to: str = "support@vendor.example",
+        message_id: str = "auto", in_reply_to: str | None = None) -> bytes:
+    """A client's message; a reply names the ticket's thread as a mail client answering our notice does."""
+    headers = {"In-Reply-To": in_reply_to, "References": in_reply_to} if in_reply_to else None
+    return mail(sender=sender, to=to, subject=subject, body=body, message_id=message_id, headers=headers)
+
+
 def poller(url: str, database_url: str, log: Path, tmp_path: Path, pause: float = 0) -> subprocess.Popen[bytes]:
     env = {**os.environ, "FLASK_APP": "app", "PYTHONDONTWRITEBYTECODE": "1", "SECRET_KEY": "test-secret",
            "DATABASE_URL": database_url, "REDIS_URL": "", "MAIL_IN_MAILDIR": "off",
@@ -53,7 +60,7 @@ def message_count(ticket_id: int) -> int:
 def test_a_poller_killed_between_commit_and_move_loses_and_doubles_nothing(app, world, mailbox, migrated, tmp_path):
     from tickets.models import Ticket
 
-    mailbox.deliver(mail("anna@acme.example", "Killed mid-way", message_id="<kill-1@acme.example>"))
+    mailbox.deliver(msg("anna@acme.example", "Killed mid-way", message_id="<kill-1@acme.example>"))
     log = tmp_path / "first.log"
     first = poller(mailbox.url(), migrated, log, tmp_path, pause=120)
     try:
@@ -92,9 +99,9 @@ def test_two_pollers_on_one_mailbox_file_every_message_once(app, world, mailbox,
         if i % 3 == 2:  # every third a reply to an existing ticket of the sender's company
             target = existing[2] if "globex" in sender else existing[i % 2]
             replies[target.id] += 1
-            messages.append(mail(sender, f"Re: {target.subject}", f"Reply {i}", in_reply_to=thread_of(target.id)))
+            messages.append(msg(sender, f"Re: {target.subject}", f"Reply {i}", in_reply_to=thread_of(target.id)))
         else:
-            messages.append(mail(sender, f"New {i}"))
+            messages.append(msg(sender, f"New {i}"))
     mailbox.deliver(*messages)
     before = {t.id: message_count(t.id) for t in existing}
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
