@@ -150,6 +150,7 @@ class Dovecot:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.users = 0
+        self.spare: list[tuple[str, str]] = []
 
     def _identity(self) -> dict[str, object]:
         if os.geteuid() == 0:  # Dovecot runs neither login processes nor mail access as root
@@ -176,6 +177,7 @@ class Dovecot:
         if os.geteuid() == 0:
             os.chown(self.folder / "home", int(identity["mail_uid"]), int(identity["mail_gid"]))
         (self.folder / "passwd").write_text("")
+        self._write_users(200)
         (self.folder / "dovecot.conf").write_text(CONFIG.format(folder=self.folder, port=self.port, **identity))
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.folder / "dovecot.conf")],
@@ -198,13 +200,21 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def add_user(self) -> Mailbox:
-        """A new, empty mailbox (Dovecot reads the passwd-file again when it changes)."""
-        self.users += 1
-        user = f"u{self.users}x{secrets.token_hex(3)}"
-        password = secrets.token_hex(8)
-        with (self.folder / "passwd").open("a") as passwd:
-            passwd.write(f"{user}:{{PLAIN}}{password}\n")
+        """A new, empty mailbox. Users are written to the passwd-file in blocks ahead of time:
+        Dovecot notices a changed passwd-file by its modification time, to the second."""
+        if not self.spare:
+            self._write_users(100)
+            time.sleep(1.1)
+        user, password = self.spare.pop(0)
         return Mailbox(user, password, self.port)
+
+    def _write_users(self, count: int) -> None:
+        with (self.folder / "passwd").open("a") as passwd:
+            for _ in range(count):
+                self.users += 1
+                user, password = f"u{self.users}x{secrets.token_hex(3)}", secrets.token_hex(8)
+                passwd.write(f"{user}:{{PLAIN}}{password}\n")
+                self.spare.append((user, password))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

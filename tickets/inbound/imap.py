@@ -99,7 +99,14 @@ class ImapSource:
         s = self.settings
         folder = s.failed_folder if destination == "failed" else s.processed_folder
         if self.can_move:
-            self.client.move([item.key], folder)
+            try:
+                self.client.move([item.key], folder)
+            except IMAPClientError as error:
+                if not _gone(error):
+                    raise
+                # Another poller received it too (its receipt was a duplicate or ours was) and
+                # moved it first: it is where it belongs.
+                log.info("%s: message %s was moved by another poller", self.label, item.key)
         else:  # COPY, flag \Deleted, expunge just that message (UIDPLUS) or all flagged ones
             self.client.copy([item.key], folder)
             self.client.delete_messages([item.key])
@@ -119,6 +126,12 @@ class ImapSource:
             self.client.idle_check(timeout=seconds)
         finally:
             self.client.idle_done()
+
+
+def _gone(error: Exception) -> bool:
+    """The server says the message no longer exists (expunged by another session)."""
+    text = str(error).upper()
+    return "EXPUNGEISSUED" in text or "NO LONGER EXIST" in text
 
 
 def _close(client: IMAPClient) -> None:

@@ -43,7 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from helpdesk.extensions import db
 from helpdesk.jobs import app_job, periodic, redis_connection
 from tickets.inbound.cli import mail_cli
-from tickets.inbound.imap import ImapSource, Item
+from tickets.inbound.imap import ImapSource
 from tickets.inbound.maildir import MaildirSource, ensure_maildir
 from tickets.inbound.transport import ImapSettings, ImapUrlError, destination, parse_imap_url
 
@@ -107,13 +107,14 @@ def poll_source(source: Any, *, keep_going: Callable[[], bool] = lambda: True) -
         log.info("%s %s %s -> %s", COMMITTED_MARKER, receipt.message_id, outcome, source.label)
         if pause:
             time.sleep(pause)
-        _done(source, item, destination(outcome))
+        try:
+            source.done(item, destination(outcome))
+        except (OSError, _imap_errors()) as error:  # received and committed: the next pass moves it
+            result.stopped = f"move failed: {error}"
+            log.warning("%s: %s", source.label, result.stopped)
+            break
         result.moved += 1
     return result
-
-
-def _done(source: Any, item: Item, where: str) -> None:
-    source.done(item, where)
 
 
 # -- the configured sources ---------------------------------------------------------------------

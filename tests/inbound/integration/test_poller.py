@@ -59,7 +59,7 @@ def test_each_message_becomes_a_ticket_or_reply_then_moves_to_processed(app, wor
     mailbox.deliver(
         msg("anna@acme.example", "Labels print blank"),
         msg("gina@globex.example", "Invoice export fails"),
-        msg("bob@acme.example", "Re: Scanner offline", "Still offline.", in_reply_to=thread_of(earlier.id)),
+        msg("anna@acme.example", "Re: Scanner offline", "Still offline.", in_reply_to=thread_of(earlier.id)),
     )
     result = poll(app, "--url", mailbox.url())
     assert result.exit_code == 0, result.output
@@ -68,7 +68,7 @@ def test_each_message_becomes_a_ticket_or_reply_then_moves_to_processed(app, wor
     assert set(found) == {"Scanner offline", "Labels print blank", "Invoice export fails"}
     assert found["Labels print blank"].client_id == world.acme.id
     assert found["Invoice export fails"].client_id == world.globex.id
-    assert any("Still offline." in body for body in bodies(found["Scanner offline"].id))
+    assert any("Still offline." in body for body in bodies(found["Scanner offline"].id)), (outcomes(), bodies(found["Scanner offline"].id))
     assert outcomes() == ["ticket_created", "ticket_created", "reply_added"]
     assert mailbox.count("INBOX") == 0 and mailbox.count("Processed") == 3 and mailbox.count("Failed") == 0
 
@@ -113,7 +113,6 @@ def test_with_the_database_away_the_message_stays_on_the_server(app, world, mail
 def test_the_worker_job_polls_mail_in_imap_url_and_the_admins_mailboxes(app, world, mailbox, dovecot,
                                                                          monkeypatch):
     from tickets.inbound.models import InboundMailbox
-
     from tickets.inbound.poll import mail_poll_job
 
     bugs = dovecot.add_user()
