@@ -242,6 +242,8 @@ def update_user(
         end_sessions(user)
     user.name = name
     user.role, user.client, user.active = role, client, active
+    # An admin who saves the user has seen the bounce mark on the form: mail is tried again.
+    user.email_undeliverable_at = user.email_undeliverable_reason = None
     user.is_client_admin = bool(client_admin and client is not None)
     db.session.commit()
     return user

@@ -37,6 +37,7 @@ class TicketEventKind(Vocabulary):
     PRIORITY_CHANGED = "priority_changed", _l("changed the priority")
     CATEGORY_CHANGED = "category_changed", _l("changed the category")
     CATEGORY_CONFIRMED = "category_confirmed", _l("confirmed the category")
+    LINKED = "linked", _l("linked a follow-up ticket")
     ASSIGNED = "assigned", _l("changed the assignee")
     TIME_LOGGED = "time_logged", _l("logged time")
     COVERAGE_SETTLED = "coverage_settled", _l("settled the coverage")

@@ -67,11 +67,12 @@ def recipient_for(user: User) -> Recipient:
 
 
 def recipients_for(users: Iterable[User | None]) -> list[Recipient]:
-    """Recipients for the active users among `users`, each address once."""
+    """Recipients for the active users among `users`, each address once; an address a bounce
+    marked undeliverable (shown on the user's profile) gets nothing."""
     seen: set[str] = set()
     found = []
     for user in users:
-        if user is None or not user.active or user.email.lower() in seen:
+        if user is None or not user.active or user.email.lower() in seen or user.email_undeliverable_at is not None:
             continue
         seen.add(user.email.lower())
         found.append(recipient_for(user))

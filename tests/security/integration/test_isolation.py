@@ -72,6 +72,22 @@ def acme_plan_and_subscription(world: Any) -> tuple[Any, Any]:
     return plan, subscription
 
 
+def acme_mail(world: Any) -> dict[str, int]:
+    """Company A's e-mail data: a pending contact's message, a client domain, and a mailbox."""
+    from helpdesk.extensions import db
+    from tests.inbound.support import mail
+    from tickets.inbound.models import ClientEmailDomain, InboundMailbox, InboundMessage
+    from tickets.inbound.receive import receive_message
+
+    domain = ClientEmailDomain(client_id=world.acme.id, domain="acme.example")
+    mailbox = InboundMailbox(address="support@vendor.example", category="question")
+    db.session.add_all([domain, mailbox])
+    db.session.commit()
+    receipt = receive_message(mail(sender="new.person@acme.example", subject="ACME-SECRET-MAIL"))
+    inbound = db.session.scalar(select(InboundMessage).where(InboundMessage.message_id == receipt.message_id))
+    return {"inbound_id": inbound.id, "domain_id": domain.id, "mailbox_id": mailbox.id}
+
+
 class CompanyA:
     """Company A's data: a ticket with a thread, public and internal files, and its people."""
 
@@ -97,12 +113,13 @@ class CompanyA:
 
         attachments = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
         self.attachment, self.internal_attachment = attachments
+        self.mail_ids = acme_mail(world)
         self.user = world.acme_user
         self.client = world.acme
         self.staff_ids = staff_ids(world)
         self.secrets = (
             "ACME-SECRET-SUBJECT", "ACME-SECRET-DESCRIPTION", "ACME-SECRET-REPLY", "ACME-SECRET-NOTE",
-            "acme-secret-file.png", "acme-internal-file.txt",
+            "acme-secret-file.png", "acme-internal-file.txt", "ACME-SECRET-MAIL",
         )
 
     def ids(self, attachment: Any = None) -> dict[str, int]:
@@ -112,6 +129,7 @@ class CompanyA:
             "user_id": self.user.id,
             "client_id": self.client.id,
             **self.staff_ids,
+            **self.mail_ids,
             "slug": self.client.slug,
         }
 
@@ -136,7 +154,13 @@ class CompanyA:
                 for model in (Message, Attachment, TicketEvent)
             ),
         )
+        from tickets.inbound.models import ClientEmailDomain, InboundMailbox, InboundMessage
+
+        mail = db.session.get(InboundMessage, self.mail_ids["inbound_id"], populate_existing=True)
+        mail_state = (mail.outcome, mail.handled_at, db.session.scalar(select(func.count(ClientEmailDomain.id))),
+                      db.session.get(InboundMailbox, self.mail_ids["mailbox_id"], populate_existing=True).address)
         return (
+            mail_state,
             ticket.subject, ticket.status, ticket.category, ticket.priority, ticket.assignee_id,
             user.name, user.role, user.active, user.client_id, client.name, client.active, client.guardian_id,
             counts,
