@@ -118,6 +118,10 @@ class ImapSource:
     def wait(self, seconds: float) -> None:
         """Until the server says something changed (IDLE, where offered) or `seconds` passed."""
         assert self.client is not None
+        # Mail that arrived during the pass was announced in the answer to one of its commands
+        # (the MOVEs): IDLE would not announce it again, so look before waiting.
+        if self.client.search(["NOT", "DELETED"]):
+            return
         if not self.client.has_capability("IDLE"):
             time.sleep(seconds)
             return

@@ -130,3 +130,29 @@ def test_two_pollers_on_one_mailbox_file_every_message_once(app, world, mailbox,
     assert processed == {email.message_from_bytes(raw)["Message-ID"] for raw in messages}
 
 
+
+
+def test_poll_forever_wakes_on_new_mail_with_idle(app, world, mailbox, migrated, tmp_path):
+    """`flask mail poll --forever` waits in IMAP IDLE (Dovecot offers it), so new mail is filed at
+    once, not at the next 30-second round."""
+    env = {**os.environ, "FLASK_APP": "app", "PYTHONDONTWRITEBYTECODE": "1", "SECRET_KEY": "test-secret",
+           "DATABASE_URL": migrated, "REDIS_URL": "", "MAIL_IN_MAILDIR": "off", "MAIL_POLL_SECONDS": "600",
+           "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"), "MAIL_IN_IMAP_URL": mailbox.url()}
+    log = tmp_path / "forever.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "flask", "mail", "poll", "--forever"], cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        mailbox.deliver(msg("anna@acme.example", "Before the poller"))
+        wait_until(lambda: counts()["tickets"] == 1 or process.poll() is not None, timeout=120, interval=0.2)
+        for n in range(2):
+            mailbox.deliver(msg("bob@acme.example", f"While it waits {n}"))
+            wait_until(lambda n=n: counts()["tickets"] == 2 + n or process.poll() is not None, timeout=90,
+                       interval=0.1)
+        wait_until(lambda: mailbox.count("Processed") == 3, timeout=30, interval=0.1)  # moved after commit
+        assert process.poll() is None, log.read_text()
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    assert counts()["tickets"] == 3, log.read_text()
+    assert mailbox.count("INBOX") == 0 and mailbox.count("Processed") == 3
