@@ -90,11 +90,12 @@ def poll_source(source: Any, *, keep_going: Callable[[], bool] = lambda: True) -
             break
         try:
             receipt = _receive(item.raw, source.address)
-        except DBAPIError as error:  # the database is away: every message would fail the same way
-            db.session.rollback()
+        except (DBAPIError, OSError) as error:  # the database or the storage is away: every message
+            db.session.rollback()                # would fail the same way; the next pass tries again
             result.left += 1
-            result.stopped = f"database unavailable ({error.__class__.__name__})"
-            log.warning("%s: message left in place, the database is unavailable", source.label, exc_info=True)
+            what = "database" if isinstance(error, DBAPIError) else "storage"
+            result.stopped = f"{what} unavailable ({error.__class__.__name__})"
+            log.warning("%s: message left in place, the %s is unavailable", source.label, what, exc_info=True)
             break
         except Exception:  # receive_message promises not to raise for bad mail; keep it for later
             db.session.rollback()
