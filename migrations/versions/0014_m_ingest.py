@@ -8,8 +8,8 @@
 - tickets.category_to_confirm: the category came from the mailbox, an agent confirms it;
 - users.email_undeliverable_at / _reason: a bounce said the address cannot be reached.
 
-Adding columns to tickets uses SQLite's own ALTER TABLE ADD COLUMN (no table rebuild), so the
-ticket_counts triggers of 0013 stay in place.
+Columns are added and dropped with plain ALTER TABLE (SQLite 3.35+ drops a column in place), never
+a batch rebuild of `tickets`, so the ticket_counts triggers of 0013 stay in place.
 
 Revision ID: 0014_m_ingest
 Revises: 0013
@@ -28,10 +28,7 @@ branch_labels = None
 depends_on = None
 
 CATEGORIES = "category IN ('question', 'configuration_change', 'bug')"
-OUTCOMES = (
-    "outcome IN ('ticket_created', 'reply_added', 'reopened', 'linked_ticket_created', 'pending_contact', "
-    "'unrecognised', 'auto_reply_ignored', 'bounce', 'held_loop', 'duplicate', 'failed')"
-)
+OUTCOMES = "outcome IN ('ticket_created', 'reply_added', 'reopened', 'linked_ticket_created', 'pending_contact', 'unrecognised', 'auto_reply_ignored', 'bounce', 'held_loop', 'duplicate', 'failed')"  # noqa: E501
 
 
 def upgrade():
@@ -101,20 +98,20 @@ def upgrade():
         batch_op.create_index('ix_inbound_messages_sender_received_at', ['sender', 'received_at'], unique=False)
         batch_op.create_index('ix_inbound_messages_client_id_id', ['client_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_messages_ticket_id'), ['ticket_id'], unique=False)
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('category_to_confirm', sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('email_undeliverable_at', helpdesk.dbtypes.UTCDateTime(timezone=True),
-                                      nullable=True))
-        batch_op.add_column(sa.Column('email_undeliverable_reason', sa.String(length=500), nullable=True))
+    # Plain ALTER TABLE ADD COLUMN (no batch): a batch on SQLite would rebuild `tickets` and lose
+    # the ticket_counts triggers of 0013.
+    op.add_column('tickets', sa.Column('category_to_confirm', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('users', sa.Column('email_undeliverable_at', helpdesk.dbtypes.UTCDateTime(timezone=True),
+                                     nullable=True))
+    op.add_column('users', sa.Column('email_undeliverable_reason', sa.String(length=500), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('email_undeliverable_reason')
-        batch_op.drop_column('email_undeliverable_at')
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_column('category_to_confirm')
+    op.execute('ALTER TABLE users DROP COLUMN email_undeliverable_reason')
+    op.execute('ALTER TABLE users DROP COLUMN email_undeliverable_at')
+    # Not batch_alter_table: on SQLite that rebuilds `tickets` and loses 0013's triggers.
+    # SQLite (3.35 and later) and PostgreSQL both drop a plain column in place.
+    op.execute('ALTER TABLE tickets DROP COLUMN category_to_confirm')
     op.drop_table('inbound_messages')
     op.drop_table('client_email_domains')
     op.drop_table('inbound_mailboxes')

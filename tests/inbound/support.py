@@ -230,7 +230,6 @@ class Dovecot:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-SAMPLES = Path(__file__).parent / "samples"
 
 
 def mail(

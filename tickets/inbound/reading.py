@@ -10,6 +10,7 @@ mail-parser-reply (English and Polish quote headers).
 from __future__ import annotations
 
 import email
+import email.utils
 import html
 import re
 from dataclasses import dataclass, field
@@ -109,9 +110,20 @@ def html_to_text(markup: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+# Quote headers mail-parser-reply does not know (Gmail in Polish, Outlook's separators): the
+# text is cut at the first of them before the library reads it.
+_MORE_QUOTE_HEADERS = re.compile(
+    r"^\s*(?:(?:W dniu|Dnia)\b.*\bnapisał(?:\(a\)|a)?:\s*$|-{2,}\s*(?:Original Message|Wiadomość oryginalna)\s*-{2,}\s*$)",
+    re.MULTILINE,
+)
+
+
 def strip_reply(text: str) -> str:
     """The newest reply without the quoted thread and the signature; the whole text when
     stripping would leave nothing."""
+    found = _MORE_QUOTE_HEADERS.search(text)
+    if found is not None and text[: found.start()].strip():
+        text = text[: found.start()]
     try:
         replies = EmailReplyParser(languages=REPLY_LANGUAGES).read(text).replies
         latest = replies[0].body.strip() if replies else ""
@@ -125,6 +137,13 @@ def _filename(part: Message) -> str | None:
         return part.get_filename()
     except Exception:
         return "attachment"
+
+
+def _report_type(message: Message) -> str | None:
+    if message.get_content_type() != "multipart/report":
+        return None
+    value = message.get_param("report-type")
+    return email.utils.collapse_rfc2231_value(value) if value else None
 
 
 def read(raw: bytes, message: EmailMessage) -> Reading:
@@ -172,7 +191,7 @@ def read(raw: bytes, message: EmailMessage) -> Reading:
         subject=one_line(header(message, "Subject")),
         headers=headers,
         content_type=message.get_content_type(),
-        report_type=message.get_param("report-type") if message.get_content_type() == "multipart/report" else None,
+        report_type=_report_type(message),
         in_reply_to=header(message, "In-Reply-To"),
         references=header(message, "References"),
         recipients=recipients,

@@ -391,9 +391,10 @@ def _staff_urls(app: Any, prefixes: tuple[str, ...], ids: dict[str, int]) -> lis
 )
 def test_pages_of_other_roles_are_forbidden(app, web, world, login, make_ticket, who, forbidden, allowed):
     ticket = make_ticket(world.acme_user)
-    from tests.security.integration.test_isolation import staff_ids
+    from tests.security.integration.test_isolation import acme_mail, staff_ids
 
-    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id, **staff_ids(world)}
+    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id, **staff_ids(world),
+           **acme_mail(world)}
     login(getattr(world, who))
     if forbidden:
         for method, url in _staff_urls(app, forbidden, ids):
@@ -408,9 +409,10 @@ def test_pages_of_other_roles_are_forbidden(app, web, world, login, make_ticket,
 
 def test_anonymous_visitors_are_sent_to_the_login_page(app, web, world, make_ticket):
     ticket = make_ticket(world.acme_user)
-    from tests.security.integration.test_isolation import staff_ids
+    from tests.security.integration.test_isolation import acme_mail, staff_ids
 
-    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id, **staff_ids(world)}
+    ids = {"ticket_id": ticket.id, "user_id": world.acme_user.id, "client_id": world.acme.id, **staff_ids(world),
+           **acme_mail(world)}
     for method, url in _staff_urls(app, ("/agent/", "/manager/", "/admin/", "/portal/"), ids):
         response = web.open(url, method=method)
         assert response.status_code == 302, (method, url)
