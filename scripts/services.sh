@@ -1,4 +1,5 @@
-# Sourced by scripts/test: make sure PostgreSQL, Redis and Chromium are installed and running.
+# Sourced by scripts/test: make sure PostgreSQL, Redis and Chromium are installed and running,
+# and Dovecot installed (the tests start their own instances).
 # Installs Debian packages when missing (needs root, as on CI), starts what is down.
 
 _apt_updated=""
@@ -48,4 +49,22 @@ ensure_chromium() {
     echo "Installing Chromium..."
     apt_install chromium
   fi
+}
+
+ensure_dovecot() {
+  # Only the package: the tests start a Dovecot of their own per test session, on a free loopback
+  # port, from a config file and passwd-file in a temporary folder (tests/inbound/support.py).
+  # The package's own system service is kept from starting during the install.
+  if ! command -v dovecot >/dev/null 2>&1 || ! command -v doveconf >/dev/null 2>&1; then
+    echo "Installing Dovecot (dovecot-imapd)..."
+    local added_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      added_policy=1
+    fi
+    apt_install dovecot-imapd
+    [ -n "$added_policy" ] && rm -f /usr/sbin/policy-rc.d
+  fi
+  return 0
 }

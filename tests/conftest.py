@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # Fixtures that test modules used to take with `import *`, as plugins: every test sees them.
-pytest_plugins = ["tests.services_fixtures", "tests.api.support"]
+pytest_plugins = ["tests.services_fixtures", "tests.api.support", "tests.inbound.support"]
 
 # Property tests: few examples on a developer's run, many in CI. Each run draws new examples
 # (not derandomized), so quick runs add up to more ground; a failure prints how to replay it.
@@ -129,6 +129,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "PASSWORD_HASH": FAST_HASH,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MAIL_IN_MAILDIR": str(tmp_path / "inbox"),
         "LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
         "API_AUTH_FAILURE_LIMIT": "1000 per minute",

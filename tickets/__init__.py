@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     """Register the tickets blueprints, commands and template names."""
     from tickets import agent, api, assignment_views, csat, inbound, manager, portal, sla
     from tickets.demo import demo_cli
+    from tickets.inbound import poll as inbound_poll
     from tickets.sla.display import duration_text
 
     app.register_blueprint(portal.bp)
@@ -26,6 +27,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     sla.init_app(app)
     inbound.init_app(app)
+    inbound_poll.init_app(app)
     app.jinja_env.globals["sla_duration"] = duration_text
     app.jinja_env.filters["fromiso"] = datetime.fromisoformat
     app.config.setdefault("HOME_ENDPOINTS", {}).update(

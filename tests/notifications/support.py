@@ -232,6 +232,7 @@ def worker_env(database_url: str, redis_url: str, smtp_url: str | None, outbox: 
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret",
         "MAIL_OUTBOX_DIR": str(outbox),
+        "MAIL_IN_MAILDIR": str(outbox.parent / "inbox"),
         "NOTIFY_RETRY_INTERVALS": "0,1,1,1",
         "NOTIFY_LEASE_SECONDS": "2",
         "NOTIFY_RELAY_GRACE_SECONDS": "1",

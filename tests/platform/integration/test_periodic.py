@@ -24,8 +24,9 @@ from sqlalchemy import func, select
 from helpdesk.extensions import db
 from tests.notifications.support import Workers, free_port, wait_until, worker_env
 
-ONE_SECOND = {"SLA_SWEEP_SECONDS": "1", "NOTIFY_SWEEP_SECONDS": "1", "ONBOARDING_REMIND_SECONDS": "1"}
-PERIODIC = ("notifications-sweep", "onboarding-reminders", "sla-sweep")
+ONE_SECOND = {"SLA_SWEEP_SECONDS": "1", "NOTIFY_SWEEP_SECONDS": "1", "ONBOARDING_REMIND_SECONDS": "1",
+              "MAIL_POLL_SECONDS": "1", "MAIL_DROP_SECONDS": "1"}
+PERIODIC = ("notifications-sweep", "onboarding-reminders", "sla-sweep", "mail-poll", "mail-drop")
 
 
 @pytest.fixture
@@ -59,6 +60,8 @@ def test_the_domains_declare_their_periodic_jobs_in_one_table(app):
         ("sla-sweep", "tickets.sla.jobs.sla_sweep", "SLA_SWEEP_SECONDS", "tickets", 60.0),
         ("onboarding-reminders", "plans.onboarding.reminders.send_reminders_job", "ONBOARDING_REMIND_SECONDS",
          "plans", 3600.0),
+        ("mail-poll", "tickets.inbound.poll.mail_poll_job", "MAIL_POLL_SECONDS", "tickets", 30.0),
+        ("mail-drop", "tickets.inbound.poll.mail_drop_job", "MAIL_DROP_SECONDS", "tickets", 5.0),
     }
 
 
@@ -123,7 +126,7 @@ def _tick_twice_per_window(app, redis_url: str, windows: int) -> redis.Redis:
     from helpdesk.jobs import make_worker
 
     app.config.update(REDIS_URL=redis_url, SLA_SWEEP_SECONDS=1, NOTIFY_SWEEP_SECONDS=1,
-                      ONBOARDING_REMIND_SECONDS=1)
+                      ONBOARDING_REMIND_SECONDS=1, MAIL_POLL_SECONDS=1, MAIL_DROP_SECONDS=1)
     ticking = [make_worker(app, connection=redis.Redis.from_url(redis_url)) for _ in range(2)]
     for worker in ticking:
         worker._periodic_on = True
@@ -153,7 +156,7 @@ def test_a_window_whose_last_run_still_waits_in_the_queue_adds_nothing(app, worl
     from helpdesk.jobs import make_worker
 
     app.config.update(REDIS_URL=redis_url, SLA_SWEEP_SECONDS=1, NOTIFY_SWEEP_SECONDS=1,
-                      ONBOARDING_REMIND_SECONDS=1)
+                      ONBOARDING_REMIND_SECONDS=1, MAIL_POLL_SECONDS=1, MAIL_DROP_SECONDS=1)
     connection = redis.Redis.from_url(redis_url)
     worker = make_worker(app, connection=connection)
     worker._periodic_on = True
