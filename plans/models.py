@@ -292,7 +292,7 @@ class UsageTotal(db.Model):
     """The ledger summed per (period start, client, subscription, charge, currency): what the usage
     report and the rollover history read instead of every ledger row since a subscription began.
 
-    Read-only here: database triggers on `usage_entries` (migration 0014_p_rates) keep it in the
+    Read-only here: database triggers on `usage_entries` (migration 0017) keep it in the
     same transaction as every insert (and delete or update in raw SQL), whoever writes the ledger.
     No subscription is stored as 0 and no currency as "" (key columns cannot be NULL). A key whose
     last row goes is removed, so a missing row means no ledger rows.

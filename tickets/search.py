@@ -9,7 +9,7 @@ common one walks the queue's order; a prefix gets a flat guess and, at a million
 wrong plan) and no stemming (the `simple` configuration: "faktury" does not find "faktura"). A query that is a ticket number ("OP-123", "op123", "#123", "123")
 also matches that ticket; the pages jump straight to it when the user may see it.
 
-The documents are kept by database triggers (migration 0014_w_search) in the same transaction
+The documents are kept by database triggers (migration 0016) in the same transaction
 as every ticket and message written: tsvector columns with GIN indexes on PostgreSQL (`simple`
 configuration over unaccent), the FTS5 table `ticket_fts` on SQLite. Search is a condition on
 the queue's query (tickets.queue), so results keep the queue's order and keyset pages.

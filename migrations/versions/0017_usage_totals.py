@@ -15,7 +15,7 @@ triggers over the transition table (a COPY of a million rows adds a few thousand
 million upserts of the same rows); on SQLite, row triggers. A key whose last row is deleted is
 removed. The existing ledger is summed once here.
 
-Revision ID: 0014_p_rates
+Revision ID: 0017
 Revises: 0013
 Create Date: 2026-12-04 16:30:00.000000
 
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0014_p_rates'
-down_revision = '0014_w_search'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

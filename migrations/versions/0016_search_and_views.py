@@ -14,9 +14,9 @@ whoever writes it (services, e-mail intake, `flask demo seed`'s bulk inserts):
   (and tickets.search for the query) replace by l.
 
 Also: saved_views (named filter sets, personal or shared). The "Category to confirm" view reads
-tickets.category_to_confirm (0014_m_ingest: the e-mail intake marks guessed categories).
+tickets.category_to_confirm (0018: the e-mail intake marks guessed categories).
 
-Revision ID: 0014_w_search
+Revision ID: 0016
 Revises: 0013
 Create Date: 2026-12-04 16:30:00.000000
 
@@ -26,8 +26,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0014_w_search'
-down_revision = '0014_p_seed'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ Articles carry their folded words (`search_text`, written by knowledge.services 
 PostgreSQL searches them through a GIN index over to_tsvector('simple', search_text); SQLite
 through the FTS5 table `article_fts` (rowid = article id), written in the same transaction.
 
-Revision ID: 0014_c_kb
-Revises: 0014_w_triage
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-04 17:30:00.000000
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0014_c_kb'
-down_revision = '0014_w_triage'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

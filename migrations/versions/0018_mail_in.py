@@ -11,7 +11,7 @@
 Columns are added and dropped with plain ALTER TABLE (SQLite 3.35+ drops a column in place), never
 a batch rebuild of `tickets`, so the ticket_counts triggers of 0013 stay in place.
 
-Revision ID: 0014_m_ingest
+Revision ID: 0018
 Revises: 0013
 Create Date: 2026-12-04 16:30:00.000000
 
@@ -22,8 +22,8 @@ from alembic import op
 import helpdesk.dbtypes
 
 # revision identifiers, used by Alembic.
-revision = '0014_m_ingest'
-down_revision = '0014_p_rates'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """agent workspace: macros (reply texts with actions and a usage count) and ticket presence
 
-Revision ID: 0014_w_triage
+Revision ID: 0020
 Revises: 0013
 Create Date: 2026-12-04 16:30:00.000000
 
@@ -11,8 +11,8 @@ from alembic import op
 import helpdesk.dbtypes
 
 # revision identifiers, used by Alembic.
-revision = '0014_w_triage'
-down_revision = '0014_w_assign'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -22,7 +22,7 @@ On SQLite a later revision that rebuilds `tickets` or `sla_clocks` with batch_al
 these triggers with the old table and must create them again (tests/sla/integration/
 test_sla_month_counts.py fails if the numbers drift).
 
-Revision ID: 0014_p_seed
+Revision ID: 0015
 Revises: 0013
 Create Date: 2026-12-04 16:40:00.000000
 
@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0014_p_seed'
-down_revision = '0014_backlog'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

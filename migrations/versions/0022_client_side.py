@@ -7,7 +7,7 @@ on tickets: on SQLite a new foreign key column would rebuild `tickets` and drop 
 ticket, with agent, client, category and month copied for the report. invitations: a client
 admin's single-use invitation of an e-mail address into the company.
 
-Revision ID: 0014_c_client
+Revision ID: 0022
 Revises: 0013
 Create Date: 2026-12-04 16:17:37.045194
 
@@ -19,8 +19,8 @@ import helpdesk.dbtypes
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_c_client'
-down_revision = '0014_c_kb'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

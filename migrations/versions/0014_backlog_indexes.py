@@ -4,7 +4,7 @@ The manager home's backlog chart counts the tickets finished on each day of the 
 weeks; these indexes keep that to the tickets of the window (tickets/backlog.py). Plain
 CREATE INDEX, no table rebuild, so the ticket_counts triggers of 0013 stay in place on SQLite.
 
-Revision ID: 0014_backlog
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-04 17:00:00.000000
 
@@ -12,7 +12,7 @@ Create Date: 2026-12-04 17:00:00.000000
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0014_backlog'
+revision = '0014'
 down_revision = '0013'
 branch_labels = None
 depends_on = None

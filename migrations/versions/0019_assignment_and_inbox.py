@@ -7,7 +7,7 @@
 - inbox_items: each staff member's in-app notifications, indexed for the header's unread count
   (user_id, read_at) and the list's keyset (user_id, id).
 
-Revision ID: 0014_w_assign
+Revision ID: 0019
 Revises: 0013
 Create Date: 2026-12-04 16:30:00.000000
 
@@ -18,8 +18,8 @@ from alembic import op
 import helpdesk.dbtypes
 
 # revision identifiers, used by Alembic.
-revision = '0014_w_assign'
-down_revision = '0014_m_ingest'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
