@@ -23,7 +23,7 @@ these triggers with the old table and must create them again (tests/sla/integrat
 test_sla_month_counts.py fails if the numbers drift).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-04 16:40:00.000000
 
 """

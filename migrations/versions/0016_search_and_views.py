@@ -17,7 +17,7 @@ Also: saved_views (named filter sets, personal or shared). The "Category to conf
 tickets.category_to_confirm (0018: the e-mail intake marks guessed categories).
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-04 16:30:00.000000
 
 """

@@ -16,7 +16,7 @@ million upserts of the same rows); on SQLite, row triggers. A key whose last row
 removed. The existing ledger is summed once here.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-04 16:30:00.000000
 
 """

@@ -12,7 +12,7 @@ Columns are added and dropped with plain ALTER TABLE (SQLite 3.35+ drops a colum
 a batch rebuild of `tickets`, so the ticket_counts triggers of 0013 stay in place.
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-04 16:30:00.000000
 
 """

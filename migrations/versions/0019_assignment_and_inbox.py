@@ -8,7 +8,7 @@
   (user_id, read_at) and the list's keyset (user_id, id).
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0018
 Create Date: 2026-12-04 16:30:00.000000
 
 """

@@ -1,7 +1,7 @@
 """agent workspace: macros (reply texts with actions and a usage count) and ticket presence
 
 Revision ID: 0020
-Revises: 0013
+Revises: 0019
 Create Date: 2026-12-04 16:30:00.000000
 
 """

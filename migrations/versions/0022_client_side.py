@@ -8,7 +8,7 @@ ticket, with agent, client, category and month copied for the report. invitation
 admin's single-use invitation of an e-mail address into the company.
 
 Revision ID: 0022
-Revises: 0013
+Revises: 0021
 Create Date: 2026-12-04 16:17:37.045194
 
 """
