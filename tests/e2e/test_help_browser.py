@@ -57,3 +57,32 @@ def test_a_client_finds_an_article_while_typing_and_leaves_without_filing(live_s
     with app.test_request_context():
         counted = deflection(utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1))
     assert (counted.visits, counted.read, counted.filed, counted.deflected) == (1, 1, 0, 1)
+
+
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_the_usage_chart_in_both_languages(live_server, browser, world, cov, clock, language):  # noqa: F811
+    """The client admin's usage page draws the last plan periods as bars labelled in the reader's language."""
+    from datetime import date
+
+    from playwright.sync_api import expect
+
+    from helpdesk.extensions import db
+
+    plan = cov.plan(allowance_minutes=120, period="month")
+    cov.production(world.acme, date(2026, 1, 5))
+    cov.subscribe(world.acme, plan, date(2026, 10, 1))
+    clock.on(date(2026, 10, 20))
+    cov.log(cov.file(world.acme_user, "question", "October question"), 60)
+    clock.on(date(2026, 11, 10))
+    cov.log(cov.file(world.acme_user, "question", "November question"), 180)
+    world.acme_admin.language = None
+    db.session.commit()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = _client_page(browser, live_server, world.acme_admin, language)
+    page.goto(f"{live_server}/portal/usage")
+    chart = page.locator("#usage-chart")
+    expect(chart).to_be_visible()
+    month = "listopad 2026" if language == "pl" else "November 2026"
+    expect(chart.locator("text", has_text=month)).to_have_count(1)
+    chart.screenshot(path=str(ARTIFACTS / f"usage-chart-{language}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"usage-page-{language}.png"), full_page=True)
