@@ -26,7 +26,7 @@ def test_a_clients_email_reply_appears_in_the_agents_ticket_view(live_server, br
     agent = _log_in(browser, live_server, world.agent)
     agent.goto(f"{live_server}/agent/tickets/{ticket.id}")
     agent.get_by_label("Reply", exact=True).fill("Could you send us what the label looks like?")
-    agent.get_by_role("button", name="Send").click()
+    agent.get_by_role("button", name="Send", exact=True).click()
     expect(agent.get_by_role("status")).to_contain_text("Reply sent.")
 
     # Anna answers the notification in her mail client; it lands in the support mailbox.

@@ -24,6 +24,10 @@ from tests.samples import text_of
 # checking that the request may act at all (so a stranger gets 403, not a 422 about the list).
 UNVALIDATED = {
     ("AssignForm", "assignee"): "staff ids; tickets.services.assign checks them",
+    ("BulkForm", "assignee"): "staff ids, 'none' or keep; tickets.bulk assigns each ticket through tickets.services.assign",
+    ("BulkForm", "ticket"): "the queue's rows; tickets.agent reads them as ids and tickets.bulk loads each through tickets.access",
+    ("MacroForm", "set_assignee"): "staff ids or 'me'; tickets.macros checks them when saving",
+    ("TriageForm", "set_assignee"): "staff ids, 'none' or keep; tickets.triage assigns through tickets.services.assign",
     ("FollowerForm", "user"): "colleague ids; tickets.followers checks them (same company, active client user)",
     ("SubscriptionForm", "client"): "client ids; plans.services.create_subscription checks them",
     ("SubscriptionForm", "plan"): "plans on sale; the service says when a plan is no longer on sale",
@@ -36,7 +40,7 @@ UNVALIDATED = {
 
 
 def _form_classes() -> list[type]:
-    for package in ("helpdesk", "plans", "tickets"):
+    for package in ("helpdesk", "knowledge", "plans", "tickets"):
         root = importlib.import_module(package)
         for module in pkgutil.walk_packages(root.__path__, f"{package}."):
             importlib.import_module(module.name)

@@ -15,7 +15,7 @@ from tests.samples import text_of
 
 
 def _queue_ids(page: str) -> list[int]:
-    return [int(n) for n in re.findall(r'<a href="/agent/tickets/(\d+)">', page)]
+    return [int(n) for n in re.findall(r'<a href="/agent/tickets/(\d+)(?:\?[^"]*)?">', page)]
 
 
 def _portal_ids(page: str) -> list[int]:

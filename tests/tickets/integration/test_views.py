@@ -19,7 +19,7 @@ OPEN = ("new", "open", "waiting_on_client")
 
 
 def _queue_ids(page: str) -> list[int]:
-    return [int(n) for n in re.findall(r'<a href="/agent/tickets/(\d+)">', page)]
+    return [int(n) for n in re.findall(r'<a href="/agent/tickets/(\d+)(?:\?[^"]*)?">', page)]
 
 
 def _sidebar(page: str) -> dict[str, str]:
