@@ -72,6 +72,7 @@ def test_the_form_suggests_articles_for_the_subject_and_counts_a_deflection(app,
     login(world.acme_user)
     form = web.get("/portal/tickets/new", headers={"Accept-Language": "pl"}).get_data(as_text=True)
     visit = re.search(r'name="visit" value="([0-9a-f]{32})"', form).group(1)
+    assert "<title>Nowe zgłoszenie · Opiekun</title>" in form  # the suggestions' script is in the page, not its title
     found = web.get("/help/suggest", query_string={"q": "Kurier nie drukuje etykiety", "visit": visit},
                     headers={"Accept-Language": "pl"}).get_json()
     assert [item["title"] for item in found] == ["Etykiety kuriera nie drukują się"]
