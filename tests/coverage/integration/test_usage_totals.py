@@ -35,7 +35,8 @@ def _rows(sql: str) -> dict[tuple[Any, ...], tuple[int, int, str, int]]:
     found = {}
     for *key, minutes, tickets, amount, entries in db.session.execute(text(sql)).all():
         start = key[0] if isinstance(key[0], date) else date.fromisoformat(key[0])
-        money = str(Decimal(amount).quantize(Decimal("0.01")))
+        # SQLite keeps NUMERIC sums as floats: a sum that is zero may come back as -1e-15 ("-0.00")
+        money = str(Decimal(amount).quantize(Decimal("0.01")) + Decimal("0.00"))
         found[(start, *key[1:])] = (int(minutes), int(tickets), money, int(entries))
     return found
 
