@@ -39,7 +39,7 @@ from helpdesk.notifications.mail import mail_domain
 from helpdesk.notifications.models import Delivery, OutboxEntry
 from helpdesk.storage import storage
 from helpdesk.uploads import CheckedFile, UploadError, check_file
-from tickets import services
+from tickets import client_rules, services
 from tickets.access import visible_tickets
 from tickets.inbound import reading, rules
 from tickets.inbound.models import ClientEmailDomain, InboundMailbox, InboundMessage
@@ -279,11 +279,12 @@ def _reply(work: _Work, user: User | None, ticket: Ticket, how: str) -> Receipt:
         )
     actor = Actor(user, via=VIA)
     body, files, refused = _content(work, reply=True)
-    window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
-    too_old = ticket.status == "resolved" and ticket.resolved_at is not None and work.now - ticket.resolved_at > window
-    if user.is_client and (ticket.status == "closed" or too_old):
+    # The portal's rule (tickets.client_rules), not a second copy of it: reply, reopen or follow-up.
+    outcome = client_rules.reply_outcome(ticket.status, ticket.resolved_at, work.now,
+                                         current_app.config["REOPEN_WINDOW_DAYS"])
+    if user.is_client and outcome is client_rules.ReplyOutcome.NEW_LINKED:
         return _linked_ticket(work, user, ticket, how, body, files, refused)
-    reopening = user.is_client and ticket.status == "resolved"
+    reopening = user.is_client and outcome is client_rules.ReplyOutcome.REOPEN
     message = services.add_message(actor, ticket, body=_with_notes(body, refused), files=files, commit=False)
     _keep_original(work, ticket, user, message.id)
     if reopening:
