@@ -214,6 +214,9 @@ def app(app_config: dict[str, Any], translations: None) -> Iterator[Any]:
         try:
             yield application
         finally:
+            views = application.extensions.get("knowledge.article_views")
+            if views is not None:  # reads kept in memory (knowledge.services.ArticleViews): written now
+                views.flush()
             db.session.remove()
             _empty_tables()
             db.engine.dispose()
