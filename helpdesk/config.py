@@ -28,6 +28,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REPLY_MAX_CHARS": 20_000,
         "REOPEN_WINDOW_DAYS": 14,
         "QUEUE_PAGE_SIZE": 50,
+        # Reads of a help article are counted in each worker's memory and added to the database
+        # in one transaction per batch (knowledge.services.ArticleViews), not one commit per read.
+        "ARTICLE_VIEWS_BATCH": 50,  # reads kept before they are written
+        "ARTICLE_VIEWS_SECONDS": 60,  # the oldest kept read is written at the next read after this
         "VIEW_COUNT_CAP": 1000,  # a view's count stops here ("1000+"): see tickets/saved_views.py
         "API_RATE_LIMIT": "300 per minute",  # per token, shared by every API endpoint
         "API_AUTH_FAILURE_LIMIT": "20 per minute",  # missing or unknown tokens, per client address

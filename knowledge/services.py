@@ -9,12 +9,18 @@ on PostgreSQL, the FTS5 table `article_fts` on SQLite, both written with the art
 
 from __future__ import annotations
 
+import atexit
+import logging
 import secrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, update
+from flask import current_app
+from sqlalchemy import bindparam, func, literal_column, select, text, update
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
@@ -130,9 +136,89 @@ def _with_author(model: Any) -> Any:
     return joinedload(model.author)
 
 
+class ArticleViews:
+    """Reads of articles counted in this process's memory and added to `articles.views` in batches.
+
+    A read used to cost a commit (a write transaction, on SQLite the database's one write lock)
+    on the reader's request. Now it adds one to a dict; when `batch` reads are kept, or the
+    oldest kept one is `seconds` old, that read's request writes them all: one
+    ``UPDATE articles SET views = views + :n`` per article (nothing loaded) in one transaction of
+    its own connection, so the request's session is never committed by it. Increments from several
+    processes add up. Kept reads are written at the process's exit (atexit); a process that dies
+    loses at most one batch. The counts a page shows may lag by that much.
+    """
+
+    def __init__(self, batch: int, seconds: float) -> None:
+        self.batch = max(1, batch)
+        self.seconds = seconds
+        self.engine: Any = None
+        self._kept: dict[int, int] = {}
+        self._since: float | None = None
+        self._lock = threading.Lock()
+        _ALL_VIEWS.add(self)
+
+    def count(self, article_id: int, engine: Any) -> None:
+        with self._lock:
+            self.engine = engine
+            self._kept[article_id] = self._kept.get(article_id, 0) + 1
+            if self._since is None:
+                self._since = time.monotonic()
+            due = sum(self._kept.values()) >= self.batch or time.monotonic() - self._since >= self.seconds
+        if due:
+            try:
+                self.flush()
+            except Exception as error:  # a read never fails for its count: kept for the next batch
+                logging.getLogger(__name__).warning("article reads not written yet: %s", error)
+
+    def kept(self) -> dict[int, int]:
+        with self._lock:
+            return dict(self._kept)
+
+    def flush(self) -> None:
+        """Write the kept reads (ordered by id: two processes lock the rows in the same order)."""
+        with self._lock:
+            kept, self._kept, self._since = self._kept, {}, None
+        if not kept:
+            return
+        statement = (update(Article).where(Article.id == bindparam("article_id"))
+                     .values(views=Article.views + bindparam("reads")))
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(statement,
+                                   [{"article_id": i, "reads": n} for i, n in sorted(kept.items())])
+        except Exception:
+            with self._lock:  # written at the next flush
+                for article_id, reads in kept.items():
+                    self._kept[article_id] = self._kept.get(article_id, 0) + reads
+                self._since = self._since or time.monotonic()
+            raise
+
+
+_ALL_VIEWS: weakref.WeakSet[ArticleViews] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all_views() -> None:
+    for views in list(_ALL_VIEWS):
+        try:
+            views.flush()
+        except Exception as error:  # the database may be gone already; nothing to retry with
+            logging.getLogger(__name__).warning("article reads not written at exit: %s", error)
+
+
+def article_views(app: Any = None) -> ArticleViews:
+    """The app's read counter (one per app, in app.extensions)."""
+    app = app or current_app._get_current_object()
+    views = app.extensions.get("knowledge.article_views")
+    if views is None:
+        views = app.extensions["knowledge.article_views"] = ArticleViews(
+            app.config["ARTICLE_VIEWS_BATCH"], app.config["ARTICLE_VIEWS_SECONDS"])
+    return views
+
+
 def count_view(article: Article) -> None:
-    db.session.execute(update(Article).where(Article.id == article.id).values(views=Article.views + 1))
-    db.session.commit()
+    """One read of the article, written with the batch it falls in (ArticleViews)."""
+    article_views().count(article.id, db.engine)
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ from tickets.forms import (
     TriageForm,
     with_files,
 )
-from tickets.models import Ticket
 from tickets.placeholders import PLACEHOLDERS
 from tickets.queue import next_in_queue, parse_queue_filters, position_of, queue_page
 from tickets.services import UNSET, Actor
@@ -90,12 +89,9 @@ def queue():
     """Open tickets, nearest due instant first, with the business time left on each; the views
     beside them with their counts; `q` searches (a ticket number opens that ticket)."""
     _view, expanded = expand_view(request.args)
-    number = search.ticket_number_in(expanded.get("q", ""))
-    if number is not None and not expanded.get("cursor"):
-        found = db.session.scalar(access.visible_tickets(current_user).where(Ticket.id == number)
-                                  .with_only_columns(Ticket.id))
-        if found is not None:
-            return redirect(url_for("agent.ticket", ticket_id=found))
+    found = search.ticket_to_open(current_user, expanded)
+    if found is not None:
+        return redirect(url_for("agent.ticket", ticket_id=found))
     return _queue()
 
 

@@ -6,7 +6,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from helpdesk.clock import utcnow
-from helpdesk.extensions import db
 from helpdesk.forms import submit
 from helpdesk.i18n import _, language
 from helpdesk.security import client_required
@@ -16,7 +15,6 @@ from plans import services as plans_services
 from tickets import access, search, services
 from tickets.access import TicketError
 from tickets.forms import ActionForm, FollowerForm, NewTicketForm, ReplyForm, with_files
-from tickets.models import Ticket
 from tickets.queue import parse_queue_filters, queue_page
 from tickets.services import Actor
 
@@ -30,13 +28,9 @@ files_bp = Blueprint("files", __name__)
 def tickets():
     args = dict(request.args)
     mine_only = not current_user.is_client_admin or args.get("scope") != "company"
-    number = search.ticket_number_in(args.get("q", ""))
-    if number is not None and not args.get("cursor"):
-        # A ticket number opens the ticket, within what this user may see (tickets.access).
-        found = db.session.scalar(access.visible_tickets(current_user).where(Ticket.id == number)
-                                  .with_only_columns(Ticket.id))
-        if found is not None:
-            return redirect(url_for("portal.ticket", ticket_id=found))
+    found = search.ticket_to_open(current_user, args)  # "OP-123" opens that ticket, if this user may see it
+    if found is not None:
+        return redirect(url_for("portal.ticket", ticket_id=found))
     filters = parse_queue_filters({**args, "status": args.get("status") or "all"}, default_limit=25)
     try:
         rows, next_cursor = queue_page(current_user, filters, requester_only=mine_only)

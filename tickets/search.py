@@ -18,6 +18,7 @@ the queue's query (tickets.queue), so results keep the queue's order and keyset 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import ColumnElement, column, false, func, literal_column, or_, 
 
 from helpdesk.extensions import db
 from helpdesk.fulltext import words
-from tickets.access import MAX_ID
+from tickets.access import MAX_ID, visible_tickets
 from tickets.models import Ticket
 
 MAX_QUERY_CHARS = 200
@@ -62,6 +63,16 @@ def parse(text: str) -> SearchQuery | None:
 def ticket_number_in(text: str) -> int | None:
     query = parse(text)
     return query.number if query else None
+
+
+def ticket_to_open(user: Any, args: Mapping[str, str]) -> int | None:
+    """The ticket a search names by number ("OP-123"), for the pages to jump to: its id when
+    `user` may see it (tickets.access.visible_tickets: a client never lands on another company's
+    ticket), else None and the query searches as words. A next page (`cursor`) never jumps."""
+    number = ticket_number_in(args.get("q", ""))
+    if number is None or args.get("cursor"):
+        return None
+    return db.session.scalar(visible_tickets(user).where(Ticket.id == number).with_only_columns(Ticket.id))
 
 
 def _postgres_query(query: SearchQuery) -> str:

@@ -489,6 +489,7 @@ class ApiRegistry:
     api: OpiekunApi
     blueprints: list[ApiBlueprint] = field(default_factory=list)
     document: dict[str, Any] | None = None
+    described: int = 0  # how many of `blueprints` the spec describes (they go in when the document is built)
 
 
 def init_api(app: Flask, *, description: str) -> ApiRegistry:
@@ -518,17 +519,23 @@ def register_api(app: Flask, bp: ApiBlueprint) -> None:
     csrf.exempt(bp)
     app.extensions["flask-smorest"]["blp_name_to_api"][bp.name] = registry.api
     app.register_blueprint(bp)
-    with app.app_context():  # limits read from the config (e.g. DESCRIPTION_MAX_CHARS) go in the document
-        bp.register_views_in_doc(registry.api, app, registry.api.spec, name=bp.name, parameters=None)
-    if bp.endpoints:
-        registry.api.spec.tag({"name": bp.tag, **({"description": bp.description} if bp.description else {})})
     registry.blueprints.append(bp)
     registry.document = None
 
 
 def current_document() -> dict[str, Any]:
-    """The document of the running app, built once per app."""
+    """The document of the running app, built once per app, when first asked for.
+
+    Describing the endpoints (apispec over every schema) took a third of `create_app`; most
+    processes (workers, CLI commands) never serve the document. The limits read from the config
+    (e.g. DESCRIPTION_MAX_CHARS) are the running app's, as when it was registered."""
     registry: ApiRegistry = current_app.extensions[EXTENSION_KEY]
     if registry.document is None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        for bp in registry.blueprints[registry.described:]:
+            bp.register_views_in_doc(registry.api, app, registry.api.spec, name=bp.name, parameters=None)
+            if bp.endpoints:
+                registry.api.spec.tag({"name": bp.tag, **({"description": bp.description} if bp.description else {})})
+        registry.described = len(registry.blueprints)
         registry.document = registry.api.spec.to_dict()
     return registry.document

@@ -37,16 +37,22 @@ def test_an_uncovered_ticket_awaiting_approval_offers_nothing_more(cov, world, c
     assert "does not include" in card
 
 
-def test_a_client_without_a_plan_is_offered_paid_handling(cov, world, clock, web, login):
+def test_a_client_without_a_plan_is_told_a_manager_decides_on_paid_handling(cov, world, clock, web, login):
     cov.production(world.globex, date(2026, 1, 5))
     clock.on(date(2026, 11, 10))
     ticket = cov.file(world.globex_user, "question", "No plan at all")
+    # No plan and the package month long over: not covered (DESIGN.md, coverage rule 5); the ticket
+    # is kept and goes straight to the managers' approval queue (plans.services.approvals.next_approval),
+    # so the client is told a manager is deciding, and is not also asked to request paid handling.
+    decision = cov.decisions(ticket)[-1]
+    assert (decision.source, decision.covered, decision.approval) == ("none", False, "pending")
     login(world.globex_user)
     page = _page(web, f"/portal/tickets/{ticket.id}")
-    if "Awaiting a manager's approval" in page:
-        assert "paid work, reply to this ticket" not in page
-    else:
-        assert "paid work, reply to this ticket" in page
+    assert "Awaiting a manager's approval" in page
+    assert "A manager is deciding how we will handle it; you will hear from us on this ticket." in page
+    assert "paid work, reply to this ticket" not in page
+    login(world.manager)
+    assert "No plan at all" in _page(web, "/manager/approvals")
 
 
 def test_the_lead_in_to_missing_start_data_is_not_a_list_item(app, world, web, login):

@@ -122,3 +122,58 @@ def test_the_api_lists_articles_the_token_may_read(app, world, articles, api, ma
     assert [a["title"] for a in found.get_json()["items"]] == ["Etykiety kuriera nie drukują się"]
     assert [a["title"] for a in api.get("/api/v1/articles?q=kurier", token).get_json()["items"]] == []  # drafts stay hidden
     assert api.get("/api/v1/articles?language=xx", token).status_code == 422
+
+
+def _views(article_id: int) -> int:
+    return db.session.scalar(select(Article.views).where(Article.id == article_id).execution_options(populate_existing=True))
+
+
+@pytest.fixture
+def commits(app):
+    """The commits on the app's database since the fixture was taken (engine-wide, every connection)."""
+    from sqlalchemy import event
+
+    seen: list[int] = []
+    listener = lambda _connection: seen.append(1)  # noqa: E731
+    event.listen(db.engine, "commit", listener)
+    yield seen
+    event.remove(db.engine, "commit", listener)
+
+
+@pytest.fixture
+def batches_of_three(app_config):
+    app_config.update(ARTICLE_VIEWS_BATCH=3, ARTICLE_VIEWS_SECONDS=3600)
+
+
+def test_reads_are_counted_in_batches_without_a_commit_per_read(batches_of_three, app, web, world, login, articles, commits):
+    public, labels = articles["invoice"].id, articles["labels"].id
+    commits.clear()
+    assert web.get(f"/help/articles/{public}").status_code == 200
+    assert web.get(f"/help/articles/{public}").status_code == 200
+    assert commits == [] and _views(public) == 0  # two reads kept in memory, nothing written
+    assert services.article_views().kept() == {public: 2}
+    assert web.get("/help/articles/99999999999").status_code == 404  # not a read
+    login(world.acme_user)
+    commits.clear()
+    assert web.get(f"/help/articles/{labels}").status_code == 200  # the third read writes the batch
+    assert len(commits) == 1 and (_views(public), _views(labels)) == (2, 1)
+    assert services.article_views().kept() == {}
+    web.get(f"/help/articles/{labels}")
+    assert _views(labels) == 1
+    services.article_views().flush()  # what the process's exit does with the rest
+    assert (_views(public), _views(labels)) == (2, 2)
+
+
+def test_reads_counted_by_several_processes_add_up(app, world, articles):
+    public = articles["invoice"].id
+    one, two = services.ArticleViews(batch=100, seconds=3600), services.ArticleViews(batch=2, seconds=3600)
+    for _ in range(5):
+        one.count(public, db.engine)
+    two.count(public, db.engine)
+    two.count(public, db.engine)  # its batch: written
+    assert _views(public) == 2
+    one.flush()
+    assert _views(public) == 7
+    late = services.ArticleViews(batch=100, seconds=0)  # the oldest kept read is due at once
+    late.count(public, db.engine)
+    assert _views(public) == 8 and late.kept() == {}

@@ -166,6 +166,39 @@ def test_the_portal_searches_within_the_company(web, world, login, tickets):
     assert web.get("/portal/", query_string={"q": f"OP-{t['courier'].id}"}).status_code == 302
 
 
+def test_the_ticket_to_open_is_one_the_user_may_see(world, tickets):
+    """tickets.search.ticket_to_open, the jump both pages take: another company's number (or a
+    colleague's ticket for a plain client user) opens nothing; a next page never jumps."""
+    from tickets.search import ticket_to_open
+
+    t = tickets
+    courier, other = t["courier"].id, t["other"].id
+    assert ticket_to_open(world.agent, {"q": f"OP-{other}"}) == other
+    assert ticket_to_open(world.agent, {"q": f"#{courier}"}) == courier
+    assert ticket_to_open(world.acme_admin, {"q": f"OP-{courier}"}) == courier
+    assert ticket_to_open(world.acme_admin, {"q": f"OP-{other}"}) is None
+    assert ticket_to_open(world.acme_user, {"q": f"OP-{other}"}) is None
+    assert ticket_to_open(world.acme_user, {"q": f"OP-{courier}"}) is None  # a colleague's, not followed
+    assert ticket_to_open(world.globex_user, {"q": f"OP-{other}"}) == other
+    assert ticket_to_open(world.globex_admin, {"q": f"OP-{courier}"}) is None
+    assert ticket_to_open(world.agent, {"q": f"OP-{courier}", "cursor": "abc"}) is None
+    assert ticket_to_open(world.agent, {"q": "courier"}) is None
+    assert ticket_to_open(world.agent, {}) is None
+    assert ticket_to_open(world.agent, {"q": "OP-999999"}) is None
+
+
+def test_a_client_never_jumps_to_another_companys_ticket(web, world, login, tickets):
+    other = tickets["other"].id
+    for user in (world.acme_admin, world.acme_user):
+        login(user)
+        for scope in ("company", "mine"):
+            response = web.get("/portal/", query_string={"q": f"OP-{other}", "scope": scope})
+            assert response.status_code == 200, (user.email, scope)
+            assert f"/portal/tickets/{other}" not in text_of(response)
+    login(world.globex_user)
+    assert web.get("/portal/", query_string={"q": f"OP-{other}"}).headers["Location"].endswith(f"/portal/tickets/{other}")
+
+
 def test_the_api_searches_scoped_like_the_list(world, tickets, api, tokens):
     t = tickets
 
