@@ -172,14 +172,19 @@ def file_ticket_with_coverage(
         updated_at=now,
     )
     db.session.add(ticket)
-    db.session.flush()
-    _event(ticket, actor, "created", category=category, priority=priority)
-    _route_to_guardian(ticket, user.client)
-    _auto_assign(ticket, now)
-    _store_files(ticket, actor, None, files or [], internal=False)
+    db.session.flush()  # the ticket's id, which every row below names
+    # Coverage first: its savepoint then holds the decision alone (nothing else is pending to
+    # flush into it), and it depends on nothing below (not on the assignee).
     record = _decide_coverage(actor, ticket, "filed")
-    sla.refresh(ticket, now, filed=True)
-    notices.ticket_filed(ticket, user)
+    # None of the reads below depends on the rows pending here (the history, the clocks, the
+    # outbox): they are all written by one flush, at the commit.
+    with db.session.no_autoflush:
+        _event(ticket, actor, "created", category=category, priority=priority)
+        _route_to_guardian(ticket, user.client)
+        _auto_assign(ticket, now)
+        _store_files(ticket, actor, None, files or [], internal=False)
+        sla.refresh(ticket, now, filed=True)
+        notices.ticket_filed(ticket, user)
     if commit:
         db.session.commit()
     return ticket, record
