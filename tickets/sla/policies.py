@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.calendars.arithmetic import BusinessCalendar
 from helpdesk.calendars.models import Calendar, ReferenceDataMissing, business_calendars
-from helpdesk.calendars.policies import PolicyError, SlaPolicy, default_policy, whole_value
+from helpdesk.calendars.policies import PolicyError, SlaPolicy, SlaTarget, default_policy, whole_value
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
@@ -176,14 +176,19 @@ _REFERENCE: list[SlaReference] = []  # this process's copy (at most one)
 def _stamp() -> tuple[Any, ...]:
     """One query that changes whenever a policy, its targets (saving a policy stamps it), the
     source mapping or a calendar changes: the per-process copy is good while it is the same."""
+    def of(*columns: Any) -> Any:
+        return select(*columns).scalar_subquery()
+
     row = db.session.execute(select(
-        select(func.max(SlaPolicy.updated_at)).scalar_subquery(),
-        select(func.count()).select_from(SlaPolicy).scalar_subquery(),
-        select(func.max(SlaSourcePolicy.updated_at)).scalar_subquery(),
-        select(func.count()).select_from(SlaSourcePolicy).scalar_subquery(),
-        select(func.sum(Calendar.version)).scalar_subquery(),
-        select(func.count()).select_from(Calendar).scalar_subquery(),
-        select(func.max(Calendar.created_at)).scalar_subquery(),
+        of(func.max(SlaPolicy.updated_at)), of(func.count(SlaPolicy.id)), of(func.max(SlaPolicy.id)),
+        # and a little of the content, so that equal times (a frozen test clock) still differ
+        of(func.sum(SlaPolicy.calendar_id + SlaPolicy.warning_percent)),
+        of(func.sum(case((SlaPolicy.is_default, SlaPolicy.id), else_=0))),
+        of(func.sum(SlaTarget.first_response_minutes)), of(func.sum(SlaTarget.resolution_minutes)),
+        of(func.sum(SlaTarget.policy_id * (SlaTarget.first_response_minutes + 3 * SlaTarget.resolution_minutes))),
+        of(func.max(SlaSourcePolicy.updated_at)), of(func.count(SlaSourcePolicy.source)),
+        of(func.sum(func.coalesce(SlaSourcePolicy.policy_id, -1) * func.length(SlaSourcePolicy.source))),
+        of(func.sum(Calendar.version)), of(func.count(Calendar.id)), of(func.max(Calendar.created_at)),
     )).one()
     return tuple(row)
 
