@@ -176,10 +176,19 @@ _REFERENCE: list[SlaReference] = []  # this process's copy (at most one)
 def _stamp() -> tuple[Any, ...]:
     """One query that changes whenever a policy, its targets (saving a policy stamps it), the
     source mapping or a calendar changes: the per-process copy is good while it is the same."""
+    if not _STAMP:
+        _STAMP.append(_stamp_query())
+    return tuple(db.session.execute(_STAMP[0]).one())
+
+
+_STAMP: list[Any] = []  # the stamp's statement, built once
+
+
+def _stamp_query() -> Any:
     def of(*columns: Any) -> Any:
         return select(*columns).scalar_subquery()
 
-    row = db.session.execute(select(
+    return select(
         of(func.max(SlaPolicy.updated_at)), of(func.count(SlaPolicy.id)), of(func.max(SlaPolicy.id)),
         # and a little of the content, so that equal times (a frozen test clock) still differ
         of(func.sum(SlaPolicy.calendar_id + SlaPolicy.warning_percent)),
@@ -189,8 +198,7 @@ def _stamp() -> tuple[Any, ...]:
         of(func.max(SlaSourcePolicy.updated_at)), of(func.count(SlaSourcePolicy.source)),
         of(func.sum(func.coalesce(SlaSourcePolicy.policy_id, -1) * func.length(SlaSourcePolicy.source))),
         of(func.sum(Calendar.version)), of(func.count(Calendar.id)), of(func.max(Calendar.created_at)),
-    )).one()
-    return tuple(row)
+    )
 
 
 def sla_reference() -> SlaReference:

@@ -128,10 +128,21 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
     else:
         cal = policy.calendar
         pauses = [] if filed else pauses_of(ticket.id)
+        new_rows: list[dict[str, Any]] = []
         for kind, history in histories(ticket, pauses).items():
             reading = read_clock(cal, history, policy.minutes(kind, ticket.priority), policy.warning_percent, now)
             readings[kind] = reading
             row = clocks.get(kind)
+            if filed:  # a new ticket's clocks: plain rows, one INSERT for both (nothing reads them back here)
+                new_rows.append({
+                    "ticket_id": ticket.id, "kind": kind, "policy_id": policy.id,
+                    "target_minutes": policy.minutes(kind, ticket.priority), "warning_percent": policy.warning_percent,
+                    "state": reading.state, "due_at": reading.due_at, "warning_at": reading.warning_at,
+                    "stopped_at": history.stopped_at, "outcome": reading.outcome,
+                    "elapsed_seconds": reading.elapsed_seconds, "paused_seconds": reading.paused_seconds,
+                    "updated_at": now,
+                })
+                continue
             if row is None:
                 row = SlaClock(ticket_id=ticket.id, kind=kind)
                 db.session.add(row)
@@ -143,6 +154,8 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
             row.outcome = reading.outcome
             row.elapsed_seconds, row.paused_seconds = reading.elapsed_seconds, reading.paused_seconds
             row.updated_at = now
+        if new_rows:
+            db.session.execute(insert(SlaClock), new_rows)
         waiting_seconds = sum(
             business_seconds_between(cal, p.started_at, p.ended_at or now)
             for p in pauses
