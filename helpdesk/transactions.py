@@ -25,7 +25,8 @@ item.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -117,3 +118,20 @@ def _run(session: Session, callbacks: list[tuple[Callable[..., Any], Any]]) -> N
             fn() if items is _CALL else fn(items)
         except Exception:
             log.exception("after-commit callback %s failed", getattr(fn, "__qualname__", fn))
+
+
+@contextmanager
+def kept_after_commit() -> Iterator[None]:
+    """Commits inside leave the session's objects loaded instead of expiring them.
+
+    For an answer built from the rows a service has just written and committed (the filed
+    ticket): without it, the first attribute read after the commit reads every object back.
+    Nothing else writes those rows in between, so what is in hand is what was committed.
+    """
+    session = db.session()
+    before = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = before

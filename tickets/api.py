@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import fields as ma
 
+from helpdesk.accounts import User
 from helpdesk.api import (
     ApiBlueprint,
     ApiCall,
@@ -22,9 +23,11 @@ from helpdesk.api import (
     user_id_for,
 )
 from helpdesk.api import fields as f
-from helpdesk.companies import SLUG_RE
+from helpdesk.companies import SLUG_RE, Client
 from helpdesk.errors import Forbidden, ServiceError
+from helpdesk.extensions import db
 from helpdesk.i18n import _
+from helpdesk.transactions import kept_after_commit
 from plans import services as coverage_services
 from plans.coverage import MAX_ENTRY_MINUTES, SOURCES
 from plans.labels import render_reason
@@ -48,9 +51,10 @@ class TicketView:
     """A ticket as the Ticket shape reads it: its columns, its latest coverage decision (lists
     load them for the whole page in one query), and the few values derived from them."""
 
-    def __init__(self, ticket: Ticket, decision: CoverageDecision | None) -> None:
+    def __init__(self, ticket: Ticket, decision: CoverageDecision | None, **loaded: Any) -> None:
         self.ticket = ticket
         self.decision = decision
+        self.__dict__.update(loaded)  # related objects already in hand (client, requester, assignee)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ticket, name)
@@ -257,8 +261,11 @@ def _fresh(call: ApiCall, ticket_id: int) -> TicketView:
     errors=(403,),
 )
 def create_ticket(call: ApiCall):
-    ticket = services.file_ticket(_actor(call), **{"priority": "normal", **call.body})
-    return _fresh(call, ticket.id)
+    # The answer is built from the objects the filing wrote (no reading back after the commit).
+    with kept_after_commit():
+        ticket, decision = services.file_ticket_with_coverage(_actor(call), **{"priority": "normal", **call.body})
+    return TicketView(ticket, decision, client=db.session.get(Client, ticket.client_id), requester=call.user,
+                      assignee=db.session.get(User, ticket.assignee_id) if ticket.assignee_id else None)
 
 
 @bp.endpoint(

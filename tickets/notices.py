@@ -58,13 +58,13 @@ def ticket_filed(ticket: Ticket, requester: User) -> None:
         coverage["coverage"] = ticket.coverage_source  # a code the e-mail shows in the reader's language
     if ticket.first_response_due_at is not None:
         coverage["first_response_due"] = ticket.first_response_due_at
-    n.notify(
+    # notify_many: the same rows as notify, written with plain INSERTs (a filing's hot path)
+    n.notify_many([n.Notice(
         n.TICKET_FILED,
-        recipients=n.recipients_for([requester, *new_ticket_staff(client)]),
-        values=_values(ticket, requester=requester.display_name, description=_excerpt(ticket.description),
-                       **coverage),
-        ticket_id=ticket.id,
-    )
+        n.recipients_for([requester, *new_ticket_staff(client)]),
+        _values(ticket, requester=requester.display_name, description=_excerpt(ticket.description), **coverage),
+        ticket.id,
+    )])
 
 
 def reply_added(ticket: Ticket, message: Message, author: User) -> None:

@@ -10,6 +10,7 @@ from helpdesk.forms import submit
 from helpdesk.i18n import _, language
 from helpdesk.security import client_required
 from helpdesk.storage import storage
+from helpdesk.transactions import kept_after_commit
 from knowledge import services as help_services
 from plans import services as plans_services
 from tickets import access, search, services
@@ -61,7 +62,8 @@ def new_ticket():
                 files=files,
             )
 
-        outcome = submit(form, with_files(file))
+        with kept_after_commit():  # the redirect names the ticket: no reading it back after the commit
+            outcome = submit(form, with_files(file))
         if outcome.done:
             ticket = outcome.value
             flash(_("Thank you. Your ticket %(number)s is filed.", number=ticket.number), "success")

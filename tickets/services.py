@@ -127,6 +127,25 @@ def file_ticket(
     `category_to_confirm`: the category was not chosen by the client (a ticket filed by e-mail
     takes its mailbox's), so the queue marks it until an agent confirms or changes it.
     """
+    return file_ticket_with_coverage(
+        actor, subject=subject, description=description, category=category, priority=priority, files=files,
+        category_to_confirm=category_to_confirm, commit=commit,
+    )[0]
+
+
+def file_ticket_with_coverage(
+    actor: Actor,
+    *,
+    subject: Any,
+    description: Any,
+    category: Any,
+    priority: Any = "normal",
+    files: list[CheckedFile] | None = None,
+    category_to_confirm: bool = False,
+    commit: bool = True,
+) -> tuple[Ticket, Any]:
+    """`file_ticket`, also returning the coverage decision it recorded (None: undecided), so an
+    answer can be built from the objects in hand instead of reading them back."""
     user = actor.user
     if not user.is_client:
         raise Forbidden(_("Only client users file tickets here."))
@@ -153,17 +172,22 @@ def file_ticket(
         updated_at=now,
     )
     db.session.add(ticket)
-    db.session.flush()
-    _event(ticket, actor, "created", category=category, priority=priority)
-    _route_to_guardian(ticket, user.client)
-    _auto_assign(ticket, now)
-    _store_files(ticket, actor, None, files or [], internal=False)
-    _decide_coverage(actor, ticket, "filed")
-    sla.refresh(ticket, now, filed=True)
-    notices.ticket_filed(ticket, user)
+    db.session.flush()  # the ticket's id, which every row below names
+    # Coverage first: its savepoint then holds the decision alone (nothing else is pending to
+    # flush into it), and it depends on nothing below (not on the assignee).
+    record = _decide_coverage(actor, ticket, "filed")
+    # None of the reads below depends on the rows pending here (the history, the clocks, the
+    # outbox): they are all written by one flush, at the commit.
+    with db.session.no_autoflush:
+        _event(ticket, actor, "created", category=category, priority=priority)
+        _route_to_guardian(ticket, user.client)
+        _auto_assign(ticket, now)
+        _store_files(ticket, actor, None, files or [], internal=False)
+        sla.refresh(ticket, now, filed=True)
+        notices.ticket_filed(ticket, user)
     if commit:
         db.session.commit()
-    return ticket
+    return ticket, record
 
 
 def _route_to_guardian(ticket: Ticket, client: Client | None) -> None:
@@ -251,11 +275,12 @@ def _mentioned_staff(body: str) -> list[User]:
     return [by_id[i] for i in wanted]
 
 
-def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None = None) -> None:
+def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None = None) -> Any:
     """Decide what covers the ticket now (plans/ decides and records; the ticket keeps a copy).
 
     On filing, the decision runs in a savepoint: if it fails, the client's report is still kept,
-    with its coverage undecided and waiting in the manager's approval queue.
+    with its coverage undecided and waiting in the manager's approval queue. Returns the
+    decision recorded (None when undecided).
     """
     try:
         with db.session.begin_nested():
@@ -274,8 +299,9 @@ def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None
             raise
         current_app.logger.exception("Coverage of ticket %s could not be decided", ticket.id)
         ticket.coverage_source, ticket.coverage_covered, ticket.coverage_approval = None, None, "pending"
-        return
+        return None
     copy_coverage(ticket, outcome.record)
+    return outcome.record
 
 
 def copy_coverage(ticket: Ticket, record: Any) -> None:

@@ -29,7 +29,9 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as babel_datetime
 from flask import current_app
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, get_translations, gettext
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from helpdesk.clock import utcnow
 from helpdesk.formats import format_locale
@@ -130,11 +132,39 @@ def render(event: str, recipient: dict[str, Any], values: dict[str, Any], ticket
     # Straight from the environment, not render_template: a message depends on its outbox row
     # alone, never on a request's context processors (who is logged in, the session).
     with force_locale(format_locale(language)):
+        context.update(_template_gettext(get_translations()))
         return Mail(
             subject=_subject(event, role, values),
             text=env.get_template(f"email/{name}.txt").render(context),
             html=env.get_template(f"email/{name}.html").render(context),
         )
+
+
+def _template_gettext(translations: Any) -> dict[str, Any]:
+    """`gettext` and `ngettext` for one message's templates, bound to the reader's catalogue.
+
+    The same as the environment's (Jinja's newstyle gettext: escaped when autoescaping, then
+    %-formatted with the keyword values), except that the catalogue is looked up once per
+    message instead of once per string (Flask-Babel's callables look it up on every call). The
+    templates' `_()` and `{% trans %}` resolve these names from the context first.
+    """
+
+    @pass_context
+    def template_gettext(__context: Any, __string: str, **variables: Any) -> str:
+        rv = translations.ugettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables  # type: ignore[no-any-return]
+
+    @pass_context
+    def template_ngettext(__context: Any, __singular: str, __plural: str, __num: int, **variables: Any) -> str:
+        variables.setdefault("num", __num)
+        rv = translations.ungettext(__singular, __plural, __num)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables  # type: ignore[no-any-return]
+
+    return {"gettext": template_gettext, "ngettext": template_ngettext}
 
 
 def mail_domain() -> str:

@@ -12,12 +12,16 @@ still points down: tickets.sla -> plans -> helpdesk.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, case, select
+from sqlalchemy import CheckConstraint, ForeignKey, String, case, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk.calendars.policies import PolicyError, SlaPolicy, default_policy, whole_value
+from helpdesk.calendars.arithmetic import BusinessCalendar
+from helpdesk.calendars.models import Calendar, ReferenceDataMissing, business_calendars
+from helpdesk.calendars.policies import PolicyError, SlaPolicy, SlaTarget, default_policy, whole_value
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
@@ -87,6 +91,10 @@ def plan_policy(ticket_id: int) -> SlaPolicy | None:
     are the version in force on the first day of the decision's period (the latest version
     effective by then, else the first), exactly as the coverage engine chose them.
     """
+    return db.session.scalars(plan_policy_query(ticket_id)).first()
+
+
+def plan_policy_query(ticket_id: int) -> Any:
     latest = (
         select(CoverageDecision.id)
         .where(CoverageDecision.ticket_id == ticket_id)
@@ -107,7 +115,7 @@ def plan_policy(ticket_id: int) -> SlaPolicy | None:
                   PlanVersion.effective_from)
         .limit(1)
     )
-    return db.session.scalars(query).first()
+    return query
 
 
 def policy_for_source(source: str) -> SlaPolicy | None:
@@ -118,6 +126,124 @@ def policy_for_source(source: str) -> SlaPolicy | None:
     if mapping.policy_id is None:
         return None
     return db.session.get(SlaPolicy, mapping.policy_id)
+
+
+# -- the same choice from a per-process copy of the reference data ------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyTerms:
+    """A policy as the clocks read it: its id, calendar (pure), warning share and targets."""
+
+    id: int
+    calendar_id: int
+    calendar: BusinessCalendar
+    warning_percent: int
+    targets: tuple[tuple[str, int, int], ...]  # (priority, first response, resolution) minutes
+
+    def minutes(self, clock: str, priority: str) -> int:
+        for name, first_response, resolution in self.targets:
+            if name == priority:
+                return first_response if clock == "first_response" else resolution
+        raise LookupError(f"policy {self.id} has no target for priority {priority!r}")
+
+
+@dataclass(frozen=True)
+class SlaReference:
+    """The policies, the source mapping and their calendars, as of one `stamp`."""
+
+    stamp: tuple[Any, ...]
+    mapping: dict[str, int | None]  # the stored rows only (no row: the default policy)
+    default_id: int | None
+    policies: dict[int, PolicyTerms]
+
+    def for_source(self, source: str) -> PolicyTerms | None:
+        """What `policy_for_source` gives, from this copy."""
+        if source in self.mapping:
+            policy_id = self.mapping[source]
+            return None if policy_id is None else self.policies[policy_id]
+        return self.default()
+
+    def default(self) -> PolicyTerms:
+        if self.default_id is None:
+            raise ReferenceDataMissing("The default SLA policy")
+        return self.policies[self.default_id]
+
+
+_REFERENCE: list[SlaReference] = []  # this process's copy (at most one)
+
+
+def _stamp() -> tuple[Any, ...]:
+    """One query that changes whenever a policy, its targets (saving a policy stamps it), the
+    source mapping or a calendar changes: the per-process copy is good while it is the same."""
+    if not _STAMP:
+        _STAMP.append(_stamp_query())
+    return tuple(db.session.execute(_STAMP[0]).one())
+
+
+_STAMP: list[Any] = []  # the stamp's statement, built once
+
+
+def _stamp_query() -> Any:
+    def of(*columns: Any) -> Any:
+        return select(*columns).scalar_subquery()
+
+    return select(
+        of(func.max(SlaPolicy.updated_at)), of(func.count(SlaPolicy.id)), of(func.max(SlaPolicy.id)),
+        # and a little of the content, so that equal times (a frozen test clock) still differ
+        of(func.sum(SlaPolicy.calendar_id + SlaPolicy.warning_percent)),
+        of(func.sum(case((SlaPolicy.is_default, SlaPolicy.id), else_=0))),
+        of(func.sum(SlaTarget.first_response_minutes)), of(func.sum(SlaTarget.resolution_minutes)),
+        of(func.sum(SlaTarget.policy_id * (SlaTarget.first_response_minutes + 3 * SlaTarget.resolution_minutes))),
+        of(func.max(SlaSourcePolicy.updated_at)), of(func.count(SlaSourcePolicy.source)),
+        of(func.sum(func.coalesce(SlaSourcePolicy.policy_id, -1) * func.length(SlaSourcePolicy.source))),
+        of(func.sum(Calendar.version)), of(func.count(Calendar.id)), of(func.max(Calendar.created_at)),
+    )
+
+
+def sla_reference() -> SlaReference:
+    """The SLA reference data, read again only when its stamp changed (a few small tables)."""
+    stamp = _stamp()
+    if _REFERENCE and _REFERENCE[0].stamp == stamp:
+        return _REFERENCE[0]
+    mapping = {m.source: m.policy_id for m in db.session.scalars(select(SlaSourcePolicy))}
+    rows = list(db.session.scalars(select(SlaPolicy).order_by(SlaPolicy.id)))
+    calendars = business_calendars({p.calendar_id for p in rows})
+    policies = {
+        p.id: PolicyTerms(p.id, p.calendar_id, calendars[p.calendar_id], p.warning_percent,
+                          tuple((t.priority, t.first_response_minutes, t.resolution_minutes) for t in p.targets))
+        for p in rows
+    }
+    default_id = next((p.id for p in rows if p.is_default), None)
+    reference = SlaReference(stamp, mapping, default_id, policies)
+    _REFERENCE[:] = [reference]
+    return reference
+
+
+def policy_terms_for_ticket(ticket: Ticket) -> tuple[str, PolicyTerms | None]:
+    """`policy_for_ticket`, answered from `sla_reference` (one query for the stamp; a ticket on a
+    support plan also reads its plan's policy id)."""
+    reference = sla_reference()
+    source = ticket.coverage_source
+    if source is None:
+        if ticket.category == "bug":
+            source = "bug_fix"
+        else:
+            client = db.session.get(Client, ticket.client_id)
+            source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
+    if source == "support_plan":
+        policy_id = plan_policy_id(ticket.id)
+        if policy_id is not None:
+            return source, reference.policies[policy_id]
+    elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):
+        return source, reference.default()
+    return source, reference.for_source(source)
+
+
+def plan_policy_id(ticket_id: int) -> int | None:
+    """The id of `plan_policy`'s answer, without loading the policy."""
+    policy = plan_policy_query(ticket_id).with_only_columns(SlaPolicy.id)
+    return db.session.scalars(policy).first()
 
 
 # -- the mapping ------------------------------------------------------------------------------

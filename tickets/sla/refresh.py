@@ -29,14 +29,13 @@ from sqlalchemy.exc import IntegrityError
 
 from helpdesk.accounts import User
 from helpdesk.calendars.arithmetic import business_seconds_between
-from helpdesk.calendars.models import business_calendar
 from helpdesk.companies import Client
 from helpdesk.dbtypes import UTCDateTime
 from helpdesk.extensions import db
 from helpdesk.notifications import Notice, notify, notify_many, recipients_for, recipients_for_ids
 from tickets.models import OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent, ticket_number
 from tickets.sla.clock import ClockHistory, ClockReading, Pause, facts_due, pending_facts, read_clock
-from tickets.sla.policies import policy_for_ticket
+from tickets.sla.policies import policy_terms_for_ticket
 from tickets.sla.timers import defer_timers, timers_for
 
 # -- the history -----------------------------------------------------------------------------
@@ -98,12 +97,13 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
     With a `reason` ("priority", "category", "coverage"), a change of policy or due instants is
     written to the ticket's history, with the coverage source it came from and went to (a new
     category usually means a new source). `filed`: the ticket was filed in this transaction, so
-    it has no clocks, facts or pauses to read yet. Flushes; the caller commits.
+    it has no clocks, facts or pauses to read yet, and the clocks are left for the caller's
+    commit to flush. Otherwise flushes; the caller commits.
     """
     # The ticket's pending changes are flushed once, at the end, not before each read here:
     # none of these reads depends on them.
     with db.session.no_autoflush:
-        source, policy = policy_for_ticket(ticket)
+        source, policy = policy_terms_for_ticket(ticket)
         before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
         source_before = ticket.sla_source
         ticket.sla_source = source
@@ -126,13 +126,23 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
         for row in clocks.values():
             db.session.delete(row)
     else:
-        with db.session.no_autoflush:
-            cal = business_calendar(policy.calendar_id)
+        cal = policy.calendar
         pauses = [] if filed else pauses_of(ticket.id)
+        new_rows: list[dict[str, Any]] = []
         for kind, history in histories(ticket, pauses).items():
             reading = read_clock(cal, history, policy.minutes(kind, ticket.priority), policy.warning_percent, now)
             readings[kind] = reading
             row = clocks.get(kind)
+            if filed:  # a new ticket's clocks: plain rows, one INSERT for both (nothing reads them back here)
+                new_rows.append({
+                    "ticket_id": ticket.id, "kind": kind, "policy_id": policy.id,
+                    "target_minutes": policy.minutes(kind, ticket.priority), "warning_percent": policy.warning_percent,
+                    "state": reading.state, "due_at": reading.due_at, "warning_at": reading.warning_at,
+                    "stopped_at": history.stopped_at, "outcome": reading.outcome,
+                    "elapsed_seconds": reading.elapsed_seconds, "paused_seconds": reading.paused_seconds,
+                    "updated_at": now,
+                })
+                continue
             if row is None:
                 row = SlaClock(ticket_id=ticket.id, kind=kind)
                 db.session.add(row)
@@ -144,6 +154,8 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
             row.outcome = reading.outcome
             row.elapsed_seconds, row.paused_seconds = reading.elapsed_seconds, reading.paused_seconds
             row.updated_at = now
+        if new_rows:
+            db.session.execute(insert(SlaClock), new_rows)
         waiting_seconds = sum(
             business_seconds_between(cal, p.started_at, p.ended_at or now)
             for p in pauses
@@ -176,7 +188,8 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
             },
         ))
     defer_timers(timers_for(ticket.id, readings, facts, now))
-    db.session.flush()
+    if not filed:  # a filing's clocks are written with the rest of the filing, at its commit
+        db.session.flush()
     return recorded
 
 
