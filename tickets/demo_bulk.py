@@ -738,7 +738,7 @@ def _worker(connection: Any, ctx: Context, accounts: list[Account]) -> None:
 
 
 def seed_history(target: int, *, batch: int = BATCH, days: int = 365, extra_clients: bool = True,
-                 workers: int = 1) -> int:
+                 workers: int = 1, rebuild_indexes_from: int = REBUILD_INDEXES_FROM) -> int:
     """Top the tickets up to `target` with a history like production's; returns how many were added.
 
     The tickets go to every client that has client users (with `extra_clients`, first adding
@@ -794,7 +794,7 @@ def seed_history(target: int, *, batch: int = BATCH, days: int = 365, extra_clie
 
     added = 0
     try:
-        fast.begin(rebuild_indexes=missing >= REBUILD_INDEXES_FROM and missing >= have)
+        fast.begin(rebuild_indexes=missing >= rebuild_indexes_from and missing >= have)
         with click.progressbar(length=missing, label="Creating tickets with their history") as bar:
             size = min(batch, missing)
             shares = plan_of(0, size)
