@@ -27,6 +27,7 @@ recounted set-based at the end (`_FastLoad`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import random
@@ -474,8 +475,16 @@ CATEGORY_SHARE = {"question": 40, "configuration_change": 30, "bug": 30}
 PRIORITY_SHARE = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
 
 
+_CUMULATIVE: dict[int, tuple[list[str], list[int]]] = {}
+
+
 def _pick(rng: random.Random, shares: dict[str, int]) -> str:
-    return rng.choices(list(shares), list(shares.values()))[0]
+    """`rng.choices(list(shares), list(shares.values()))[0]`, with the running totals made once
+    (the same draw: choices accumulates the weights itself otherwise)."""
+    found = _CUMULATIVE.get(id(shares))
+    if found is None:
+        found = _CUMULATIVE[id(shares)] = (list(shares), list(itertools.accumulate(shares.values())))
+    return rng.choices(found[0], cum_weights=found[1])[0]
 
 
 def _status(rng: random.Random, age_days: float) -> str:
@@ -784,10 +793,12 @@ def seed_history(target: int, *, batch: int = BATCH, days: int = 365, extra_clie
         child.close()
         pipes.append((parent, process, owned))
 
+    indexes, cumulative = range(len(accounts)), list(itertools.accumulate(weights))
+
     def plan_of(start: int, size: int) -> list[list[tuple[int, datetime, int, int]]]:
         shares: list[list] = [[] for _ in range(workers)]
         for i in range(start, start + size):
-            index = rng.choices(range(len(accounts)), weights)[0]
+            index = rng.choices(indexes, cum_weights=cumulative)[0]
             shares[index % workers].append((ids["tickets"] + i + 1, begin + step * (i + rng.random()), index,
                                             rng.getrandbits(32)))
         return shares
