@@ -18,12 +18,16 @@ the Standard plan (subscribed a year ago), and each gets what the services would
   SLA facts).
 
 No ORM object per row: rows are tuples, written per batch of a few thousand tickets with COPY on
-PostgreSQL and executemany on SQLite, one transaction per batch. The `ticket_counts` triggers
-keep that summary current as the rows arrive.
+PostgreSQL and executemany on SQLite. On SQLite each batch is a transaction and the triggers keep
+the summaries (ticket_counts, sla_month_counts, usage_totals, the search index) as the rows
+arrive. On PostgreSQL (as a superuser) the whole load is one transaction without per-row
+triggers: the search documents are made as the tickets are inserted and every summary is
+recounted set-based at the end (`_FastLoad`).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import random
@@ -65,6 +69,7 @@ from tickets.vocabulary import CoverageSource
 
 DESCRIPTION = "Generated demo ticket."
 BATCH = 4000  # tickets per batch (each brings about ten rows in other tables)
+REBUILD_INDEXES_FROM = 100_000  # PostgreSQL: a load of this many tickets builds the indexes after it
 EXTRA_CLIENTS = tuple((f"demo-{n:02d}", f"Demo Client {n:02d}") for n in range(1, 9))
 SUBJECTS = ("Order sync delay", "Offer import question", "Courier mapping", "Invoice numbering", "Stock mismatch",
             "Label printing station", "Returns flow", "Price list update", "New warehouse", "API timeout")
@@ -94,6 +99,10 @@ COLUMNS = {
                    "warning_at", "stopped_at", "outcome", "elapsed_seconds", "paused_seconds", "updated_at"),
     "sla_events": ("ticket_id", "clock", "kind", "instant", "recorded_at"),
 }
+class Json(str):
+    """A JSON value already encoded (as json.dumps would encode it): written as it is."""
+
+
 JSON_COLUMNS = {"coverage_decisions": {"reason_params", "inputs", "decision", "charge"}, "ticket_events": {"data"}}
 EXPLICIT_IDS = ("tickets", "time_entries", "coverage_decisions", "messages")
 
@@ -113,38 +122,161 @@ class Rows:
             self.rows[name] += rows
 
 
-def write_rows(rows: dict[str, list[tuple]]) -> None:
+def write_rows(rows: dict[str, list[tuple]], *, fast: bool = False) -> None:
     """Write one batch in table order (every table after those it refers to): COPY on
-    PostgreSQL, executemany on SQLite. Empties the lists; the caller commits."""
+    PostgreSQL, executemany on SQLite. Empties the lists; the caller commits.
+
+    `fast` (PostgreSQL with the triggers off, see `_FastLoad`): the tickets go through a
+    staging table and are inserted with the search documents their messages give them, as the
+    triggers of migration 0016 would have made them; each ticket row is written once."""
     connection = db.session.connection()
     postgres = connection.dialect.name == "postgresql"
     raw = connection.connection.driver_connection
+    texts: dict[int, list[tuple[int, bool, str]]] = {}
+    if fast:
+        for message_id, ticket_id, _author, body, internal, *_ in rows["messages"]:
+            texts.setdefault(ticket_id, []).append((message_id, internal, body))
     for name, batch in rows.items():
         if not batch:
             continue
         columns = COLUMNS[name]
         json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS.get(name, ())]
         if postgres:
-            with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in batch:
-                    if json_at:
+            target = name
+            if fast and name == "tickets":
+                target, columns = _STAGE, (*columns, "public_text", "all_text")
+                batch = [(*row, *_texts(texts.get(row[0]))) for row in batch]
+            with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
+                write = copy.write_row
+                if json_at:
+                    dumps = json.dumps
+                    for row in batch:
                         row = list(row)
                         for i in json_at:
-                            row[i] = None if row[i] is None else json.dumps(row[i])
-                    copy.write_row(row)
+                            value = row[i]
+                            if value is not None and type(value) is not Json:
+                                row[i] = dumps(value)
+                        write(row)
+                else:
+                    for row in batch:
+                        write(row)
+            if target == _STAGE:
+                connection.exec_driver_sql(_STAGE_INSERT)
+                connection.exec_driver_sql(f"TRUNCATE {_STAGE}")
         else:
             marks = ", ".join("?" * len(columns))
             cursor = raw.cursor()
             cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})",
                                [tuple(_sqlite(v, i in json_at) for i, v in enumerate(row)) for row in batch])
             cursor.close()
-        batch.clear()
+        rows[name].clear()
+
+
+def _texts(messages: list[tuple[int, bool, str]] | None) -> tuple[str | None, str | None]:
+    """A ticket's public and all message bodies joined in id order, as the trigger's string_agg."""
+    if not messages:
+        return None, None
+    messages.sort()
+    public = [body for _, internal, body in messages if not internal]
+    return (" ".join(public) if public else None), " ".join(body for _, _, body in messages)
+
+
+# -- PostgreSQL bulk load without per-row triggers ----------------------------------------------
+
+_STAGE = "demo_load_tickets"
+_OWN = "search_document('OP-' || id || ' ' || subject || ' ' || description)"
+# What tickets_search_documents() (on insert) and then messages_search_documents() (one
+# statement for the batch's messages) leave in the two documents.
+_STAGE_INSERT = (
+    f"INSERT INTO tickets ({', '.join(COLUMNS['tickets'])}, search_public, search_staff) "
+    f"SELECT {', '.join(COLUMNS['tickets'])}, "
+    f"CASE WHEN public_text IS NULL THEN own ELSE coalesce(own, ''::tsvector) || search_document(public_text) END, "
+    f"CASE WHEN all_text IS NULL THEN own ELSE coalesce(own, ''::tsvector) || search_document(all_text) END "
+    f"FROM (SELECT *, {_OWN} AS own FROM {_STAGE}) staged ORDER BY id"
+)
+# Every summary the triggers keep, recounted from its rows (the backfills of migrations 0013,
+# 0015 and 0017).
+_PG_MONTH = "to_char(t.created_at AT TIME ZONE 'Europe/Warsaw', 'YYYY-MM')"
+_FIRST = "c.kind = 'first_response'"
+_RECOUNTS = (
+    "DELETE FROM ticket_counts",
+    "INSERT INTO ticket_counts (client_id, status, n) SELECT client_id, status, count(*) FROM tickets "
+    "GROUP BY client_id, status",
+    "DELETE FROM sla_month_counts",
+    "INSERT INTO sla_month_counts (month, client_id, category, priority, tickets, first_met, first_decided, "
+    "resolution_met, resolution_decided, paused_seconds) "
+    f"SELECT {_PG_MONTH} AS m, t.client_id, t.category, t.priority, "
+    f"sum(CASE WHEN {_FIRST} THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN {_FIRST} AND c.outcome = 'met' THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN {_FIRST} AND c.outcome IS NOT NULL THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN c.kind = 'resolution' AND c.outcome = 'met' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN c.kind = 'resolution' AND c.outcome IS NOT NULL THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN {_FIRST} THEN t.sla_paused_seconds ELSE 0 END) "
+    "FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id GROUP BY m, t.client_id, t.category, t.priority",
+    "DELETE FROM usage_totals",
+    "INSERT INTO usage_totals (period_start, client_id, subscription_id, charge, currency, minutes, tickets, "
+    "amount, entries) SELECT period_start, client_id, coalesce(subscription_id, 0), charge, coalesce(currency, ''), "
+    "sum(minutes), sum(tickets), sum(amount), count(*) FROM usage_entries GROUP BY period_start, client_id, "
+    "coalesce(subscription_id, 0), charge, coalesce(currency, '')",
+)
+
+
+class _FastLoad:
+    """PostgreSQL, when this role may: the whole load is one transaction with
+    `session_replication_role = replica`, so no per-row trigger fires (the summary triggers of
+    migrations 0013/0015/0017, the search triggers of 0016, the foreign-key checks: the rows are
+    made consistent); the tickets get their search documents as they are inserted, and every
+    summary is recounted set-based before the commit. The tables whose summaries are recounted
+    are locked against other writers (readers go on) for the load, so the recount is exact.
+    A failure rolls everything back."""
+
+    def __init__(self) -> None:
+        connection = db.session.connection()
+        self.on = (connection.dialect.name == "postgresql"
+                   and connection.exec_driver_sql("SELECT current_setting('is_superuser')").scalar() == "on")
+        self.indexes: list[str] = []
+
+    def begin(self, *, rebuild_indexes: bool = False) -> None:
+        """With `rebuild_indexes` (a load that at least doubles the tables), the secondary indexes
+        of the tables written are dropped for the load and built again after it, in the same
+        transaction: one sort per index instead of an insert per row (the GIN search indexes
+        most). Readers of those tables wait for the commit then."""
+        if not self.on:
+            return
+        run = db.session.connection().exec_driver_sql
+        run("LOCK TABLE tickets, messages, sla_clocks, usage_entries IN SHARE ROW EXCLUSIVE MODE")
+        if rebuild_indexes:
+            names = ", ".join(f"'{name}'" for name in COLUMNS)
+            found = run(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                f"JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname IN ({names}) "
+                "AND t.relnamespace = 'public'::regnamespace "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
+                "ORDER BY 1").all()
+            for name, definition in found:
+                run(f"DROP INDEX {name}")
+                self.indexes.append(definition)
+        run("SET LOCAL session_replication_role = replica")
+        run(f"CREATE TEMP TABLE {_STAGE} ON COMMIT DROP AS SELECT {', '.join(COLUMNS['tickets'])}, "
+            "''::text AS public_text, ''::text AS all_text FROM tickets WITH NO DATA")
+
+    def finish(self) -> None:
+        if not self.on:
+            return
+        run = db.session.connection().exec_driver_sql
+        run("SET LOCAL session_replication_role = origin")
+        if self.indexes:
+            run("SET LOCAL maintenance_work_mem = '256MB'")
+            for definition in self.indexes:
+                run(definition)
+        for statement in _RECOUNTS:
+            run(statement)
 
 
 def _sqlite(value: Any, is_json: bool) -> Any:
     """A value as SQLAlchemy stores it on SQLite (naive UTC text, ISO dates, JSON text)."""
     if is_json:
-        return None if value is None else json.dumps(value)
+        return value if value is None or type(value) is Json else json.dumps(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, date):
@@ -255,6 +387,7 @@ class Context:
     stride: int = 1  # worker processes take every stride-th id, from their own offset
     days: dict[int, date] = field(default_factory=dict)
     decisions: dict[tuple, tuple] = field(default_factory=dict)
+    inputs: dict[tuple, str] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:
         self.ids[table] += self.stride
@@ -342,8 +475,16 @@ CATEGORY_SHARE = {"question": 40, "configuration_change": 30, "bug": 30}
 PRIORITY_SHARE = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
 
 
+_CUMULATIVE: dict[int, tuple[list[str], list[int]]] = {}
+
+
 def _pick(rng: random.Random, shares: dict[str, int]) -> str:
-    return rng.choices(list(shares), list(shares.values()))[0]
+    """`rng.choices(list(shares), list(shares.values()))[0]`, with the running totals made once
+    (the same draw: choices accumulates the weights itself otherwise)."""
+    found = _CUMULATIVE.get(id(shares))
+    if found is None:
+        found = _CUMULATIVE[id(shares)] = (list(shares), list(itertools.accumulate(shares.values())))
+    return rng.choices(found[0], cum_weights=found[1])[0]
 
 
 def _status(rng: random.Random, age_days: float) -> str:
@@ -369,13 +510,17 @@ def _decide(w: Rows, ctx: Context, account: Account, ticket: dict, *, trigger: s
         if len(ctx.decisions) > 100_000:
             ctx.decisions.clear()
         decision = decide(category=category, client=account.state, subscription=terms, usage=usage, today=day)
-        made = ctx.decisions[key] = (decision, decision.to_dict(), decision.reason.to_dict()["params"])
+        made = ctx.decisions[key] = (decision, _dumps(decision.to_dict()), _dumps(decision.reason.to_dict()["params"]))
     decision, decision_dict, reason_params = made
-    inputs = {"category": category, "client": account.state_dict,
-              "subscription": None if terms is None else account.plan.terms_dict[period.start],
-              "usage": {"minutes_used": usage.minutes_used, "tickets_used": usage.tickets_used,
-                        "rollover_minutes": usage.rollover_minutes},
-              "today": day.isoformat()}
+    # The inputs as json.dumps writes them, from a prefix encoded once per client, period and category.
+    head_key = (category, account.client_id, period.start if terms is not None else None)
+    head = ctx.inputs.get(head_key)
+    if head is None:
+        head = ctx.inputs[head_key] = (
+            f'{{"category": {json.dumps(category)}, "client": {json.dumps(account.state_dict)}, "subscription": '
+            f'{json.dumps(None if terms is None else account.plan.terms_dict[period.start])}, "usage": ')
+    inputs = Json(f'{head}{{"minutes_used": {usage.minutes_used}, "tickets_used": {usage.tickets_used}, '
+                  f'"rollover_minutes": {usage.rollover_minutes}}}, "today": "{day.isoformat()}"}}')
     charge = None
     entries: list[dict] = []
     decision_id = ctx.next_id("coverage_decisions")
@@ -425,18 +570,35 @@ def _decide(w: Rows, ctx: Context, account: Account, ticket: dict, *, trigger: s
           reason_msgid=decision.reason.msgid, reason_params=reason_params,
           period_label=_label(period), period_start=period.start, subscription_id=terms.id if terms else None,
           inputs=inputs, decision=decision_dict,
-          charge=None if charge is None else {
+          charge=None if charge is None else _dumps({
               "billed_minutes": charge.billed_minutes, "covered_minutes": charge.covered_minutes,
               "overage_minutes": charge.overage_minutes, "consumes_allowance": charge.consumes_allowance,
-              "needs_approval": charge.needs_approval, "billable_overage": charge.billable_overage},
+              "needs_approval": charge.needs_approval, "billable_overage": charge.billable_overage}),
           actor_id=actor_id, created_at=at)
     return {"source": decision.source, "covered": decision.covered, "approval": approval}, entries
 
 
-def _event(w: Rows, ticket_id: int, actor_id: int | None, kind: str, at: datetime, *, internal: bool = False,
-           via: str = "web", **data: Any) -> None:
-    w.add("ticket_events", ticket_id=ticket_id, actor_id=actor_id, via=via if actor_id else "system", kind=kind,
-          data=data, internal=internal, created_at=at)
+def _event(w: Rows, ticket_id: int, actor_id: int | None, kind: str, at: datetime, data: str, *,
+           internal: bool = False, via: str = "web") -> None:
+    """A history event; `data` is its JSON (see `_data`)."""
+    # COLUMNS["ticket_events"]: ticket_id, actor_id, via, kind, data, internal, created_at
+    w.rows["ticket_events"].append((ticket_id, actor_id, via if actor_id else "system", kind, data, internal, at))
+
+
+_DATA: dict[tuple, Json] = {}
+
+
+def _data(**values: Any) -> Json:
+    """Event data as JSON, encoded once for each value (the seed repeats few)."""
+    key = tuple(values.items())
+    found = _DATA.get(key)
+    if found is None:
+        found = _DATA[key] = Json(json.dumps(values))
+    return found
+
+
+def _dumps(value: Any) -> Json:
+    return Json(json.dumps(value))
 
 
 def _one_ticket(w: Rows, ctx: Context, rng: random.Random, account: Account, tid: int, created: datetime) -> None:
@@ -476,17 +638,17 @@ def _one_ticket(w: Rows, ctx: Context, rng: random.Random, account: Account, tid
 
     # Coverage when filed, then one time entry on a third of the tickets worked on.
     via = "web"
-    _event(w, tid, requester, "created", created, via=via, category=category, priority=priority)
+    _event(w, tid, requester, "created", created, _data(category=category, priority=priority), via=via)
     coverage, _ = _decide(w, ctx, account, ticket, trigger="filed", at=created, actor_id=requester, previous=None,
                           pending=0)
     pending = 0
     if assignee is not None:
-        _event(w, tid, ctx.agent_id, "assigned", first - minute, **{"from": None, "to": assignee})
+        _event(w, tid, ctx.agent_id, "assigned", first - minute, _data(**{"from": None, "to": assignee}))
         message_id = ctx.next_id("messages")
         w.add("messages", id=message_id, ticket_id=tid, author_id=ctx.agent_id, body=rng.choice(REPLIES),
               internal=False, via="web", created_at=first)
-        _event(w, tid, ctx.agent_id, "replied", first, message_id=message_id)
-        _event(w, tid, ctx.agent_id, "status_changed", first, **{"from": "new", "to": "open"})
+        _event(w, tid, ctx.agent_id, "replied", first, Json(f'{{"message_id": {message_id}}}'))
+        _event(w, tid, ctx.agent_id, "status_changed", first, _data(**{"from": "new", "to": "open"}))
         if rng.random() < 0.35:
             entry_id = ctx.next_id("time_entries")
             minutes = rng.randrange(5, 121)
@@ -498,20 +660,21 @@ def _one_ticket(w: Rows, ctx: Context, rng: random.Random, account: Account, tid
                                         actor_id=ctx.agent_id, previous=coverage["approval"], pending=pending,
                                         time_entry=(entry_id, minutes))
             pending += sum(e["minutes"] for e in entries if e["charge"] == "pending")
-            _event(w, tid, ctx.agent_id, "time_logged", logged, internal=True, time_entry_id=entry_id,
-                   minutes=minutes, work_date=day.isoformat(), source=coverage["source"])
+            _event(w, tid, ctx.agent_id, "time_logged", logged, _dumps(
+                {"time_entry_id": entry_id, "minutes": minutes, "work_date": day.isoformat(),
+                 "source": coverage["source"]}), internal=True)
     for start, end in pauses:
         w.add("sla_pauses", ticket_id=tid, reason="waiting_on_client", started_at=start, ended_at=end)
-        _event(w, tid, ctx.agent_id, "status_changed", start, **{"from": "open", "to": "waiting_on_client"})
+        _event(w, tid, ctx.agent_id, "status_changed", start, _data(**{"from": "open", "to": "waiting_on_client"}))
         if end is not None:
             w.add("messages", id=ctx.next_id("messages"), ticket_id=tid, author_id=requester,
                   body=rng.choice(CLIENT_REPLIES), internal=False, via="web", created_at=end)
-            _event(w, tid, requester, "replied", end, message_id=ctx.ids["messages"])
-            _event(w, tid, requester, "status_changed", end, **{"from": "waiting_on_client", "to": "open"})
+            _event(w, tid, requester, "replied", end, Json(f'{{"message_id": {ctx.ids["messages"]}}}'))
+            _event(w, tid, requester, "status_changed", end, _data(**{"from": "waiting_on_client", "to": "open"}))
     if resolved is not None:
-        _event(w, tid, ctx.agent_id, "status_changed", resolved, **{"from": "open", "to": "resolved"})
+        _event(w, tid, ctx.agent_id, "status_changed", resolved, _data(**{"from": "open", "to": "resolved"}))
     if closed is not None:
-        _event(w, tid, ctx.agent_id, "status_changed", closed, **{"from": "resolved", "to": "closed"})
+        _event(w, tid, ctx.agent_id, "status_changed", closed, _data(**{"from": "resolved", "to": "closed"}))
 
     # The SLA clocks as `tickets.sla.refresh` leaves them.
     source = coverage["source"]
@@ -536,15 +699,15 @@ def _one_ticket(w: Rows, ctx: Context, rng: random.Random, account: Account, tid
                 recorded = reading.due_at + minute
                 w.add("sla_events", ticket_id=tid, clock=kind, kind="breach", instant=reading.due_at,
                       recorded_at=recorded)
-                _event(w, tid, None, "sla_breached", recorded, internal=True, clock=kind,
-                       instant=_iso(reading.due_at))
+                _event(w, tid, None, "sla_breached", recorded, _dumps({"clock": kind, "instant": _iso(reading.due_at)}),
+                       internal=True)
             elif reading.warning_at is not None and reading.warning_at <= until:
                 facts.add((kind, "warning"))
                 recorded = reading.warning_at + minute
                 w.add("sla_events", ticket_id=tid, clock=kind, kind="warning", instant=reading.warning_at,
                       recorded_at=recorded)
-                _event(w, tid, None, "sla_warning", recorded, internal=True, clock=kind,
-                       instant=_iso(reading.warning_at))
+                _event(w, tid, None, "sla_warning", recorded, _dumps({"clock": kind, "instant": _iso(reading.warning_at)}),
+                       internal=True)
             w.add("sla_clocks", ticket_id=tid, kind=kind, policy_id=policy.id, target_minutes=target,
                   warning_percent=policy.warning_percent, state=reading.state, due_at=reading.due_at,
                   warning_at=reading.warning_at, stopped_at=stopped, outcome=reading.outcome,
@@ -584,7 +747,7 @@ def _worker(connection: Any, ctx: Context, accounts: list[Account]) -> None:
 
 
 def seed_history(target: int, *, batch: int = BATCH, days: int = 365, extra_clients: bool = True,
-                 workers: int = 1) -> int:
+                 workers: int = 1, rebuild_indexes_from: int = REBUILD_INDEXES_FROM) -> int:
     """Top the tickets up to `target` with a history like production's; returns how many were added.
 
     The tickets go to every client that has client users (with `extra_clients`, first adding
@@ -613,6 +776,7 @@ def seed_history(target: int, *, batch: int = BATCH, days: int = 365, extra_clie
     begin = max(now - timedelta(days=days), latest or now - timedelta(days=days))
     step = (now - timedelta(minutes=5) - begin) / missing
     workers = max(1, min(workers, len(accounts)))
+    fast = _FastLoad()
     db.session.commit()  # nothing open while forking
     pipes = []
     for k in range(workers):
@@ -629,16 +793,19 @@ def seed_history(target: int, *, batch: int = BATCH, days: int = 365, extra_clie
         child.close()
         pipes.append((parent, process, owned))
 
+    indexes, cumulative = range(len(accounts)), list(itertools.accumulate(weights))
+
     def plan_of(start: int, size: int) -> list[list[tuple[int, datetime, int, int]]]:
         shares: list[list] = [[] for _ in range(workers)]
         for i in range(start, start + size):
-            index = rng.choices(range(len(accounts)), weights)[0]
+            index = rng.choices(indexes, cum_weights=cumulative)[0]
             shares[index % workers].append((ids["tickets"] + i + 1, begin + step * (i + rng.random()), index,
                                             rng.getrandbits(32)))
         return shares
 
     added = 0
     try:
+        fast.begin(rebuild_indexes=missing >= rebuild_indexes_from and missing >= have)
         with click.progressbar(length=missing, label="Creating tickets with their history") as bar:
             size = min(batch, missing)
             shares = plan_of(0, size)
@@ -661,9 +828,14 @@ def seed_history(target: int, *, batch: int = BATCH, days: int = 365, extra_clie
                     if workers > 1:
                         for (pipe, _, _), share in zip(pipes, shares, strict=True):
                             pipe.send(share)
-                write_rows(rows)
-                db.session.commit()
+                write_rows(rows, fast=fast.on)
+                if not fast.on:
+                    db.session.commit()
                 bar.update(done)
+        fast.finish()
+    except BaseException:
+        db.session.rollback()
+        raise
     finally:
         for pipe, process, _ in pipes:
             if pipe is not None:
