@@ -276,6 +276,7 @@ def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None
         ticket.coverage_source, ticket.coverage_covered, ticket.coverage_approval = None, None, "pending"
         return
     copy_coverage(ticket, outcome.record)
+    sla.coverage_decided(ticket.id)
 
 
 def copy_coverage(ticket: Ticket, record: Any) -> None:
