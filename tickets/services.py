@@ -156,10 +156,11 @@ def file_ticket(
     db.session.flush()
     _event(ticket, actor, "created", category=category, priority=priority)
     _route_to_guardian(ticket, user.client)
-    _auto_assign(ticket, now)
     _store_files(ticket, actor, None, files or [], internal=False)
     _decide_coverage(actor, ticket, "filed")
     sla.refresh(ticket, now, filed=True)
+    # After coverage and clocks: a rule's saved view may filter on approval or due instants.
+    _auto_assign(ticket, now)
     notices.ticket_filed(ticket, user)
     if commit:
         db.session.commit()
