@@ -174,7 +174,10 @@ def delete_view(view_id: int):
     if status is not None:
         flash_form_errors(form, status)
         return redirect(url_for("agent.queue"))
-    saved_views.delete_view(current_user, view_id)
+    try:
+        saved_views.delete_view(current_user, view_id)
+    except TicketError as exc:  # a view an auto-assignment rule routes by: the message names the rule
+        return _queue(status=refuse(None, exc), args={"view": str(view_id)})
     flash(_("View deleted."), "success")
     return redirect(url_for("agent.queue"))
 

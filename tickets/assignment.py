@@ -1,7 +1,8 @@
 """Auto-assignment rules: which agent gets a new ticket. Pure: no Flask, no database, no clock.
 
 An admin's rule names a team (agents), a strategy and what it applies to (a category and/or a
-priority; empty means any). The first enabled rule, in order, that matches a new ticket picks
+priority; empty means any; and/or a shared saved view of the queue, whose filters the ticket
+must match: the caller evaluates those, see `views_to_check`). The first enabled rule, in order, that matches a new ticket picks
 one agent of its team who is *available* now:
 
 - not away (the agent's own switch in the header), and
@@ -21,7 +22,7 @@ No available agent: nobody (the ticket stays unassigned and shows in the "Unassi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -52,6 +53,7 @@ class RuleSpec:
     enabled: bool
     category: str | None = None
     priority: str | None = None
+    view_id: int | None = None  # a saved view whose filters the ticket must match too
 
 
 @dataclass(frozen=True)
@@ -113,14 +115,31 @@ def choose_assignee(
     return Choice(user_id=chosen, strategy=strategy, available=len(ready), load=loads.get(chosen, 0))
 
 
-def matching_rule(rules: Iterable[RuleSpec], *, category: str, priority: str) -> RuleSpec | None:
-    """The first enabled rule (in the order given) whose category and priority fit the ticket."""
+def _fits(rule: RuleSpec, category: str, priority: str) -> bool:
+    return (rule.enabled and (rule.category is None or rule.category == category)
+            and (rule.priority is None or rule.priority == priority))
+
+
+def matching_rule(
+    rules: Iterable[RuleSpec], *, category: str, priority: str, views: Collection[int] = ()
+) -> RuleSpec | None:
+    """The first enabled rule (in the order given) whose category and priority fit the ticket,
+    and whose view, if it names one, is among `views` (the views the ticket matches)."""
     for rule in rules:
-        if not rule.enabled:
-            continue
-        if rule.category is not None and rule.category != category:
-            continue
-        if rule.priority is not None and rule.priority != priority:
-            continue
-        return rule
+        if _fits(rule, category, priority) and (rule.view_id is None or rule.view_id in views):
+            return rule
     return None
+
+
+def views_to_check(rules: Iterable[RuleSpec], *, category: str, priority: str) -> list[int]:
+    """The views whose filters decide which rule takes the ticket: those of the enabled rules
+    that fit its category and priority, up to the first fitting rule that names no view (the
+    rules after it are never reached). The caller checks them all at once."""
+    wanted: list[int] = []
+    for rule in rules:
+        if not _fits(rule, category, priority):
+            continue
+        if rule.view_id is None:
+            break
+        wanted.append(rule.view_id)
+    return list(dict.fromkeys(wanted))

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Optional
 
 from helpdesk.accounts import staff_users
@@ -90,6 +90,8 @@ class RuleForm(FlaskForm):
     name = StringField(_l("Name"))
     category = ChoiceField(_l("Category"), choices=[], validators=[Optional()])
     priority = ChoiceField(_l("Priority"), choices=[], validators=[Optional()])
+    # Checked by the service (autoassign.save_rule), which says why a view cannot be used.
+    view = SelectField(_l("Saved view"), choices=[], validate_choice=False)
     strategy = ChoiceField(_l("Strategy"), choices=AssignmentStrategy.choices())
     members = ChoicesField(_l("Team"), choices=[], validators=[Optional()])
     position = WholeNumberField(_l("Order (rules are tried from the lowest)"), maximum=10_000)
@@ -101,10 +103,14 @@ def _rule_form(rule: AssignmentRule | None) -> RuleForm:
     form.category.choices = [("", _("Any category"))] + list(Category.choices())
     form.priority.choices = [("", _("Any priority"))] + list(Priority.choices())
     form.members.choices = [(str(u.id), u.display_name) for u in staff_users()]
+    form.view.choices = [("", _("Any ticket (no view)"))] + [
+        (str(view_id), label) for view_id, label in autoassign.shared_views()
+    ]
     if request.method == "GET":
         if rule is not None:
             form.name.data, form.strategy.data, form.enabled.data = rule.name, rule.strategy, rule.enabled
             form.category.data, form.priority.data = rule.category or "", rule.priority or ""
+            form.view.data = str(rule.saved_view_id or "")
             form.position.data = rule.position
             form.members.data = [str(i) for i in autoassign.members_of([rule.id])[rule.id]]
         else:
@@ -116,7 +122,7 @@ def _input(form: RuleForm) -> RuleInput:
     return RuleInput(
         name=form.name.data, category=form.category.data or None, priority=form.priority.data or None,
         strategy=form.strategy.data, enabled=bool(form.enabled.data), position=form.position.data or 0,
-        members=list(form.members.data or []),
+        members=list(form.members.data or []), view=form.view.data or None,
     )
 
 
@@ -126,7 +132,8 @@ def rules():
     found = autoassign.all_rules()
     people = {u.id: u.display_name for u in staff_users()}
     return render_template("admin/assignment_rules.html", rules=found,
-                           members=autoassign.members_of(r.id for r in found), people=people)
+                           members=autoassign.members_of(r.id for r in found), people=people,
+                           views=autoassign.view_names(r.saved_view_id for r in found))
 
 
 def _rule(rule_id: int) -> AssignmentRule:

@@ -5,6 +5,12 @@ Order on filing: an onboarding client's ticket goes to its guardian first (servi
 _route_to_guardian); only a ticket still unassigned after that is auto-assigned. Auto-assignment
 runs only when a ticket is created, so an agent's later (re)assignment is never overridden.
 
+A rule may name a shared saved view of the queue (tickets.saved_views): it then takes only the
+new tickets that view would show, judged by the view's own query for that one ticket (all the
+views that can decide, in ONE statement; see `views_matching`). A personal view cannot be chosen,
+and a view a rule uses can be neither deleted nor made personal until an admin changes the rule
+(tickets.saved_views refuses it with a message naming the rule; the foreign key restricts too).
+
 The round-robin pointer (`assignment_rules.last_assigned_id`) is read under a row lock
 (`SELECT ... FOR UPDATE` on PostgreSQL) and written in the filing's transaction, so two
 filings at the same moment queue on the rule's row and take consecutive turns. SQLite has one
@@ -35,8 +41,19 @@ from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.text import check_text
-from tickets.assignment import STRATEGIES, Candidate, Choice, RuleSpec, choose_assignee, matching_rule
-from tickets.models import CATEGORIES, OPEN_STATUSES, PRIORITIES, Ticket
+from tickets.access import MAX_ID
+from tickets.assignment import (
+    STRATEGIES,
+    Candidate,
+    Choice,
+    RuleSpec,
+    choose_assignee,
+    matching_rule,
+    views_to_check,
+)
+from tickets.models import CATEGORIES, OPEN_STATUSES, PRIORITIES, SavedView, Ticket
+from tickets.queue import filtered_tickets, parse_queue_filters
+from tickets.saved_views import expand, view_of
 
 
 class AgentDuty(db.Model):
@@ -67,6 +84,8 @@ class AssignmentRule(db.Model):
     enabled: Mapped[bool] = mapped_column(default=True)
     category: Mapped[str | None] = mapped_column(String(40))
     priority: Mapped[str | None] = mapped_column(String(20))
+    # A shared saved view the ticket must match too (None: category and priority only).
+    saved_view_id: Mapped[int | None] = mapped_column(ForeignKey("saved_views.id", ondelete="RESTRICT"), index=True)
     strategy: Mapped[str] = mapped_column(String(20), default="least_loaded")
     # The round-robin pointer: whom this rule assigned last.
     last_assigned_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -170,14 +189,16 @@ def auto_assign(ticket: Ticket, now: datetime) -> Assignment | None:
     if ticket.assignee_id is not None:
         return None
     specs = [
-        RuleSpec(rule_id=r.id, enabled=r.enabled, category=r.category, priority=r.priority)
+        RuleSpec(rule_id=r.id, enabled=r.enabled, category=r.category, priority=r.priority, view_id=r.saved_view_id)
         for r in db.session.execute(
-            select(AssignmentRule.id, AssignmentRule.enabled, AssignmentRule.category, AssignmentRule.priority)
+            select(AssignmentRule.id, AssignmentRule.enabled, AssignmentRule.category, AssignmentRule.priority,
+                   AssignmentRule.saved_view_id)
             .where(AssignmentRule.enabled.is_(True))
             .order_by(AssignmentRule.position, AssignmentRule.id)
         )
     ]
-    spec = matching_rule(specs, category=ticket.category, priority=ticket.priority)
+    views = views_matching(ticket, views_to_check(specs, category=ticket.category, priority=ticket.priority), now)
+    spec = matching_rule(specs, category=ticket.category, priority=ticket.priority, views=views)
     if spec is None:
         return None
     # The row lock serialises concurrent filings on this rule's pointer (PostgreSQL).
@@ -201,6 +222,33 @@ def auto_assign(ticket: Ticket, now: datetime) -> Assignment | None:
     return Assignment(rule=rule, choice=choice)
 
 
+def views_matching(ticket: Ticket, view_ids: list[int], now: datetime) -> set[int]:
+    """Which of these saved views show the ticket: each view's own queue query (its filters,
+    "me" being its owner, as its owner sees the queue) narrowed to this ticket, all of them in
+    ONE statement of EXISTS columns, after one read of the views. A view that is not shared (any
+    more), whose owner is no active staff member, or whose filters no longer parse, shows nothing.
+    """
+    if not view_ids:
+        return set()
+    rows = db.session.execute(
+        select(SavedView, User).join(User, User.id == SavedView.owner_id).where(SavedView.id.in_(view_ids))
+    ).all()
+    columns, keys = [], []
+    for row, owner in rows:
+        if not row.shared or not owner.active or not owner.is_staff:
+            continue
+        filters = parse_queue_filters(expand(view_of(row), owner))
+        if filters.errors:
+            continue
+        shown = filtered_tickets(owner, filters, now=now).where(Ticket.id == ticket.id).with_only_columns(Ticket.id)
+        columns.append(shown.exists().label(f"v{row.id}"))
+        keys.append(row.id)
+    if not columns:
+        return set()
+    found = db.session.execute(select(*columns)).one()
+    return {view_id for view_id, shown in zip(keys, found, strict=True) if shown}
+
+
 # -- the admins' rules ---------------------------------------------------------------------------
 
 
@@ -213,6 +261,7 @@ class RuleInput:
     enabled: bool
     position: Any
     members: list[Any]
+    view: Any = None  # a shared saved view's id (text from the form), or empty
 
 
 def all_rules() -> list[AssignmentRule]:
@@ -241,6 +290,7 @@ def save_rule(rule: AssignmentRule | None, data: RuleInput) -> AssignmentRule:
         fields["priority"] = _("Choose a priority from the list.")
     if data.strategy not in STRATEGIES:
         fields["strategy"] = _("Choose a strategy from the list.")
+    view = _chosen_view(fields, data.view)
     position = data.position if isinstance(data.position, int) else 0
     wanted: set[int] = set()
     for value in data.members:
@@ -265,6 +315,7 @@ def save_rule(rule: AssignmentRule | None, data: RuleInput) -> AssignmentRule:
         db.session.add(rule)
     rule.name, rule.position, rule.enabled = name, position, bool(data.enabled)
     rule.category, rule.priority, rule.strategy = data.category or None, data.priority or None, data.strategy
+    rule.saved_view_id = view.id if view is not None else None
     rule.updated_at = now
     db.session.flush()
     current = set(members_of([rule.id])[rule.id])
@@ -274,6 +325,55 @@ def save_rule(rule: AssignmentRule | None, data: RuleInput) -> AssignmentRule:
         db.session.add(AssignmentRuleMember(rule_id=rule.id, user_id=user_id))
     db.session.commit()
     return rule
+
+
+def _chosen_view(fields: dict[str, str], value: Any) -> SavedView | None:
+    """The rule's saved view: none, or a shared view whose filters still parse."""
+    if value in (None, ""):
+        return None
+    try:
+        view_id = int(value)
+    except (TypeError, ValueError):
+        view_id = 0
+    row = db.session.get(SavedView, view_id) if 0 < view_id <= MAX_ID else None
+    if row is None:
+        fields["view"] = _("Choose a view from the list.")
+        return None
+    if not row.shared:
+        fields["view"] = _("This view is personal: only a view shared with all staff can route tickets. "
+                           "Its owner can share it.")
+        return None
+    if parse_queue_filters(dict(row.args)).errors:
+        fields["view"] = _("This view's filters are no longer valid; choose another view.")
+        return None
+    return row
+
+
+def shared_views() -> list[tuple[int, str]]:
+    """(id, "name (owner)") of every shared saved view, by name: the form's choices."""
+    return [
+        (view_id, f"{name} ({owner})")
+        for view_id, name, owner in db.session.execute(
+            select(SavedView.id, SavedView.name, func.coalesce(func.nullif(User.name, ""), User.email))
+            .join(User, User.id == SavedView.owner_id)
+            .where(SavedView.shared.is_(True))
+            .order_by(SavedView.name, SavedView.id)
+        )
+    ]
+
+
+def rules_using_view(view_id: int) -> list[str]:
+    """The names of the rules that route by this saved view."""
+    return list(db.session.scalars(
+        select(AssignmentRule.name).where(AssignmentRule.saved_view_id == view_id).order_by(AssignmentRule.name)
+    ))
+
+
+def view_names(view_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = {i for i in view_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(SavedView.id, SavedView.name).where(SavedView.id.in_(ids))).all())
 
 
 def delete_rule(rule: AssignmentRule) -> None:

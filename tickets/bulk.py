@@ -3,24 +3,33 @@
 Each ticket goes through the same service function as the single-ticket action (tickets.services),
 with its own history entries, in its own savepoint: a ticket that is refused (an illegal status
 transition, a ticket the user may not see) is rolled back alone and named in the summary with
-the reason, and the others are committed together at the end. Notifications of a rolled-back
-ticket are dropped with its savepoint (helpdesk.transactions); the rest go after the commit.
+the reason, and the others are committed together at the end.
+
+Speed (issue 14: 100 tickets under 2 s): what the services read per ticket is read once for all
+of them before the loop (the tickets with their client, requester and assignee; their SLA clocks,
+facts, pauses and policies: `tickets.sla.refresh.prefetched`), and the notifications of every
+ticket are written together after the loop (`helpdesk.notifications.collected`: one query for the
+mutes, one INSERT per table). A refused ticket's notices are dropped with its savepoint.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy.orm import joinedload
 
+from helpdesk.accounts import User
 from helpdesk.errors import Forbidden, ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _
+from helpdesk.notifications import collected
 from tickets import services
-from tickets.access import TicketError, visible_tickets
+from tickets.access import MAX_ID, TicketError, visible_tickets
 from tickets.bulk_summary import Outcome, Summary, summarize
 from tickets.models import Ticket, ticket_number
 from tickets.services import UNSET, Actor
+from tickets.sla import refresh as sla
 
 MAX_BULK = 200  # tickets per bulk action (the queue's largest page)
 
@@ -65,34 +74,54 @@ def bulk_update(
             .options(joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee))
         ).unique()
     }
+    # The asked assignee, loaded once and held here: the session's identity map keeps only what
+    # is referenced, so each ticket's service would otherwise read the user again.
+    assignee = _user(assignee_id)  # noqa: F841
+    refreshes = any(value is not UNSET for value in (status, priority, category))  # assigning does not
     outcomes = []
-    for ticket_id in dict.fromkeys(ticket_ids):
-        ticket = found.get(ticket_id)
-        if ticket is None:
-            outcomes.append(Outcome(ticket_number(ticket_id), _("There is no such ticket.")))
-            continue
-        try:
-            if not _wanted(ticket, status, priority, category, assignee_id):
-                outcomes.append(Outcome(ticket.number, unchanged=True))
+    with collected() as notices, (sla.prefetched(found.values()) if refreshes else nullcontext()):
+        for ticket_id in dict.fromkeys(ticket_ids):
+            ticket = found.get(ticket_id)
+            if ticket is None:
+                outcomes.append(Outcome(ticket_number(ticket_id), _("There is no such ticket.")))
                 continue
-        except (TypeError, ValueError):
-            pass  # an assignee that is no number: the service says why
-        try:
-            with db.session.begin_nested():
-                if category is not UNSET:
-                    services.reclassify(actor, ticket, category, reason, commit=False)
-                if priority is not UNSET:
-                    services.change_priority(actor, ticket, priority, commit=False)
-                if assignee_id is not UNSET:
-                    services.assign(actor, ticket, assignee_id, commit=False)
-                if status is not UNSET:
-                    services.change_status(actor, ticket, status, commit=False)
-        except ServiceError as exc:
-            # A refused value names its field; a refused transition says it in its message.
-            reason = " ".join(dict.fromkeys(exc.fields.values())) if isinstance(exc, TicketError) and exc.fields \
-                else exc.message
-            outcomes.append(Outcome(ticket.number, reason))
-            continue
-        outcomes.append(Outcome(ticket.number))
+            try:
+                if not _wanted(ticket, status, priority, category, assignee_id):
+                    outcomes.append(Outcome(ticket.number, unchanged=True))
+                    continue
+            except (TypeError, ValueError):
+                pass  # an assignee that is no number: the service says why
+            mark = notices.mark()
+            try:
+                with db.session.begin_nested():
+                    if category is not UNSET:
+                        services.reclassify(actor, ticket, category, reason, commit=False)
+                    if priority is not UNSET:
+                        services.change_priority(actor, ticket, priority, commit=False)
+                    if assignee_id is not UNSET:
+                        services.assign(actor, ticket, assignee_id, commit=False)
+                    if status is not UNSET:
+                        services.change_status(actor, ticket, status, commit=False)
+            except ServiceError as exc:
+                notices.drop_since(mark)
+                sla.forget(ticket.id)
+                outcomes.append(Outcome(ticket.number, _refusal(exc)))
+                continue
+            outcomes.append(Outcome(ticket.number))
     db.session.commit()
     return summarize(outcomes)
+
+
+def _user(assignee_id: Any) -> User | None:
+    try:
+        wanted = int(assignee_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.get(User, wanted) if 0 < wanted <= MAX_ID else None
+
+
+def _refusal(exc: ServiceError) -> str:
+    """A refused value names its field; a refused transition says it in its message."""
+    if isinstance(exc, TicketError) and exc.fields:
+        return " ".join(dict.fromkeys(exc.fields.values()))
+    return exc.message

@@ -65,9 +65,12 @@ def builtin_views() -> list[View]:
     return [View(key=key, name=str(name), args=dict(args), builtin=True) for key, name, args in BUILTIN]
 
 
-def _saved(row: SavedView, owner_name: str | None = None) -> View:
+def view_of(row: SavedView, owner_name: str | None = None) -> View:
     return View(key=str(row.id), name=row.name, args=dict(row.args), shared=row.shared,
                 owner_id=row.owner_id, owner_name=owner_name)
+
+
+_saved = view_of
 
 
 def views_for(user: User) -> list[View]:
@@ -167,14 +170,34 @@ def _own(user: User, view_id: int) -> SavedView:
     return row
 
 
+def _refuse_if_routing(row: SavedView, *, deleting: bool) -> None:
+    """A view an auto-assignment rule routes by stays shared and stays (tickets.autoassign)."""
+    from tickets.autoassign import rules_using_view  # autoassign reads views; the rules read back here
+
+    rules = ", ".join(rules_using_view(row.id))
+    if not rules:
+        return
+    if deleting:
+        message = _("New tickets are assigned by this view (rule: %(rules)s), so it cannot be deleted. "
+                    "Ask an admin to change the rule first.", rules=rules)
+    else:
+        message = _("New tickets are assigned by this view (rule: %(rules)s), so it stays shared. "
+                    "Ask an admin to change the rule first.", rules=rules)
+    raise TicketError(message, {})
+
+
 def rename_view(user: User, view_id: int, *, name: Any, shared: bool) -> SavedView:
     row = _own(user, view_id)
     row.name = _check_name(name)
+    if row.shared and not shared:
+        _refuse_if_routing(row, deleting=False)
     row.shared = bool(shared)
     db.session.commit()
     return row
 
 
 def delete_view(user: User, view_id: int) -> None:
-    db.session.delete(_own(user, view_id))
+    row = _own(user, view_id)
+    _refuse_if_routing(row, deleting=True)
+    db.session.delete(row)
     db.session.commit()

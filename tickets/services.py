@@ -181,9 +181,10 @@ def file_ticket_with_coverage(
     with db.session.no_autoflush:
         _event(ticket, actor, "created", category=category, priority=priority)
         _route_to_guardian(ticket, user.client)
-        _auto_assign(ticket, now)
         _store_files(ticket, actor, None, files or [], internal=False)
         sla.refresh(ticket, now, filed=True)
+        # After coverage and clocks: a rule's saved view may filter on approval or due instants.
+        _auto_assign(ticket, now)
         notices.ticket_filed(ticket, user)
     if commit:
         db.session.commit()
@@ -279,28 +280,38 @@ def _decide_coverage(actor: Actor, ticket: Ticket, trigger: str, why: str | None
     """Decide what covers the ticket now (plans/ decides and records; the ticket keeps a copy).
 
     On filing, the decision runs in a savepoint: if it fails, the client's report is still kept,
-    with its coverage undecided and waiting in the manager's approval queue. Returns the
-    decision recorded (None when undecided).
+    with its coverage undecided and waiting in the manager's approval queue. Otherwise a failure
+    undoes the whole change (the caller's transaction, or a bulk action's savepoint for the
+    ticket), so no savepoint of its own is needed: none is paid for per ticket of a bulk action.
+    Returns the decision recorded (None when undecided).
     """
+
+    def decide() -> Any:
+        return coverage.decide_for_ticket(
+            ticket_id=ticket.id,
+            client_id=ticket.client_id,
+            category=ticket.category,
+            trigger=trigger,
+            actor_id=actor.user.id,
+            today=coverage.coverage_today(),
+            why=why,
+            new_ticket=trigger == "filed",
+        )
+
+    if trigger != "filed":
+        record = decide().record
+        copy_coverage(ticket, record)
+        sla.coverage_decided(ticket.id)
+        return record
     try:
         with db.session.begin_nested():
-            outcome = coverage.decide_for_ticket(
-                ticket_id=ticket.id,
-                client_id=ticket.client_id,
-                category=ticket.category,
-                trigger=trigger,
-                actor_id=actor.user.id,
-                today=coverage.coverage_today(),
-                why=why,
-                new_ticket=trigger == "filed",
-            )
+            outcome = decide()
     except Exception:
-        if trigger != "filed":
-            raise
         current_app.logger.exception("Coverage of ticket %s could not be decided", ticket.id)
         ticket.coverage_source, ticket.coverage_covered, ticket.coverage_approval = None, None, "pending"
         return None
     copy_coverage(ticket, outcome.record)
+    sla.coverage_decided(ticket.id)
     return outcome.record
 
 

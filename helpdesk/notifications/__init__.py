@@ -34,7 +34,9 @@ from helpdesk.notifications.events import (
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
 from helpdesk.notifications.outbox import (
     Notice,
+    NoticeBatch,
     Recipient,
+    collected,
     notify,
     notify_many,
     recipient_for,
@@ -43,6 +45,8 @@ from helpdesk.notifications.outbox import (
 )
 
 __all__ = [
+    "NoticeBatch",
+    "collected",
     "ALLOWANCE_EXHAUSTED",
     "ALLOWANCE_WARNING",
     "APPROVAL_NEEDED",

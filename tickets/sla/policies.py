@@ -12,8 +12,9 @@ still points down: tickets.sla -> plans -> helpdesk.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, case, func, select
@@ -52,7 +53,7 @@ class SlaSourcePolicy(db.Model):
 # -- choosing ----------------------------------------------------------------------------------
 
 
-def policy_for_ticket(ticket: Ticket) -> tuple[str, SlaPolicy | None]:
+def policy_for_ticket(ticket: Ticket, lookup: PolicyLookup | None = None) -> tuple[str, SlaPolicy | None]:
     """The ticket's coverage source and the SLA policy that applies to it (None: no SLA).
 
     The one place that decides it. The source is the ticket's copy of its current coverage
@@ -66,6 +67,8 @@ def policy_for_ticket(ticket: Ticket) -> tuple[str, SlaPolicy | None]:
       manager approves the work as billable or goodwill: then it is work the vendor took on, and
       it runs on the default policy. A decline leaves it uncovered.
     - every other source: `policy_for_source`.
+
+    `lookup`: the same answers from reference data read once for many tickets (a bulk action).
     """
     source = ticket.coverage_source
     if source is None:
@@ -75,12 +78,83 @@ def policy_for_ticket(ticket: Ticket) -> tuple[str, SlaPolicy | None]:
             client = db.session.get(Client, ticket.client_id)
             source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
     if source == "support_plan":
-        policy = plan_policy(ticket.id)
+        policy = lookup.plan_policy(ticket.id) if lookup is not None else plan_policy(ticket.id)
         if policy is not None:
             return source, policy
     elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):
-        return source, default_policy()
-    return source, policy_for_source(source)
+        return source, lookup.default() if lookup is not None else default_policy()
+    return source, lookup.for_source(source) if lookup is not None else policy_for_source(source)
+
+
+class PolicyLookup:
+    """What `policy_for_ticket` reads, read once for many tickets: the source mapping, the
+    default policy and the plan policy of each ticket (`plan_policies`, one query).
+
+    Lives as long as one request's bulk action; `forget_plan` drops a ticket's plan policy once
+    its coverage is decided again (the next question reads it afresh).
+    """
+
+    def __init__(self, ticket_ids: Iterable[int]) -> None:
+        self._mapping = {m.source: m.policy_id for m in db.session.scalars(select(SlaSourcePolicy))}
+        self._default: SlaPolicy | None = None
+        self._plans = plan_policies(ticket_ids)
+
+    def default(self) -> SlaPolicy:
+        if self._default is None:
+            self._default = default_policy()
+        return self._default
+
+    def for_source(self, source: str) -> SlaPolicy | None:
+        if source not in self._mapping:
+            return self.default()
+        policy_id = self._mapping[source]
+        return db.session.get(SlaPolicy, policy_id) if policy_id is not None else None
+
+    def plan_policy(self, ticket_id: int) -> SlaPolicy | None:
+        if ticket_id not in self._plans:
+            self._plans[ticket_id] = plan_policy(ticket_id)
+        return self._plans[ticket_id]
+
+    def forget_plan(self, ticket_id: int) -> None:
+        self._plans.pop(ticket_id, None)
+
+
+def plan_policies(ticket_ids: Iterable[int]) -> dict[int, SlaPolicy | None]:
+    """`plan_policy` for many tickets: one query for the terms, one for the policies they name.
+
+    The same choice per ticket: its latest coverage decision's plan, the version in force on the
+    first day of the decision's period (the latest effective by then), else the first version.
+    """
+    ids = sorted(set(ticket_ids))
+    found: dict[int, SlaPolicy | None] = {i: None for i in ids}
+    if not ids:
+        return found
+    latest = (
+        select(func.max(CoverageDecision.id).label("id"))
+        .where(CoverageDecision.ticket_id.in_(ids))
+        .group_by(CoverageDecision.ticket_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(CoverageDecision.ticket_id, CoverageDecision.period_start, PlanVersion.effective_from,
+               PlanVersion.sla_policy_id)
+        .join(latest, latest.c.id == CoverageDecision.id)
+        .join(Subscription, Subscription.id == CoverageDecision.subscription_id)
+        .join(PlanVersion, PlanVersion.plan_id == Subscription.plan_id)
+    ).all()
+    chosen: dict[int, tuple[bool, date, int | None]] = {}
+    for ticket_id, period_start, effective_from, policy_id in rows:
+        in_force = effective_from <= period_start
+        best = chosen.get(ticket_id)
+        if (best is None or (in_force and (not best[0] or effective_from > best[1]))
+                or (not in_force and not best[0] and effective_from < best[1])):
+            chosen[ticket_id] = (in_force, effective_from, policy_id)
+    wanted = {policy_id for _in_force, _from, policy_id in chosen.values() if policy_id is not None}
+    policies = {p.id: p for p in db.session.scalars(select(SlaPolicy).where(SlaPolicy.id.in_(wanted)))} \
+        if wanted else {}
+    for ticket_id, (_in_force, _from, policy_id) in chosen.items():
+        found[ticket_id] = policies.get(policy_id) if policy_id is not None else None
+    return found
 
 
 def plan_policy(ticket_id: int) -> SlaPolicy | None:
@@ -220,10 +294,13 @@ def sla_reference() -> SlaReference:
     return reference
 
 
-def policy_terms_for_ticket(ticket: Ticket) -> tuple[str, PolicyTerms | None]:
+def policy_terms_for_ticket(
+    ticket: Ticket, reference: SlaReference | None = None, lookup: PolicyLookup | None = None
+) -> tuple[str, PolicyTerms | None]:
     """`policy_for_ticket`, answered from `sla_reference` (one query for the stamp; a ticket on a
-    support plan also reads its plan's policy id)."""
-    reference = sla_reference()
+    support plan also reads its plan's policy id). A bulk action passes the `reference` it read
+    once and the `lookup` of its tickets' plan policies (tickets.sla.refresh.prefetched)."""
+    reference = reference or sla_reference()
     source = ticket.coverage_source
     if source is None:
         if ticket.category == "bug":
@@ -232,7 +309,11 @@ def policy_terms_for_ticket(ticket: Ticket) -> tuple[str, PolicyTerms | None]:
             client = db.session.get(Client, ticket.client_id)
             source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
     if source == "support_plan":
-        policy_id = plan_policy_id(ticket.id)
+        if lookup is not None:
+            plan = lookup.plan_policy(ticket.id)
+            policy_id = plan.id if plan is not None else None
+        else:
+            policy_id = plan_policy_id(ticket.id)
         if policy_id is not None:
             return source, reference.policies[policy_id]
     elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):

@@ -207,6 +207,34 @@ def test_the_plans_policy_is_found_in_one_query(cov, world, clock, policies):
     assert targets.lstrip().startswith("SELECT") and "FROM sla_targets" in targets
 
 
+def test_the_plans_policies_of_many_tickets_are_those_of_each_alone(cov, world, clock, policies):
+    """`plan_policies` (a bulk action's read, two queries) chooses as `plan_policy` does for one."""
+    from plans import services
+    from tickets.sla.policies import plan_policies, plan_policy
+
+    gold = plan_with(cov, "Gold", policies["Gold"])
+    basic = plan_with(cov, "Basic", None)
+    cov.production(world.acme, date(2026, 1, 5))
+    cov.production(world.globex, date(2026, 1, 5))
+    cov.subscribe(world.acme, gold, date(2026, 10, 1))
+    cov.subscribe(world.globex, basic, date(2026, 10, 1))
+    clock.on(date(2026, 11, 10))
+    services.change_plan_terms(gold.id, actor_id=world.manager.id, effective_from="2026-12-01", values={
+        "covered_categories": ["question", "configuration_change"], "allowance_minutes": "600",
+        "billing_increment": "15", "rollover_cap_minutes": "0", "overage_policy": "bill", "hourly_rate": "180",
+        "currency": "PLN", "sla_policy_id": str(policies["Silver"].id),
+    })
+    tickets = [cov.file(world.acme_user, "question", "November"), cov.file(world.globex_user, "question"),
+               cov.file(world.acme_user, "bug")]
+    clock.on(date(2026, 12, 2))
+    tickets.append(cov.file(world.acme_user, "question", "December"))
+    ids = [t.id for t in tickets]
+    found = plan_policies(ids + [2_000_000_000])
+    assert found == {**{i: plan_policy(i) for i in ids}, 2_000_000_000: None}
+    assert [p.id if p else None for p in found.values()][:2] == [policies["Gold"].id, None]
+    assert found[ids[3]].id == policies["Silver"].id
+
+
 # -- coverage changes recompute ----------------------------------------------------------------
 
 

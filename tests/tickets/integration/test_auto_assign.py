@@ -249,3 +249,151 @@ def test_the_away_switch_in_the_header_and_the_calendar_on_the_duty_page(app, we
     login(world.acme_user)
     assert web.post("/agent/duty/away", data={"away": "1"}).status_code == 403
     assert "On duty" not in text_of(web.get("/portal/tickets"))
+
+
+# -- rules by saved view -------------------------------------------------------------------------
+
+
+def _view(owner: Any, name: str, args: dict[str, str], shared: bool = True) -> Any:
+    from tickets.saved_views import save_view
+
+    return save_view(owner, name=name, args=args, shared=shared)
+
+
+def _view_rule(name: str, members: list[Any], view: Any, position: int = 0, **kwargs: Any) -> Any:
+    from tickets.autoassign import RuleInput, save_rule
+
+    return save_rule(None, RuleInput(name=name, category=kwargs.get("category"), priority=kwargs.get("priority"),
+                                     strategy=kwargs.get("strategy", "round_robin"), enabled=True,
+                                     position=position, members=[str(m.id) for m in members],
+                                     view=str(view.id)))
+
+
+def test_a_ticket_the_view_shows_goes_to_the_views_team_and_one_it_does_not_show_does_not(
+        app, world, make_ticket, clock):
+    """The view's own filters (client, priority, words) decide, in its place among the rules."""
+    clock.on(WEDNESDAY)
+    globex_urgent = _view(world.manager, "Globex urgent", {"client": "globex", "priority": "urgent"})
+    _view_rule("Globex desk", [world.agent2], globex_urgent, position=1)
+    _rule("everything else", [world.agent], category=None, position=2)
+
+    matching = make_ticket(world.globex_user, "Warehouse down", category="question", priority="urgent")
+    assert _fresh(matching).assignee_id == world.agent2.id
+    assert _assigned_events(matching)[0]["auto"]["rule"] == "Globex desk"
+    other_client = make_ticket(world.acme_user, "Acme down", category="question", priority="urgent")
+    assert _fresh(other_client).assignee_id == world.agent.id  # not in the view: the next rule
+    not_urgent = make_ticket(world.globex_user, "Slow report", category="question", priority="low")
+    assert _fresh(not_urgent).assignee_id == world.agent.id
+
+    # Full-text words of the view count too; and all the views that can decide are asked in one
+    # statement (not per rule, not per agent).
+    from sqlalchemy import event
+
+    from helpdesk.clock import utcnow
+    from helpdesk.extensions import db
+    from tickets.autoassign import views_matching
+
+    printers = _view(world.agent, "Printers", {"q": "printer"})
+    labels = _view(world.agent, "Labels", {"q": "labels"})
+    ticket = _fresh(make_ticket(world.acme_user, "The printer jams", category="question"))
+    ids = [printers.id, labels.id, globex_urgent.id]
+    seen: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        found = views_matching(ticket, ids, utcnow())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert found == {printers.id}
+    assert len(seen) == 2, "\n".join(" ".join(s.split())[:150] for s in seen)  # the views with their owners, then one EXISTS column per view
+
+
+def test_rules_by_view_keep_guardian_first_and_never_override_a_manual_assignment(
+        app, world, make_ticket, clock):
+    from tests.onboarding.support import start
+    from tickets import services
+
+    clock.on(WEDNESDAY)
+    everything = _view(world.manager, "Everything new", {"status": "new"})
+    _view_rule("All new", [world.agent], everything)
+    start(world, guardian=world.manager)
+    onboarding = make_ticket(world.acme_user, "During onboarding", category="bug")
+    assert _fresh(onboarding).assignee_id == world.manager.id  # the guardian, not the view's team
+    ticket = make_ticket(world.globex_user, "Routed by view", category="question")
+    assert _fresh(ticket).assignee_id == world.agent.id
+    actor = services.Actor(world.agent)
+    services.assign(actor, _fresh(ticket), world.agent2.id)
+    services.change_priority(actor, _fresh(ticket), "urgent")
+    services.change_status(actor, _fresh(ticket), "open")
+    assert _fresh(ticket).assignee_id == world.agent2.id
+    assert [e.get("auto") is not None for e in _assigned_events(ticket)] == [True, False]
+
+
+def test_a_personal_view_cannot_route_and_a_routing_view_cannot_be_deleted_or_made_personal(
+        app, web, world, login):
+    import pytest
+
+    from helpdesk.errors import Invalid
+    from tickets.access import TicketError
+    from tickets.saved_views import delete_view, rename_view
+
+    mine = _view(world.agent, "My bugs", {"category": "bug"}, shared=False)
+    with pytest.raises(Invalid) as refused:
+        _view_rule("Personal", [world.agent], mine)
+    assert "This view is personal" in refused.value.fields["view"]
+    shared = _view(world.agent, "Team bugs", {"category": "bug"})
+    rule = _view_rule("Team bugs rule", [world.agent2], shared)
+    shared_id = shared.id
+    with pytest.raises(TicketError) as kept:
+        delete_view(world.agent, shared_id)
+    assert "Team bugs rule" in kept.value.message and "cannot be deleted" in kept.value.message
+    with pytest.raises(TicketError) as still_shared:
+        rename_view(world.agent, shared_id, name="Team bugs", shared=False)
+    assert "stays shared" in still_shared.value.message
+
+    # Through the queue's form: a 4xx with the message; the view is still there.
+    login(world.agent)
+    response = web.post(f"/agent/views/{shared_id}/delete")
+    assert response.status_code == 422
+    assert "New tickets are assigned by this view (rule: Team bugs rule)" in text_of(response)
+    from helpdesk.extensions import db
+    from tickets.models import SavedView
+
+    assert db.session.get(SavedView, shared_id, populate_existing=True) is not None
+    # Once the rule no longer uses it, the owner may delete it.
+    from tickets.autoassign import RuleInput, save_rule
+
+    save_rule(rule, RuleInput(name=rule.name, category="bug", priority=None, strategy="round_robin",
+                              enabled=True, position=0, members=[str(world.agent2.id)], view=""))
+    assert web.post(f"/agent/views/{shared_id}/delete").status_code == 302
+    assert db.session.get(SavedView, shared_id, populate_existing=True) is None
+
+
+def test_admins_choose_a_shared_view_on_the_rule_form(app, web, world, login):
+    from tickets.autoassign import all_rules
+
+    shared = _view(world.manager, "Globex urgent", {"client": "globex", "priority": "urgent"})
+    personal = _view(world.agent, "Only mine", {"category": "bug"}, shared=False)
+    login(world.admin)
+    page = text_of(web.get("/admin/assignment/new"))
+    assert "Saved view" in page and "Globex urgent" in page and "Only mine" not in page
+    forged = web.post("/admin/assignment/new", data={
+        "name": "Mine", "view": str(personal.id), "strategy": "round_robin", "position": "0",
+        "members": [str(world.agent.id)], "enabled": "y"})
+    assert forged.status_code == 422
+    assert "This view is personal: only a view shared with all staff can route tickets." in text_of(forged)
+    gone = web.post("/admin/assignment/new", data={
+        "name": "Gone", "view": "99999", "strategy": "round_robin", "position": "0", "enabled": "y"})
+    assert gone.status_code == 422 and "Choose a view from the list." in text_of(gone)
+    done = web.post("/admin/assignment/new", data={
+        "name": "Globex desk", "view": str(shared.id), "strategy": "least_loaded", "position": "1",
+        "members": [str(world.agent2.id)], "enabled": "y"})
+    assert done.status_code == 302
+    [rule] = all_rules()
+    assert (rule.name, rule.saved_view_id, rule.category, rule.priority) == ("Globex desk", shared.id, None, None)
+    assert "View: Globex urgent" in text_of(web.get("/admin/assignment/"))
+    assert f'<option selected value="{shared.id}">' in text_of(web.get(f"/admin/assignment/{rule.id}")) or \
+        f'value="{shared.id}" selected' in text_of(web.get(f"/admin/assignment/{rule.id}"))

@@ -149,3 +149,106 @@ def test_clients_cannot_bulk_change(web, world, login, make_ticket):
     login(world.acme_admin)
     assert _post(web, [a.id], status="closed").status_code == 403
     assert _ticket(a.id).status == "new"
+
+
+# -- speed without other semantics (issue 14): what the services read is read once ------------
+
+
+def _sla_state(ticket_id: int) -> tuple:
+    from helpdesk.extensions import db
+    from tickets.models import SlaClock, SlaPause
+
+    t = _ticket(ticket_id)
+    clocks = sorted((c.kind, c.policy_id, c.target_minutes, c.state, c.due_at, c.warning_at, c.stopped_at)
+                    for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket_id)))
+    pauses = sorted((p.reason, p.started_at, p.ended_at)
+                    for p in db.session.scalars(select(SlaPause).where(SlaPause.ticket_id == ticket_id)))
+    return (t.sla_policy_id, t.sla_source, t.sla_state, t.first_response_due_at, t.resolution_due_at,
+            t.next_deadline_at, t.sla_check_at, t.sla_paused_seconds, clocks, pauses)
+
+
+def test_several_changes_at_once_leave_the_clocks_a_fresh_refresh_would_compute(web, world, login, make_ticket):
+    """Category, priority and status in one post: three refreshes of each ticket from the data read
+    before the loop, each seeing what the one before it wrote (new pauses, clocks, policy)."""
+    from helpdesk.clock import utcnow
+    from helpdesk.extensions import db
+    from tickets import services
+    from tickets.sla import refresh as sla
+
+    waiting = make_ticket(world.acme_user, "waiting", category="question")
+    services.change_status(services.Actor(world.agent), waiting, "waiting_on_client")
+    fresh = make_ticket(world.globex_user, "fresh", category="question", priority="low")
+    resolved = make_ticket(world.acme_user, "resolved", category="question")
+    services.change_status(services.Actor(world.agent), resolved, "resolved")
+    ids = [waiting.id, fresh.id, resolved.id]
+    login(world.agent)
+
+    page = text_of(web.get(_post(web, ids, category="bug", priority="urgent", status="open",
+                                 reason="Reproduced").headers["Location"]))
+    assert "Tickets changed: 3." in page
+    after = {i: _sla_state(i) for i in ids}
+    for ticket_id in ids:  # the same history read again from the database gives the same clocks
+        sla.refresh(_ticket(ticket_id), utcnow())
+    db.session.commit()
+    assert {i: _sla_state(i) for i in ids} == after
+    for ticket_id in ids:
+        t = _ticket(ticket_id)
+        assert (t.category, t.priority, t.status) == ("bug", "urgent", "open")
+        assert t.first_response_due_at is not None
+    # The pauses the status changes made: the wait ended, the resolved span recorded once.
+    assert [(reason, end is not None) for reason, _start, end in after[waiting.id][-1]] == [("waiting_on_client", True)]
+    assert [reason for reason, _start, _end in after[resolved.id][-1]] == ["resolved"]
+
+
+def test_a_refused_ticket_leaves_no_notice_and_does_not_change_the_reason_of_the_next(
+        web, world, login, make_ticket):
+    from helpdesk.extensions import db
+    from helpdesk.notifications import TICKET_ASSIGNED, OutboxEntry
+    from tickets import services
+
+    closed = make_ticket(world.acme_user, "closed", category="question")
+    services.change_status(services.Actor(world.agent), closed, "closed")
+    a = make_ticket(world.acme_user, "a", category="question")
+    b = make_ticket(world.globex_user, "b", category="question")
+    login(world.agent)
+
+    page = text_of(web.get(_post(web, [a.id, closed.id, b.id], category="bug", reason="Crashes on save",
+                                 assignee=str(world.agent2.id), status="waiting_on_client").headers["Location"]))
+    assert "Tickets changed: 2." in page and f"Not changed: {closed.number}." in page
+    notices = {t: db.session.scalar(select(func.count()).select_from(OutboxEntry).where(
+        OutboxEntry.event == TICKET_ASSIGNED, OutboxEntry.ticket_id == t)) for t in (a.id, closed.id, b.id)}
+    assert notices == {a.id: 1, closed.id: 0, b.id: 1}
+    for ticket in (a, b):  # the refusal between them did not become b's reason
+        (event,) = _events(ticket.id, "category_changed")
+        assert event.data["reason"] == "Crashes on save"
+    assert _events(closed.id, "category_changed") == [] and _ticket(closed.id).category == "question"
+
+
+def test_statements_per_ticket_do_not_grow_with_reads(web, world, login, make_ticket, app):
+    """No query per ticket for what the services read: each more ticket costs its own writes
+    (savepoint, ticket, history, clocks), not its clocks', policies' or calendars' reads."""
+    from sqlalchemy import event
+
+    from helpdesk.extensions import db
+
+    tickets = [make_ticket(world.acme_user if i % 2 else world.globex_user, f"t{i}", priority="low")
+               for i in range(12)]
+    login(world.agent)
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    def statements(ids: list[int], priority: str) -> tuple[int, int]:
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert _post(web, ids, priority=priority).status_code == 302
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        return len(seen), sum(1 for s in seen if s.lstrip().upper().startswith("SELECT"))
+
+    few, few_reads = statements([t.id for t in tickets[:4]], "high")
+    many, many_reads = statements([t.id for t in tickets[4:]], "high")
+    assert many_reads == few_reads, seen  # the reads are the same for 4 tickets as for 8
+    assert (many - few) / 4 <= 7, (few, many)  # a savepoint, its release, and the writes

@@ -19,6 +19,7 @@ from tickets.assignment import (
     choose_assignee,
     matching_rule,
     on_duty,
+    views_to_check,
 )
 from tickets.mentions import mentioned_logins, resolve_mentions
 
@@ -157,3 +158,24 @@ def test_a_login_names_a_whole_address_or_a_unique_local_part():
     assert resolve_mentions(["anna"], staff) == []  # two Annas: say which
     assert resolve_mentions(["anna@partner.example", "ola", "ola@vendor.example"], staff) == [2, 3]
     assert resolve_mentions(["nobody"], staff) == []
+
+
+def test_a_rule_by_view_matches_only_a_ticket_in_its_view_and_keeps_its_place():
+    rules = [
+        RuleSpec(1, enabled=True, view_id=10),
+        RuleSpec(2, enabled=False, view_id=11),
+        RuleSpec(3, enabled=True, category="bug", view_id=12),
+        RuleSpec(4, enabled=True, category="bug"),
+        RuleSpec(5, enabled=True, view_id=13),
+        RuleSpec(6, enabled=True),
+    ]
+    # Only the views that can still decide are asked about: not a disabled rule's, not one
+    # whose category does not fit, not those after the first fitting rule without a view.
+    assert views_to_check(rules, category="bug", priority="low") == [10, 12]
+    assert views_to_check(rules, category="question", priority="low") == [10, 13]
+    assert matching_rule(rules, category="bug", priority="low", views={10, 12}).rule_id == 1
+    assert matching_rule(rules, category="bug", priority="low", views={12}).rule_id == 3
+    assert matching_rule(rules, category="bug", priority="low", views=set()).rule_id == 4
+    assert matching_rule(rules, category="question", priority="low", views={13}).rule_id == 5
+    assert matching_rule(rules, category="question", priority="low").rule_id == 6
+    assert matching_rule(rules[:3], category="question", priority="low", views={11}) is None
