@@ -13,12 +13,11 @@ from flask_babel import (
     format_date,
     format_datetime,
     get_locale,
-    gettext,
     lazy_gettext,
-    ngettext,
 )
 from flask_login import current_user
 
+from helpdesk.babel_cache import gettext, ngettext
 from helpdesk.formats import format_locale
 
 _ = gettext

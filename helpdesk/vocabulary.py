@@ -36,7 +36,7 @@ class Label:
         self.msgid = msgid
 
     def __str__(self) -> str:
-        from flask_babel import gettext  # at use, not at import: the rule modules stay Flask-free
+        from helpdesk.babel_cache import gettext  # at use, not at import: the rule modules stay Flask-free
 
         return gettext(self.msgid)
 
@@ -124,6 +124,24 @@ def label(value: Any, name: str | None = None, default: Any = None, attribute: s
     except ValueError:
         return value if default is None else default
     return getattr(member, attribute) or ""
+
+
+class Words(dict):
+    """A vocabulary's labels translated once, code -> text, for a page that shows one per row
+    (``words.status[t.status]``); like the ``label`` filter, an unknown code shows as itself, or
+    as ``default``."""
+
+    def __init__(self, items: dict[str, str], default: str | None = None) -> None:
+        super().__init__(items)
+        self.default = default
+
+    def __missing__(self, key: Any) -> Any:
+        return key if self.default is None else self.default
+
+
+def words(name: str, default: str | None = None) -> Words:
+    """The vocabulary ``name``'s labels in the reader's language (call it within the request)."""
+    return Words({member.value: str(member.label) for member in VOCABULARIES[name]}, default)
 
 
 @vocabulary("priority")

@@ -19,6 +19,7 @@ from helpdesk.forms import flash_form_errors, form_page, form_status, refuse, sa
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from helpdesk.text import whole_number
+from helpdesk.vocabulary import Words, words
 from knowledge import services as help_services
 from knowledge import views as help_views
 from plans import services as plans_services
@@ -125,6 +126,8 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
         "agent/queue.html",
         tickets=rows,
         badges=badges(rows, now),
+        words=queue_words(),
+        ticket_href=_ticket_href(carried),
         next_cursor=next_cursor,
         filters=filters,
         args=MultiDict(expanded),
@@ -141,6 +144,23 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
         bulk_form=bulk_form,
         selected={str(v) for v in (bulk_form.ticket.data or [])},
     ), status
+
+
+def queue_words() -> dict[str, Words]:
+    """The labels a queue row shows, translated once per page rather than once per row."""
+    return {name: words(name) for name in ("category", "coverage_source", "approval", "priority", "status")} | {
+        "sla_state": words("sla_state", "")}
+
+
+# A ticket id no ticket has: url_for builds one link around it; each row puts its own id there.
+_ID_SLOT = 987654321987654321
+
+
+def _ticket_href(carried: dict[str, str]) -> tuple[str, str]:
+    """The link to a ticket from the queue (its arguments carried), split where the id goes:
+    url_for once per page, not once per row. The id is the path's first such run of digits."""
+    head, tail = url_for("agent.ticket", ticket_id=_ID_SLOT, **carried).split(str(_ID_SLOT), 1)
+    return head, tail
 
 
 @bp.route("/views", methods=["POST"])
