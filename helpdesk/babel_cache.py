@@ -12,6 +12,7 @@ saved. Outside a request (commands, jobs) everything falls back to flask_babel i
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,16 +70,42 @@ def install_jinja(app: Any) -> None:
     )
 
 
-class _ShortDatetime:
-    """``format_datetime(instant, "short")`` for one locale and zone, patterns found once."""
+# Numeric pattern fields (``dd``, ``MM``, ``y``, ``HH``, ``mm``...) written as Babel's
+# DateTimeFormat writes them: the number zero-padded to the field's length (``yy``: last two).
+_NUMERIC_FIELDS = {"d": "day", "M": "month", "y": "year", "H": "hour", "m": "minute"}
+_FIELD = re.compile(r"%\((\w+)\)s")
 
-    __slots__ = ("locale", "zone", "joined", "time_pattern", "date_pattern")
+
+def _numeric_fields(*formats: str) -> list[tuple[str, str, int]] | None:
+    """(field, datetime attribute, length) of every field, or None when one is not a number."""
+    fields = []
+    for name in dict.fromkeys(name for text in formats for name in _FIELD.findall(text)):
+        if len(set(name)) != 1 or name[0] not in _NUMERIC_FIELDS or len(name) > (4 if name[0] == "y" else 2):
+            return None
+        fields.append((name, _NUMERIC_FIELDS[name[0]], len(name)))
+    return fields
+
+
+class _ShortDatetime:
+    """``format_datetime(instant, "short")`` for one locale and zone, patterns found once.
+
+    The short patterns of our locales (``dd/MM/y, HH:mm``, ``d.MM.y, HH:mm``) are numbers only:
+    they are filled straight from the local time; any other pattern goes through Babel's
+    ``DateTimePattern.apply`` as ``babel.dates.format_datetime`` does.
+    """
+
+    __slots__ = ("locale", "zone", "joined", "time_pattern", "date_pattern", "template", "fields")
 
     def __init__(self, locale: Any, zone: Any) -> None:
         self.locale, self.zone = locale, zone
         self.joined = str(get_datetime_format("short", locale=locale)).replace("'", "")
         self.time_pattern = get_time_format("short", locale=locale)
         self.date_pattern = babel_date_format("short", locale=locale)
+        self.fields = _numeric_fields(self.time_pattern.format, self.date_pattern.format)
+        self.template = None
+        if self.fields is not None and "%" not in self.joined and self.joined.count("{0}") == 1 \
+                and self.joined.count("{1}") == 1:
+            self.template = self.joined.replace("{0}", self.time_pattern.format).replace("{1}", self.date_pattern.format)
 
     def __call__(self, instant: datetime) -> str:
         # babel.dates.format_datetime step by step: a naive instant is UTC; to the reader's zone.
@@ -87,6 +114,12 @@ class _ShortDatetime:
         local = instant.astimezone(self.zone)
         if hasattr(self.zone, "normalize"):  # pytz
             local = self.zone.normalize(local)
+        if self.template is not None:
+            values = {}
+            for name, attribute, length in self.fields:  # type: ignore[union-attr]
+                text = f"{getattr(local, attribute):0{length}d}"
+                values[name] = text[-2:] if name == "yy" else text
+            return self.template % values
         day = local.date()
         time_text = self.time_pattern.apply(local.timetz(), self.locale, day)
         return self.joined.replace("{0}", time_text).replace("{1}", self.date_pattern.apply(day, self.locale))
