@@ -250,6 +250,11 @@ def bulk_action():
 
 
 def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_events=(), back=None):
+    now = utcnow()
+    if status == 200:
+        # First: its commit expires what the session holds; after the history was read, every
+        # event was loaded again, one query each, when the page showed it.
+        presence.mark_present(ticket.id, current_user.id, now)
     events = access.history(current_user, ticket)
     people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
     people = {}
@@ -274,9 +279,6 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
     reply_form.set_assignee.choices = _assignee_choices(agents, keep=True)
     if not reply_form.seen_event.data or new_events:
         reply_form.seen_event.data = str(max((e.id for e in events), default=0))
-    now = utcnow()
-    if status == 200:
-        presence.mark_present(ticket.id, current_user.id, now)
     return render_template(
         "agent/ticket.html",
         ticket=ticket,
