@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -127,6 +128,8 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
         tickets=rows,
         badges=badges(rows, now),
         words=queue_words(),
+        # Translated once; `%` on Markup escapes the number as the template's _() would.
+        select_label=Markup(_("Select %(number)s")),
         ticket_href=_ticket_href(carried),
         next_cursor=next_cursor,
         filters=filters,
