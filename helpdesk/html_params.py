@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from markupsafe import Markup, escape
+from wtforms import widgets
 from wtforms.widgets import core
 
 ORIGINAL = core.html_params
@@ -35,5 +36,10 @@ def html_params(**kwargs: Any) -> Markup:
 
 
 def install() -> None:
-    """Use this ``html_params`` in WTForms' widgets (they look it up in their module)."""
+    """Use this ``html_params`` wherever WTForms looks it up: its widgets' module, the package
+    (field labels call ``widgets.html_params``) and the input and button widgets, which keep
+    it as a static method."""
     core.html_params = html_params
+    widgets.html_params = html_params
+    core.Input.html_params = staticmethod(html_params)
+    core.Button.html_params = staticmethod(html_params)

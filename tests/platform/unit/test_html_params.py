@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
+from wtforms import widgets
 from wtforms.widgets import core
 
 from helpdesk import html_params
@@ -25,6 +26,8 @@ def test_the_same_attributes_as_wtforms(kwargs):
 
 
 def test_installed_in_the_app(app):
-    assert core.html_params is html_params.html_params
+    for found in (core.html_params, widgets.html_params, core.Input.html_params, core.TextInput().html_params,
+                  core.Button.html_params):
+        assert found is html_params.html_params
     assert str(core.html_params(class_="x", data_row_id=3, required=True, disabled=False, value='a"b')) == \
         'class="x" data-row-id="3" required value="a&#34;b"'
