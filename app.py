@@ -16,7 +16,7 @@ import helpdesk.accounts  # noqa: F401  (registers the user loader)
 import knowledge
 import plans
 import tickets
-from helpdesk import config, formats, idempotency, security
+from helpdesk import babel_cache, config, formats, html_params, idempotency, security
 from helpdesk.api import http_error_response, is_api_request, service_error_response
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -25,7 +25,7 @@ from helpdesk.i18n import _l, get_locale, select_locale, select_timezone
 from helpdesk.markup import render_markdown
 from helpdesk.security import HttpsAwareSessionInterface, refuse_nul_characters
 from helpdesk.storage import init_storage
-from helpdesk.vocabulary import VOCABULARIES
+from helpdesk.vocabulary import VOCABULARIES, use_translator
 from helpdesk.vocabulary import label as vocabulary_label
 
 
@@ -87,6 +87,9 @@ def register_templates(app: Flask) -> None:
     # Every vocabulary's words through one filter: {{ ticket.category|label("category") }}, and
     # {% for s in vocabulary.status %} to list one (helpdesk/vocabulary.py).
     app.jinja_env.filters["label"] = vocabulary_label
+    html_params.install()  # WTForms' field attributes without Markup.format (same text)
+    babel_cache.install_jinja(app)
+    use_translator(babel_cache.gettext)  # vocabulary labels: the same catalogue, found once  # the templates' gettext: the catalogue found once per request
     formats.init_app(app)  # |when, |day, |percent, |money, |file_size: helpdesk/formats.py
     app.jinja_env.globals["vocabulary"] = VOCABULARIES
 

@@ -18,7 +18,6 @@ from babel.dates import format_interval, format_skeleton
 from flask_babel import (
     format_currency,
     format_date,
-    format_datetime,
     format_decimal,
     format_percent,
     format_time,
@@ -26,6 +25,8 @@ from flask_babel import (
     get_timezone,
     gettext,
 )
+
+from helpdesk.babel_cache import short_datetime
 
 # The language a user chooses -> the locale its numbers and dates are written in.
 FORMAT_LOCALES = {"en": "en_GB", "pl": "pl_PL"}
@@ -38,7 +39,7 @@ def format_locale(language: str | None) -> str:
 
 def when(instant: datetime | None, empty: str = "—") -> str:
     """An instant on the reader's wall clock, to the minute: ``4.12.2026, 11:24``."""
-    return format_datetime(instant, "short") if instant is not None else empty
+    return short_datetime(instant) if instant is not None else empty
 
 
 def when_long(instant: datetime | None, empty: str = "—") -> str:

@@ -13,16 +13,21 @@ from flask_babel import (
     format_date,
     format_datetime,
     get_locale,
-    gettext,
-    lazy_gettext,
-    ngettext,
 )
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
+from helpdesk.babel_cache import gettext, ngettext
 from helpdesk.formats import format_locale
 
 _ = gettext
-_l = lazy_gettext
+
+
+def _l(string: str, **variables: object) -> LazyString:
+    """flask_babel.lazy_gettext, translated through the request's catalogue (helpdesk.babel_cache)."""
+    return LazyString(gettext, string, **variables)
+
+
 __all__ = ["_", "_l", "ngettext", "format_date", "format_datetime", "get_locale"]
 
 LANGUAGE_NAMES = {"en": "English", "pl": "Polski"}

@@ -26,6 +26,15 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+# How a Label is translated: flask_babel.gettext, unless the app gives a faster one of the same
+# meaning (helpdesk.babel_cache.gettext, set by app.py; this module imports no Flask).
+_translate: Callable[[str], str] | None = None
+
+
+def use_translator(translate: Callable[[str], str] | None) -> None:
+    global _translate
+    _translate = translate
+
 
 class Label:
     """A msgid translated when shown (``str``, ``%`` formatting, Jinja, WTForms)."""
@@ -36,6 +45,8 @@ class Label:
         self.msgid = msgid
 
     def __str__(self) -> str:
+        if _translate is not None:
+            return _translate(self.msgid)
         from flask_babel import gettext  # at use, not at import: the rule modules stay Flask-free
 
         return gettext(self.msgid)
@@ -124,6 +135,24 @@ def label(value: Any, name: str | None = None, default: Any = None, attribute: s
     except ValueError:
         return value if default is None else default
     return getattr(member, attribute) or ""
+
+
+class Words(dict):
+    """A vocabulary's labels translated once, code -> text, for a page that shows one per row
+    (``words.status[t.status]``); like the ``label`` filter, an unknown code shows as itself, or
+    as ``default``."""
+
+    def __init__(self, items: dict[str, str], default: str | None = None) -> None:
+        super().__init__(items)
+        self.default = default
+
+    def __missing__(self, key: Any) -> Any:
+        return key if self.default is None else self.default
+
+
+def words(name: str, default: str | None = None) -> Words:
+    """The vocabulary ``name``'s labels in the reader's language (call it within the request)."""
+    return Words({member.value: str(member.label) for member in VOCABULARIES[name]}, default)
 
 
 @vocabulary("priority")

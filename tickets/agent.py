@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -19,6 +20,7 @@ from helpdesk.forms import flash_form_errors, form_page, form_status, refuse, sa
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from helpdesk.text import whole_number
+from helpdesk.vocabulary import Words, words
 from knowledge import services as help_services
 from knowledge import views as help_views
 from plans import services as plans_services
@@ -121,6 +123,10 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
         "agent/queue.html",
         tickets=rows,
         badges=badges(rows, now),
+        words=queue_words(),
+        # Translated once; `%` on Markup escapes the number as the template's _() would.
+        select_label=Markup(_("Select %(number)s")),
+        ticket_href=_ticket_href(carried),
         next_cursor=next_cursor,
         filters=filters,
         args=MultiDict(expanded),
@@ -137,6 +143,23 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
         bulk_form=bulk_form,
         selected={str(v) for v in (bulk_form.ticket.data or [])},
     ), status
+
+
+def queue_words() -> dict[str, Words]:
+    """The labels a queue row shows, translated once per page rather than once per row."""
+    return {name: words(name) for name in ("category", "coverage_source", "approval", "priority", "status")} | {
+        "sla_state": words("sla_state", "")}
+
+
+# A ticket id no ticket has: url_for builds one link around it; each row puts its own id there.
+_ID_SLOT = 987654321987654321
+
+
+def _ticket_href(carried: dict[str, str]) -> tuple[str, str]:
+    """The link to a ticket from the queue (its arguments carried), split where the id goes:
+    url_for once per page, not once per row. The id is the path's first such run of digits."""
+    head, tail = url_for("agent.ticket", ticket_id=_ID_SLOT, **carried).split(str(_ID_SLOT), 1)
+    return head, tail
 
 
 @bp.route("/views", methods=["POST"])
@@ -229,6 +252,11 @@ def bulk_action():
 
 
 def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_events=(), back=None):
+    now = utcnow()
+    if status == 200:
+        # First: its commit expires what the session holds; after the history was read, every
+        # event was loaded again, one query each, when the page showed it.
+        presence.mark_present(ticket.id, current_user.id, now)
     events = access.history(current_user, ticket)
     people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
     people = {}
@@ -253,9 +281,6 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
     reply_form.set_assignee.choices = _assignee_choices(agents, keep=True)
     if not reply_form.seen_event.data or new_events:
         reply_form.seen_event.data = str(max((e.id for e in events), default=0))
-    now = utcnow()
-    if status == 200:
-        presence.mark_present(ticket.id, current_user.id, now)
     return render_template(
         "agent/ticket.html",
         ticket=ticket,

@@ -75,6 +75,9 @@ class Ticket(db.Model):
         # instant by (next_deadline_at, id), then those without one by id.
         Index("ix_tickets_open_next_deadline_at_id", "next_deadline_at", "id",
               postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        # The "Mine" and "Unassigned" views (migration 0023): one assignee's open tickets, due order.
+        Index("ix_tickets_open_assignee_due_id", "assignee_id", "next_deadline_at", "id",
+              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
         Index("ix_tickets_open_undated_id", "id",
               postgresql_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}"),
               sqlite_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}")),

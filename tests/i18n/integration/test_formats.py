@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from flask_babel import force_locale
+from flask_babel import force_locale, format_datetime
 
 from helpdesk import formats
 from helpdesk.formats import format_locale
+from helpdesk.i18n import _
 
 NOON = datetime(2026, 12, 4, 10, 24, 5, tzinfo=UTC)  # 11:24:05 in Warsaw
 
@@ -81,3 +82,31 @@ def test_plan_periods_are_named_not_written_as_keys(app, label, polish, english)
             assert plain(period_name(label)) == polish
         with force_locale("en_GB"):
             assert plain(period_name(label)) == english
+
+
+def _instants() -> list[datetime]:
+    """Every hour of 2026 (both DST switches) at odd minutes and seconds, a few naive ones too."""
+    start = datetime(2025, 12, 31, 22, 59, 59, tzinfo=UTC)
+    hours = [start + timedelta(hours=h, minutes=h % 60, seconds=h % 7) for h in range(0, 24 * 366, 5)]
+    return hours + [datetime(1999, 1, 2, 3, 4), datetime(2030, 10, 27, 0, 30)]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Warsaw", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "UTC"])
+@pytest.mark.parametrize("locale", ["pl_PL", "en_GB", "en_US", "de_DE", "ja_JP", "fa_IR"])
+def test_when_writes_what_babel_writes(app, monkeypatch, locale, zone):
+    """`|when` keeps its patterns for the request (helpdesk/babel_cache.py): Babel's own text,
+    for numeric patterns (ours) and others (en_US's AM/PM, Persian digits) in any time zone."""
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_TIMEZONE", zone)
+    with app.test_request_context(), force_locale(locale):
+        for instant in _instants():
+            assert formats.when(instant) == format_datetime(instant, "short"), instant
+
+
+def test_when_and_words_follow_a_locale_switched_within_the_request(app):
+    with app.test_request_context():
+        with force_locale("pl_PL"):
+            assert (formats.when(NOON), _("Queue")) == ("4.12.2026, 11:24", "Kolejka")
+        with force_locale("en_GB"):
+            assert (formats.when(NOON), _("Queue")) == ("04/12/2026, 11:24", "Queue")
+        with force_locale("pl_PL"):
+            assert (formats.when(NOON), _("Queue")) == ("4.12.2026, 11:24", "Kolejka")
