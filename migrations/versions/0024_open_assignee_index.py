@@ -7,8 +7,8 @@ for the assignee's; this one holds the open tickets only, by assignee, then in t
 "due" order (next_deadline_at, id), so the count and both halves of the page are ranges. Plain CREATE INDEX, no batch:
 a batch on SQLite would rebuild tickets and drop its triggers.
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-04 19:45:00
 
 """
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0023'
-down_revision = '0022'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
