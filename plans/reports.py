@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, String, case, cast, func, literal, select, union_all
+from sqlalchemy import Date, Integer, Numeric, String, bindparam, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import aliased, joinedload
 
 from helpdesk.companies import Client
@@ -292,13 +292,34 @@ class _Subscribed:
     plan: SupportPlan
 
 
+class _Bound:
+    """A report period as bound parameters (":start", ":end"), to build a statement once."""
+
+    start = bindparam("start", type_=Date)
+    end = bindparam("end", type_=Date)
+
+
+_STATEMENTS: dict[tuple[str, str, bool], Any] = {}
+
+
+def _statement(build: Any, one_client: bool) -> Any:
+    """The statement ``build`` makes for any period (and, with ``one_client``, the client
+    ":client"), built once per process and database kind: building it took longer than
+    running it."""
+    key = (db.session.get_bind().dialect.name, build.__name__, one_client)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = build(_Bound, bindparam("client", type_=Integer) if one_client else None)
+    return _STATEMENTS[key]
+
+
 def usage_report(period: Period, client_id: int | None = None) -> list[ClientUsage]:
     """Per client: minutes used against allowance and rollover, overage and its value, tickets
     by category and by coverage source. Three statements whatever the number of clients: the
     figures, the subscriptions with their allowance use per period (both reading the per-period
     sums of ``usage_totals``) and their plans with the plans' versions; the sums run in SQL."""
+    params = {"start": period.start, "end": period.end, "client": client_id}
     lines: dict[int, ClientUsage] = {}
-    for row in db.session.execute(_client_figures(period, client_id)):
+    for row in db.session.execute(_statement(_client_figures, client_id is not None), params):
         line = lines.get(row.client_id)
         if line is None:
             line = lines[row.client_id] = ClientUsage(row.client_id, row.name, row.slug)
@@ -311,7 +332,7 @@ def usage_report(period: Period, client_id: int | None = None) -> list[ClientUsa
     subscriptions: dict[int, tuple[int, int, date, date | None]] = {}
     used: dict[int, dict[date, tuple[int, int]]] = {}
     for sid, cid, plan_id, starts_on, ends_on, name, slug, joined in db.session.execute(
-        _subscriptions_with_usage(period, client_id)
+        _statement(_subscriptions_with_usage, client_id is not None), params
     ):
         subscriptions[sid] = (cid, plan_id, starts_on, ends_on)
         if cid not in lines:
