@@ -67,6 +67,20 @@ def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
         record.info["sqlite_optimized_at"] = time.monotonic()
 
 
+@event.listens_for(Engine, "connect")
+def _postgresql_settings(dbapi_connection: Any, record: Any) -> None:
+    """Per-connection PostgreSQL settings: no JIT compilation.
+
+    The planner's cost of a query with a correlated subquery per row (the usage report's ticket
+    counts, a few thousand index probes) passes jit_above_cost, and compiling it took longer (20+
+    ms) than running it; the helpdesk's queries are all short, so JIT never pays off here.
+    """
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+        dbapi_connection.commit()
+
+
 @event.listens_for(Pool, "checkin")
 def _sqlite_optimize(dbapi_connection: Any, record: Any) -> None:
     """PRAGMA optimize when a connection returns to the pool, at most once an hour per connection.

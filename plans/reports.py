@@ -18,8 +18,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Date, Integer, Numeric, String, bindparam, case, cast, func, literal, select, union_all
+from sqlalchemy.orm import aliased, joinedload
 
 from helpdesk.companies import Client
 from helpdesk.date_bounds import EARLIEST, LATEST, out_of_bounds_message, within_bounds
@@ -33,6 +33,7 @@ from plans.models import (
     OVERAGE_CHARGES,
     CoverageDecision,
     Subscription,
+    SupportPlan,
     UsageEntry,
     UsageTotal,
 )
@@ -177,16 +178,6 @@ def ledger_sums(period: Period, client_id: int | None = None) -> dict[int, Sums]
     return {row.client_id: Sums.from_row(row) for row in db.session.execute(query)}
 
 
-def _subscriptions_in(period: Period, client_id: int | None = None) -> list[Subscription]:
-    query = select(Subscription).where(
-        Subscription.starts_on < period.end,
-        (Subscription.ends_on.is_(None)) | (Subscription.ends_on >= period.start),
-    )
-    if client_id is not None:
-        query = query.where(Subscription.client_id == client_id)
-    return list(db.session.scalars(query.order_by(Subscription.client_id, Subscription.starts_on)))
-
-
 def _latest_decisions(period: Period, client_id: int | None = None) -> Any:
     """The latest decision of every ticket filed in the period (as a subquery of ids)."""
     filed = select(CoverageDecision.ticket_id).where(
@@ -204,8 +195,8 @@ def _latest_decisions(period: Period, client_id: int | None = None) -> Any:
     )
 
 
-def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, list[tuple[str, str, int]]]:
-    """(category, current source, count) of the tickets filed in the period, per client.
+def _ticket_counts_query(period: Period, client_id: int | None = None) -> Any:
+    """(client, "category:source" now, count) of the tickets filed in the period.
 
     The filing decisions of the period come from the period_start index; each one's ticket's
     latest decision from one probe of the (ticket_id, id, category, source) index, read
@@ -227,40 +218,144 @@ def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, lis
     if client_id is not None:
         filed = filed.where(CoverageDecision.client_id == client_id)
     inner = filed.subquery()
-    rows = db.session.execute(
-        select(inner.c.client_id, inner.c.current, func.count()).group_by(inner.c.client_id, inner.c.current)
-    ).all()
+    return select(inner.c.client_id, inner.c.current, func.count().label("filed")).group_by(
+        inner.c.client_id, inner.c.current)
+
+
+def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, list[tuple[str, str, int]]]:
+    """(category, current source, count) of the tickets filed in the period, per client."""
     counts: dict[int, list[tuple[str, str, int]]] = {}
-    for client, current_value, count in rows:
+    for client, current_value, count in db.session.execute(_ticket_counts_query(period, client_id)):
         category, _, source = current_value.partition(":")
         counts.setdefault(client, []).append((category, source, int(count)))
     return counts
 
 
+def _client_figures(period: Period, client_id: int | None = None) -> Any:
+    """One statement for every client's figures in the period: a row of ledger sums per client
+    (from ``usage_totals``) and a row per client, current category and current source of the
+    tickets filed then, with the client's name beside each."""
+    sums = select(UsageTotal.client_id.label("client_id"), *_sums(), cast(None, String).label("current"),
+                  literal(0).label("filed")).where(*_in_period(period, UsageTotal)).group_by(UsageTotal.client_id)
+    if client_id is not None:
+        sums = sums.where(UsageTotal.client_id == client_id)
+    counts = _ticket_counts_query(period, client_id).subquery()
+    zero = literal(0)
+    tickets = select(
+        counts.c.client_id, *(zero.label(name) for name in SUM_NAMES), cast(0, Numeric(14, 2)).label("value"),
+        cast(None, String).label("currency"), cast(None, String).label("currency_max"), counts.c.current,
+        counts.c.filed,
+    )
+    lines = union_all(sums, tickets).subquery()
+    return select(Client.name, Client.slug, lines).join(Client, Client.id == lines.c.client_id)
+
+
+def _joined(value: Any) -> Any:
+    """The values of a group joined by commas (string_agg on PostgreSQL, group_concat on SQLite)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.string_agg(value, literal(","))
+    return func.group_concat(value, ",")
+
+
+def _subscriptions_with_usage(period: Period, client_id: int | None = None) -> Any:
+    """One statement for the subscriptions running in the period, each with its client's name and
+    the allowance used in each of its periods up to this one, as "start:minutes:tickets" joined
+    by commas (from the per-period sums of ``usage_totals``; a period without allowance use has
+    none): what the rollover is carried from. One row per subscription."""
+    used = (
+        cast(UsageTotal.period_start, String) + ":" + cast(UsageTotal.minutes, String) + ":"
+        + cast(UsageTotal.tickets, String)
+    )
+    query = (
+        select(Subscription.id, Subscription.client_id, Subscription.plan_id, Subscription.starts_on,
+               Subscription.ends_on, Client.name, Client.slug, _joined(used).label("used"))
+        .join(Client, Client.id == Subscription.client_id)
+        .outerjoin(UsageTotal, (UsageTotal.subscription_id == Subscription.id) & (UsageTotal.charge == "allowance")
+                   & (UsageTotal.period_start < period.end))
+        .where(Subscription.starts_on < period.end,
+               (Subscription.ends_on.is_(None)) | (Subscription.ends_on >= period.start))
+        .group_by(Subscription.id, Client.id)
+    )
+    if client_id is not None:
+        query = query.where(Subscription.client_id == client_id)
+    return query
+
+
+@dataclass(frozen=True)
+class _Subscribed:
+    """What ``allowance_history`` reads of a subscription, from a plain row and its plan."""
+
+    id: int
+    client_id: int
+    starts_on: date
+    ends_on: date | None
+    plan: SupportPlan
+
+
+class _Bound:
+    """A report period as bound parameters (":start", ":end"), to build a statement once."""
+
+    start = bindparam("start", type_=Date)
+    end = bindparam("end", type_=Date)
+
+
+_STATEMENTS: dict[tuple[str, str, bool], Any] = {}
+
+
+def _statement(build: Any, one_client: bool) -> Any:
+    """The statement ``build`` makes for any period (and, with ``one_client``, the client
+    ":client"), built once per process and database kind: building it took longer than
+    running it."""
+    key = (db.session.get_bind().dialect.name, build.__name__, one_client)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = build(_Bound, bindparam("client", type_=Integer) if one_client else None)
+    return _STATEMENTS[key]
+
+
 def usage_report(period: Period, client_id: int | None = None) -> list[ClientUsage]:
     """Per client: minutes used against allowance and rollover, overage and its value, tickets
-    by category and by coverage source. A fixed number of queries, whatever the number of
-    clients; the sums run in SQL."""
-    sums = ledger_sums(period, client_id)
-    subscriptions = _subscriptions_in(period, client_id)
-    used = allowance_used([s.id for s in subscriptions], period.end)
-    counts = ticket_counts(period, client_id)
-    ids = set(sums) | {s.client_id for s in subscriptions} | set(counts)
-    if not ids:
-        return []
-    clients = {c.id: c for c in db.session.scalars(select(Client).where(Client.id.in_(ids)))}
-    lines = {cid: ClientUsage(cid, clients[cid].name, clients[cid].slug, sums.get(cid, Sums())) for cid in ids}
-    for subscription in subscriptions:
-        line = lines[subscription.client_id]
-        mine = allowance_history(subscription, period.end - timedelta(days=1), used.get(subscription.id, {}),
-                                 since=period.start)
-        if mine and subscription.plan.name not in line.plans:
-            line.plans.append(subscription.plan.name)
+    by category and by coverage source. Three statements whatever the number of clients: the
+    figures, the subscriptions with their allowance use per period (both reading the per-period
+    sums of ``usage_totals``) and their plans with the plans' versions; the sums run in SQL."""
+    params = {"start": period.start, "end": period.end, "client": client_id}
+    lines: dict[int, ClientUsage] = {}
+    for row in db.session.execute(_statement(_client_figures, client_id is not None), params):
+        line = lines.get(row.client_id)
+        if line is None:
+            line = lines[row.client_id] = ClientUsage(row.client_id, row.name, row.slug)
+        if row.current is None:
+            line.sums = Sums.from_row(row)
+        else:
+            category, _, source = row.current.partition(":")
+            line.by_category[category] += int(row.filed)
+            line.by_source[source] += int(row.filed)
+    subscriptions: dict[int, tuple[int, int, date, date | None]] = {}
+    used: dict[int, dict[date, tuple[int, int]]] = {}
+    for sid, cid, plan_id, starts_on, ends_on, name, slug, joined in db.session.execute(
+        _statement(_subscriptions_with_usage, client_id is not None), params
+    ):
+        subscriptions[sid] = (cid, plan_id, starts_on, ends_on)
+        if cid not in lines:
+            lines[cid] = ClientUsage(cid, name, slug)
+        mine = used[sid] = {}
+        for item in joined.split(",") if joined else ():
+            start_text, minutes, tickets = item.split(":")
+            start = date.fromisoformat(start_text)
+            had_minutes, had_tickets = mine.get(start, (0, 0))  # one row per currency
+            mine[start] = (had_minutes + int(minutes), had_tickets + int(tickets))
+    plan_ids = {plan_id for _, plan_id, _, _ in subscriptions.values()}
+    plans = {plan.id: plan for plan in db.session.scalars(
+        select(SupportPlan).options(joinedload(SupportPlan.versions)).where(SupportPlan.id.in_(plan_ids))
+    ).unique()} if plan_ids else {}
+    last_day = period.end - timedelta(days=1)
+    for sid, (cid, plan_id, starts_on, ends_on) in sorted(subscriptions.items(), key=lambda s: (s[1][0], s[1][2])):
+        line = lines[cid]
+        plan = plans[plan_id]
+        subscribed = _Subscribed(sid, cid, starts_on, ends_on, plan)
+        mine = allowance_history(subscribed, last_day, used.get(sid, {}), since=period.start)  # type: ignore[arg-type]
+        if mine and plan.name not in line.plans:
+            line.plans.append(plan.name)
         line.periods += mine
-    for cid, rows in counts.items():
-        for category, source, count in rows:
-            lines[cid].by_category[category] += count
-            lines[cid].by_source[source] += count
     return sorted(lines.values(), key=lambda line: (line.name.lower(), line.client_id))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -121,6 +122,10 @@ class Ticket(db.Model):
     sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Business seconds spent waiting on the client, on the policy's calendar.
     sla_paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The plan of the latest coverage decision's subscription (None: none), copied here by
+    # database triggers on coverage_decisions (migration 0023) for the SLA report by plan.
+    # Read-only here; no foreign key, like the summaries' keys.
+    sla_plan_id: Mapped[int | None] = mapped_column(Integer)
     # Filed by e-mail: the category came from the mailbox, so an agent confirms it (reclassify);
     # the "Category to confirm" view lists these.
     category_to_confirm: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -168,7 +173,7 @@ class SlaMonthCount(db.Model):
     of one client, category and priority: tickets, clocks met of those decided, paused time.
 
     Read-only here: database triggers on `sla_clocks` and `tickets` (migration 0014) keep it
-    current in the same transaction as every change, whoever writes. A ticket counts once it
+    current in the same transaction as every change, whoever writes (0015, key extended by 0023). A ticket counts once it
     has its first-response clock, as the report's join did. Rows of all zeros are removed.
     """
 
@@ -178,6 +183,10 @@ class SlaMonthCount(db.Model):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
     category: Mapped[str] = mapped_column(String(30), primary_key=True)
     priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    # The source that set the tickets' SLA ("": none) and, for support-plan work, the plan of
+    # the latest coverage decision's subscription (0: none or another source). Migration 0023.
+    source: Mapped[str] = mapped_column(String(30), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tickets: Mapped[int]
     first_met: Mapped[int]
     first_decided: Mapped[int]

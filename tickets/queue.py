@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from helpdesk.accounts import User
@@ -186,6 +186,18 @@ def status_in(statuses: tuple[str, ...]) -> Any:
     return Ticket.status.in_(bindparam("status", list(statuses), expanding=True, literal_execute=True, unique=True))
 
 
+def _rare(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A condition few tickets meet, on a column whose other values almost all of them have (no
+    approval asked, category confirmed, an assignee). SQLite's statistics (sqlite_stat1) know only the
+    average number of rows per value, which this skew makes the whole table, so its planner read
+    every open ticket (or, for approvals, every ticket) instead of the column's index: at 100,000
+    tickets the views' counts took half a second. likelihood() tells it the truth; PostgreSQL
+    knows the most common values and needs nothing."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.likelihood(condition, literal_column("0.001"))
+    return condition
+
+
 def filtered_tickets(
     user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None,
     probe: bool = False,
@@ -210,15 +222,15 @@ def filtered_tickets(
     if filters.client:
         query = query.where(Ticket.client_id.in_(select(Client.id).where(Client.slug == filters.client)))
     if filters.assignee == "none":
-        query = query.where(Ticket.assignee_id.is_(None))
+        query = query.where(_rare(Ticket.assignee_id.is_(None)))
     elif filters.assignee:
         query = query.where(Ticket.assignee_id == int(filters.assignee))
     if filters.breached:
         query = query.where(Ticket.sla_state == "breached")
     if filters.unconfirmed:
-        query = query.where(Ticket.category_to_confirm.is_(True))
+        query = query.where(_rare(Ticket.category_to_confirm.is_(True)))
     if filters.approval:
-        query = query.where(Ticket.coverage_approval == filters.approval)
+        query = query.where(_rare(Ticket.coverage_approval == filters.approval))
     if filters.q is not None:
         query = query.where(search.matches(filters.q, staff=user.is_staff, probe=probe))
     within = None

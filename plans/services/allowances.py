@@ -87,23 +87,47 @@ def allowance_history(
     """Every period of the subscription up to the one containing ``until``, oldest first, with
     the rollover carried from one into the next. ``used`` maps a period start to the (minutes,
     tickets) taken from the allowance, summed from the ledger. With ``since``, only the periods
-    starting on or after it are returned (the earlier ones still carry their rollover)."""
-    history: list[PeriodAllowance] = []
+    starting on or after it are returned (the earlier ones still carry their rollover, in a
+    tight loop: a few arithmetic steps each, no objects)."""
+    plan = subscription.plan
+    step = 1 if plan.period == "month" else 3
+    last = until if subscription.ends_on is None else min(until, subscription.ends_on)
+    anchor = subscription.starts_on
+    versions = plan.versions
+    k = 0
+    start = anchor
     rollover_in = 0
+    if since is not None:
+        effective = [v.effective_from for v in versions]
+        allowances = [v.allowance_minutes for v in versions]
+        caps = [v.rollover_cap_minutes for v in versions]
+        choice = 0
+        first_month = anchor.year * 12 + anchor.month - 1  # period_boundary without a day to clamp
+        while start < since and start <= last:
+            while choice + 1 < len(effective) and effective[choice + 1] <= start:
+                choice += 1
+            allowance, cap = allowances[choice], caps[choice]
+            if allowance is None:
+                rollover_in = 0
+            else:  # plans.coverage.rollover, inlined
+                own_used = max(0, max(0, used.get(start, (0, 0))[0]) - rollover_in)
+                rollover_in = max(0, min(cap, allowance - own_used))
+            k += 1
+            year, month = divmod(first_month + k * step, 12)
+            start = date(year, month + 1, anchor.day) if anchor.day <= 28 else period_boundary(anchor, k * step)
+    history: list[PeriodAllowance] = []
     terms: dict[int, PlanTerms] = {}
-    for period in periods_of(subscription, until):
-        minutes, tickets = used.get(period.start, (0, 0))
-        version = subscription.plan.version_on(period.start)
+    while start <= last:
+        end = period_boundary(anchor, (k + 1) * step)
+        period = Period(start, end)
+        minutes, tickets = used.get(start, (0, 0))
+        version = plan.version_on(start)
         if version.id not in terms:
-            terms[version.id] = version.terms(subscription.plan)
-        if since is not None and period.start < since:  # only its rollover is needed
-            t = terms[version.id]
-            rollover_in = rollover(allowance_minutes=t.allowance_minutes, minutes_used=max(0, minutes),
-                                   rollover_in=rollover_in, cap=t.rollover_cap_minutes)
-            continue
+            terms[version.id] = version.terms(plan)
         entry = PeriodAllowance(period, terms[version.id], rollover_in, minutes, tickets)
         history.append(entry)
         rollover_in = entry.rollover_out
+        k, start = k + 1, end
     return history
 
 

@@ -1,18 +1,19 @@
-"""sla_month_counts (the SLA report's numbers per month, client, category and priority, kept by
-database triggers) always equals a recount from the tickets and their clocks, whatever changed
+"""sla_month_counts (the SLA report's numbers per month, client, category, priority, SLA source
+and plan, kept by database triggers) always equals a recount from the tickets and their clocks, whatever changed
 them; and the SLA report reads it, with the same numbers as the recount."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.conftest import _empty_tables
 
-SUMMARY = ("SELECT month, client_id, category, priority, tickets, first_met, first_decided, resolution_met, "
+SUMMARY = ("SELECT month, client_id, category, priority, source, plan_id, tickets, first_met, first_decided, resolution_met, "
            "resolution_decided, paused_seconds FROM sla_month_counts")
 
 
@@ -21,17 +22,21 @@ def _recount() -> dict[tuple, tuple]:
     from helpdesk.extensions import db
     from tickets.sla.report import REPORT_ZONE
 
+    # The plan: the latest coverage decision's subscription's, read from the decisions themselves.
     rows = db.session.execute(text(
-        "SELECT t.created_at, t.client_id, t.category, t.priority, t.sla_paused_seconds, f.outcome, r.outcome "
+        "SELECT t.created_at, t.client_id, t.category, t.priority, t.sla_source, "
+        "(SELECT s.plan_id FROM coverage_decisions d LEFT JOIN subscriptions s ON s.id = d.subscription_id "
+        " WHERE d.ticket_id = t.id ORDER BY d.id DESC LIMIT 1), t.sla_paused_seconds, f.outcome, r.outcome "
         "FROM tickets t JOIN sla_clocks f ON f.ticket_id = t.id AND f.kind = 'first_response' "
         "JOIN sla_clocks r ON r.ticket_id = t.id AND r.kind = 'resolution'")).all()
     out: dict[tuple, list[int]] = {}
-    for created, client_id, category, priority, paused, first, resolution in rows:
+    for created, client_id, category, priority, source, plan, paused, first, resolution in rows:
         if isinstance(created, str):  # SQLite's text
             from datetime import UTC, datetime
             created = datetime.fromisoformat(created).replace(tzinfo=UTC)
         month = created.astimezone(REPORT_ZONE).strftime("%Y-%m")
-        n = out.setdefault((month, client_id, category, priority), [0] * 6)
+        plan_id = (plan or 0) if source == "support_plan" else 0
+        n = out.setdefault((month, client_id, category, priority, source or "", plan_id), [0] * 6)
         for i, value in enumerate((1, first == "met", first is not None, resolution == "met", resolution is not None,
                                    paused)):
             n[i] += int(value)
@@ -42,7 +47,7 @@ def assert_summary_equals_recount() -> None:
     from helpdesk.extensions import db
 
     db.session.rollback()  # what is committed
-    summary = {tuple(r[:4]): tuple(int(x) for x in r[4:]) for r in db.session.execute(text(SUMMARY))}
+    summary = {tuple(r[:6]): tuple(int(x) for x in r[6:]) for r in db.session.execute(text(SUMMARY))}
     assert summary == _recount()
 
 
@@ -62,12 +67,30 @@ operation = st.one_of(
     st.tuples(st.just("move_in_sql"), st.integers(0, 50)),
     st.tuples(st.just("refile_in_sql"), st.integers(0, 50), st.integers(1, 400)),
     st.tuples(st.just("delete_in_sql"), st.integers(0, 50)),
+    # the plan of the latest coverage decision: a new decision under another subscription (or
+    # none), the latest decision taken away, the SLA source changed by hand
+    st.tuples(st.just("decide_in_sql"), st.integers(0, 50), st.sampled_from(["standard", "premium", None])),
+    st.tuples(st.just("undecide_in_sql"), st.integers(0, 50)),
+    st.tuples(st.just("source_in_sql"), st.integers(0, 50), st.sampled_from(["support_plan", "bug_fix", None])),
 )
+
+
+@pytest.fixture
+def subscriptions(cov, world) -> dict[str, int]:
+    """ACME on "Standard" and Globex on "Premium", both in production (their question tickets
+    are support-plan work under them)."""
+    from datetime import date
+
+    cov.production(world.acme, date(2025, 11, 1))
+    cov.production(world.globex, date(2025, 11, 1))
+    standard = cov.subscribe(world.acme, cov.plan("Standard", on=date(2025, 12, 1)), date(2026, 1, 1))
+    premium = cov.subscribe(world.globex, cov.plan("Premium", on=date(2025, 12, 1)), date(2026, 1, 1))
+    return {"standard": standard.id, "premium": premium.id}
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(operations=st.lists(operation, min_size=1, max_size=12))
-def test_the_summary_equals_a_recount_after_random_operations(app, world, make_ticket, operations):
+def test_the_summary_equals_a_recount_after_random_operations(app, world, make_ticket, subscriptions, operations):
     from helpdesk.clock import utcnow
     from helpdesk.extensions import db
     from tickets.models import Ticket
@@ -115,6 +138,29 @@ def test_the_summary_equals_a_recount_after_random_operations(app, world, make_t
                 db.session.execute(text(f"DELETE FROM {table} WHERE ticket_id = :id"), {"id": ticket.id})
             db.session.execute(text("DELETE FROM tickets WHERE id = :id"), {"id": ticket.id})
             db.session.commit()
+        elif op == "decide_in_sql":
+            latest = db.session.execute(text("SELECT max(id) FROM coverage_decisions WHERE ticket_id = :id"),
+                                        {"id": ticket.id}).scalar()
+            if latest is not None:
+                columns = ("ticket_id, client_id, time_entry_id, trigger, why, category, source, covered, "
+                           "needs_approval, billable, approval, approval_rate, approval_currency, reason_msgid, "
+                           "reason_params, period_label, period_start, inputs, decision, charge, actor_id, created_at")
+                db.session.execute(text(
+                    f"INSERT INTO coverage_decisions ({columns}, subscription_id) SELECT {columns}, :sub "
+                    "FROM coverage_decisions WHERE id = :latest"),
+                    {"sub": subscriptions.get(args[1]) if args[1] else None, "latest": latest})
+                db.session.commit()
+        elif op == "undecide_in_sql":
+            ids = list(db.session.scalars(text("SELECT id FROM coverage_decisions WHERE ticket_id = :id "
+                                               "ORDER BY id DESC"), {"id": ticket.id}))
+            if len(ids) > 1 and not db.session.execute(text("SELECT 1 FROM usage_entries WHERE decision_id = :d"),
+                                                       {"d": ids[0]}).first():
+                db.session.execute(text("DELETE FROM coverage_decisions WHERE id = :d"), {"d": ids[0]})
+                db.session.commit()
+        elif op == "source_in_sql":
+            db.session.execute(text("UPDATE tickets SET sla_source = :s WHERE id = :id"),
+                               {"s": args[1], "id": ticket.id})
+            db.session.commit()
         assert_summary_equals_recount()
     assert_summary_equals_recount()
 
@@ -148,3 +194,30 @@ def test_the_report_shows_the_summary_s_numbers(app, world, make_ticket, web, lo
     db.session.rollback()
     login(world.manager)
     assert web.get("/manager/sla/?by=priority").status_code == 200
+
+
+def test_the_report_by_plan_follows_the_latest_decision_s_plan(app, world, make_ticket, subscriptions):
+    from helpdesk.clock import utcnow
+    from helpdesk.extensions import db
+    from tickets.sla.report import report_rows
+
+    ticket = make_ticket(world.acme_user, category="question")
+    month = [utcnow().date().replace(day=1)]
+    assert ticket.sla_source == "support_plan"
+    assert {r.key: r.tickets for r in report_rows("plan", month)} == {"Standard": 1}
+    latest = db.session.execute(text("SELECT max(id) FROM coverage_decisions WHERE ticket_id = :id"),
+                                {"id": ticket.id}).scalar()
+    db.session.execute(text(
+        "INSERT INTO coverage_decisions (ticket_id, client_id, time_entry_id, trigger, why, category, source, covered, "
+        "needs_approval, billable, approval, approval_rate, approval_currency, reason_msgid, reason_params, "
+        "period_label, period_start, inputs, decision, charge, actor_id, created_at, subscription_id) "
+        "SELECT ticket_id, client_id, time_entry_id, trigger, why, category, source, covered, needs_approval, "
+        "billable, approval, approval_rate, approval_currency, reason_msgid, reason_params, period_label, "
+        "period_start, inputs, decision, charge, actor_id, created_at, :sub FROM coverage_decisions WHERE id = :d"),
+        {"sub": subscriptions["premium"], "d": latest})
+    db.session.commit()
+    assert {r.key: r.tickets for r in report_rows("plan", month)} == {"Premium": 1}
+    db.session.execute(text("UPDATE tickets SET sla_source = 'bug_fix' WHERE id = :id"), {"id": ticket.id})
+    db.session.commit()
+    assert {r.key: r.tickets for r in report_rows("plan", month)} == {"bug_fix": 1}
+    assert_summary_equals_recount()
