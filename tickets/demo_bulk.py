@@ -195,24 +195,33 @@ _STAGE_INSERT = (
     f"FROM (SELECT *, {_OWN} AS own FROM {_STAGE}) staged ORDER BY id"
 )
 # Every summary the triggers keep, recounted from its rows (the backfills of migrations 0013,
-# 0015 and 0017).
+# 0025 and 0017).
 _PG_MONTH = "to_char(t.created_at AT TIME ZONE 'Europe/Warsaw', 'YYYY-MM')"
 _FIRST = "c.kind = 'first_response'"
+# The plan of each ticket's latest coverage decision, which the triggers of migration 0025 copy
+# as decisions arrive: run while they are off (before the indexes are built again).
+_PLAN_OF_TICKETS = (
+    "UPDATE tickets t SET sla_plan_id = latest.plan_id FROM (SELECT DISTINCT ON (d.ticket_id) d.ticket_id, "
+    "s.plan_id FROM coverage_decisions d LEFT JOIN subscriptions s ON s.id = d.subscription_id "
+    "ORDER BY d.ticket_id, d.id DESC) latest "
+    "WHERE latest.ticket_id = t.id AND t.sla_plan_id IS DISTINCT FROM latest.plan_id"
+)
 _RECOUNTS = (
     "DELETE FROM ticket_counts",
     "INSERT INTO ticket_counts (client_id, status, n) SELECT client_id, status, count(*) FROM tickets "
     "GROUP BY client_id, status",
     "DELETE FROM sla_month_counts",
-    "INSERT INTO sla_month_counts (month, client_id, category, priority, tickets, first_met, first_decided, "
-    "resolution_met, resolution_decided, paused_seconds) "
-    f"SELECT {_PG_MONTH} AS m, t.client_id, t.category, t.priority, "
+    "INSERT INTO sla_month_counts (month, client_id, category, priority, source, plan_id, tickets, first_met, "
+    "first_decided, resolution_met, resolution_decided, paused_seconds) "
+    f"SELECT {_PG_MONTH} AS m, t.client_id, t.category, t.priority, coalesce(t.sla_source, '') AS src, "
+    "(CASE WHEN t.sla_source = 'support_plan' THEN coalesce(t.sla_plan_id, 0) ELSE 0 END) AS pl, "
     f"sum(CASE WHEN {_FIRST} THEN 1 ELSE 0 END), "
     f"sum(CASE WHEN {_FIRST} AND c.outcome = 'met' THEN 1 ELSE 0 END), "
     f"sum(CASE WHEN {_FIRST} AND c.outcome IS NOT NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN c.kind = 'resolution' AND c.outcome = 'met' THEN 1 ELSE 0 END), "
     "sum(CASE WHEN c.kind = 'resolution' AND c.outcome IS NOT NULL THEN 1 ELSE 0 END), "
     f"sum(CASE WHEN {_FIRST} THEN t.sla_paused_seconds ELSE 0 END) "
-    "FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id GROUP BY m, t.client_id, t.category, t.priority",
+    "FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id GROUP BY m, t.client_id, t.category, t.priority, src, pl",
     "DELETE FROM usage_totals",
     "INSERT INTO usage_totals (period_start, client_id, subscription_id, charge, currency, minutes, tickets, "
     "amount, entries) SELECT period_start, client_id, coalesce(subscription_id, 0), charge, coalesce(currency, ''), "
@@ -264,6 +273,7 @@ class _FastLoad:
         if not self.on:
             return
         run = db.session.connection().exec_driver_sql
+        run(_PLAN_OF_TICKETS)
         run("SET LOCAL session_replication_role = origin")
         if self.indexes:
             run("SET LOCAL maintenance_work_mem = '256MB'")
