@@ -1,7 +1,8 @@
 """Benchmark: search, view counts and a bulk update at two sizes on PostgreSQL (issue 14).
 
 Seeds one PostgreSQL database per size with `flask demo seed --tickets N` (databases named
-`opiekun_bench_search_<N>` on BENCH_DATABASE_URL's server, kept and reused; the seed's bulk
+`opiekun_bench_search_<N>` on BENCH_DATABASE_URL's server (BENCH_DB_PREFIX: `opiekun_bench` shares
+bench/run's), kept and reused; the seed's bulk
 inserts fill the search documents through the triggers of migration 0014, set-based), then
 times, in process, as the demo agent:
 
@@ -42,6 +43,8 @@ SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5
 # here); without Redis they would be delivered inline, inside the measured time.
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 RUNS = int(os.environ.get("BENCH_RUNS", 50))
+# BENCH_DB_PREFIX=opiekun_bench reuses bench/run's PostgreSQL databases (the same seed).
+PREFIX = os.environ.get("BENCH_DB_PREFIX", "opiekun_bench_search")
 MAX_RATIO = 3.0
 MAX_BULK_S = 2.0
 COMMON, RARE = "courier", "allegro"
@@ -60,7 +63,7 @@ def _median_ms(action, runs: int) -> float:
 
 def _database(size: int) -> str:
     url = make_url(SERVER).set(drivername="postgresql+psycopg")
-    name = f"opiekun_bench_search_{size}"
+    name = f"{PREFIX}_{size}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
