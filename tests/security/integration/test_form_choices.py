@@ -26,6 +26,7 @@ UNVALIDATED = {
     ("AssignForm", "assignee"): "staff ids; tickets.services.assign checks them",
     ("BulkForm", "assignee"): "staff ids, 'none' or keep; tickets.bulk assigns each ticket through tickets.services.assign",
     ("BulkForm", "ticket"): "the queue's rows; tickets.agent reads them as ids and tickets.bulk loads each through tickets.access",
+    ("RuleForm", "view"): "shared saved views; tickets.autoassign refuses a missing, personal or invalid one when saving",
     ("MacroForm", "set_assignee"): "staff ids or 'me'; tickets.macros checks them when saving",
     ("TriageForm", "set_assignee"): "staff ids, 'none' or keep; tickets.triage assigns through tickets.services.assign",
     ("FollowerForm", "user"): "colleague ids; tickets.followers checks them (same company, active client user)",
