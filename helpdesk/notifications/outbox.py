@@ -458,10 +458,16 @@ def enqueue(ids: list[int], connection: redis.Redis | None = None) -> None:
 
 
 def deliver_inline(ids: list[int]) -> None:
-    """The embedded default: deliver each entry now, in a fresh app context of its own."""
-    from helpdesk.notifications.delivery import deliver
+    """The embedded default: deliver the entries now, in a fresh app context of their own (to
+    files: all in one commit, `deliver_local`; otherwise each entry on its own)."""
+    from helpdesk.notifications.delivery import deliver, deliver_local
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.app_context():
+        try:
+            ids = deliver_local(ids)
+        except Exception:  # the context's teardown rolls its session back; each entry is tried below
+            log.exception("inline delivery of notifications %s to files failed", ids)
     for entry_id in ids:
         with app.app_context():
             try:
