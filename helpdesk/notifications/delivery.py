@@ -293,20 +293,22 @@ def deliver_local(entry_ids: list[int]) -> list[int]:
     SQLite each is a turn of the one write lock). A result is written only if the delivery is
     still pending: a sweep that took it meanwhile records its own (the same file). A process
     that dies before the commit leaves the rows pending for the sweep, which writes the same
-    files again. Returns the ids of the entries left to `deliver` (a webhook: a real send).
+    files again. Returns the ids of the entries left to `deliver`.
     """
     if not entry_ids or not isinstance(mail.transport(), mail.FileTransport):
         return list(entry_ids)
     now = utcnow()
     with db.engine.connect() as conn:
         rows = conn.execute(
-            select(*CLAIM_COLUMNS, *ENTRY_COLUMNS)
-            .where(DELIVERIES.c.outbox_id.in_(entry_ids), DELIVERIES.c.state == "pending",
+            select(*CLAIM_COLUMNS, DELIVERIES.c.state, *ENTRY_COLUMNS)
+            .where(DELIVERIES.c.outbox_id.in_(entry_ids), DELIVERIES.c.state.in_(OPEN_STATES),
                    ENTRIES.c.id == DELIVERIES.c.outbox_id, ENTRIES.c.state == "pending")
             .order_by(DELIVERIES.c.id)
         ).all()
         conn.rollback()  # end the read (PostgreSQL); nothing is held while the files are written
-        remote = {row.outbox_id for row in rows if row.channel != "email"}
+        # Left to `deliver`: a webhook (a real send), and a delivery another job holds or left
+        # behind (its lease: `deliver` takes it over once expired).
+        remote = {row.outbox_id for row in rows if row.channel != "email" or row.state != "pending"}
         claims: list[Claim] = []
         entries: dict[int, Any] = {}
         for row in rows:
