@@ -181,14 +181,9 @@ def open_loads(user_ids: Iterable[int]) -> dict[int, int]:
     ).all())
 
 
-def auto_assign(ticket: Ticket, now: datetime) -> Assignment | None:
-    """Apply the first matching enabled rule to a new, unassigned ticket (the caller commits).
-
-    Returns what was done, or None (no rule, or nobody of the team available: unassigned).
-    """
-    if ticket.assignee_id is not None:
-        return None
-    specs = [
+def enabled_rules() -> list[RuleSpec]:
+    """The enabled rules, in the order they are tried (a filing reads them before its first write)."""
+    return [
         RuleSpec(rule_id=r.id, enabled=r.enabled, category=r.category, priority=r.priority, view_id=r.saved_view_id)
         for r in db.session.execute(
             select(AssignmentRule.id, AssignmentRule.enabled, AssignmentRule.category, AssignmentRule.priority,
@@ -197,6 +192,19 @@ def auto_assign(ticket: Ticket, now: datetime) -> Assignment | None:
             .order_by(AssignmentRule.position, AssignmentRule.id)
         )
     ]
+
+
+def auto_assign(ticket: Ticket, now: datetime, specs: list[RuleSpec] | None = None) -> Assignment | None:
+    """Apply the first matching enabled rule to a new, unassigned ticket (the caller commits).
+
+    `specs`: `enabled_rules()` read by the caller already. The rule chosen is read again (locked)
+    before it is used, so one disabled or deleted meanwhile assigns nothing.
+    Returns what was done, or None (no rule, or nobody of the team available: unassigned).
+    """
+    if ticket.assignee_id is not None:
+        return None
+    if specs is None:
+        specs = enabled_rules()
     views = views_matching(ticket, views_to_check(specs, category=ticket.category, priority=ticket.priority), now)
     spec = matching_rule(specs, category=ticket.category, priority=ticket.priority, views=views)
     if spec is None:

@@ -50,9 +50,21 @@ def new_ticket_staff(client: Client | None) -> list[User]:
     return staff_users("agent")
 
 
-def ticket_filed(ticket: Ticket, requester: User) -> None:
-    """The client's receipt (with its coverage and expected first response) and the staff's notice."""
-    client = db.session.get(Client, ticket.client_id)
+def filed_audience(requester: User) -> tuple[list[n.Recipient], n.Audience]:
+    """Who hears of a new ticket of `requester`'s, and their mutes and the webhook endpoints: all
+    the reads of `ticket_filed`, which a filing does before its first write (tickets.services)."""
+    client = db.session.get(Client, requester.client_id) if requester.client_id is not None else None
+    recipients = n.recipients_for([requester, *new_ticket_staff(client)])
+    return recipients, n.audience([(n.TICKET_FILED, recipients)])
+
+
+def ticket_filed(ticket: Ticket, requester: User,
+                 ahead: tuple[list[n.Recipient], n.Audience] | None = None) -> None:
+    """The client's receipt (with its coverage and expected first response) and the staff's notice.
+    `ahead`: `filed_audience(requester)`, read by the caller already."""
+    if ahead is None:
+        ahead = filed_audience(requester)
+    recipients, audience = ahead
     coverage: dict[str, Any] = {}
     if ticket.coverage_source:
         coverage["coverage"] = ticket.coverage_source  # a code the e-mail shows in the reader's language
@@ -61,10 +73,10 @@ def ticket_filed(ticket: Ticket, requester: User) -> None:
     # notify_many: the same rows as notify, written with plain INSERTs (a filing's hot path)
     n.notify_many([n.Notice(
         n.TICKET_FILED,
-        n.recipients_for([requester, *new_ticket_staff(client)]),
+        recipients,
         _values(ticket, requester=requester.display_name, description=_excerpt(ticket.description), **coverage),
         ticket.id,
-    )])
+    )], audience)
 
 
 def reply_added(ticket: Ticket, message: Message, author: User) -> None:

@@ -38,6 +38,7 @@ from tickets.models import (
     TicketLink,
 )
 from tickets.sla import refresh as sla
+from tickets.sla.policies import sla_reference
 from tickets.vocabulary import Status
 
 UNSET: Any = object()  # update_ticket: leave this attribute as it is
@@ -159,6 +160,15 @@ def file_ticket_with_coverage(
     _check_choice(fields, "priority", priority, PRIORITIES)
     _raise_if(fields)
     now = utcnow()
+    # The reads that do not need the write lock come before the first write. SQLite has one writer,
+    # whose lock is held from the ticket's INSERT to the commit: a second filing waits that long
+    # (in the busy handler's sleeps). They read what no row written below changes: the staff told
+    # of the ticket, their mutes, the webhook endpoints, the assignment rules (the chosen rule is
+    # read again, locked) and the SLA reference. Coverage reads stay after the INSERT, under the
+    # lock: they count the client's allowance, which a concurrent filing may be using up.
+    audience = notices.filed_audience(user)
+    rule_specs = autoassign.enabled_rules()
+    reference = sla_reference()
     ticket = Ticket(
         client_id=user.client_id,
         requester_id=user.id,
@@ -182,10 +192,10 @@ def file_ticket_with_coverage(
         _event(ticket, actor, "created", category=category, priority=priority)
         _route_to_guardian(ticket, user.client)
         _store_files(ticket, actor, None, files or [], internal=False)
-        sla.refresh(ticket, now, filed=True)
+        sla.refresh(ticket, now, filed=True, reference=reference)
         # After coverage and clocks: a rule's saved view may filter on approval or due instants.
-        _auto_assign(ticket, now)
-        notices.ticket_filed(ticket, user)
+        _auto_assign(ticket, now, rule_specs)
+        notices.ticket_filed(ticket, user, audience)
     if commit:
         db.session.commit()
     return ticket, record
@@ -202,9 +212,9 @@ def _route_to_guardian(ticket: Ticket, client: Client | None) -> None:
     _event(ticket, None, "assigned", **{"from": None, "to": guardian.id})
 
 
-def _auto_assign(ticket: Ticket, now) -> None:
+def _auto_assign(ticket: Ticket, now, specs: list[autoassign.RuleSpec] | None = None) -> None:
     """A new ticket nobody routed yet goes to an agent on duty by the admins' rules, if any."""
-    done = autoassign.auto_assign(ticket, now)
+    done = autoassign.auto_assign(ticket, now, specs)
     if done is None:
         return
     _event(ticket, None, "assigned", **{

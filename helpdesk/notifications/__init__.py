@@ -33,9 +33,11 @@ from helpdesk.notifications.events import (
 )
 from helpdesk.notifications.models import Delivery, OutboxEntry, WebhookEndpoint
 from helpdesk.notifications.outbox import (
+    Audience,
     Notice,
     NoticeBatch,
     Recipient,
+    audience,
     collected,
     notify,
     notify_many,
@@ -45,6 +47,8 @@ from helpdesk.notifications.outbox import (
 )
 
 __all__ = [
+    "Audience",
+    "audience",
     "NoticeBatch",
     "collected",
     "ALLOWANCE_EXHAUSTED",

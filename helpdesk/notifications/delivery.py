@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import current_app
 from rq import get_current_job
-from sqlalchemy import Connection, and_, case, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select, update
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
@@ -281,3 +281,74 @@ def retry_entry(entry: OutboxEntry) -> OutboxEntry:
     mark_for_relay(db.session(), entry.id)
     db.session.commit()
     return entry
+
+
+def deliver_local(entry_ids: list[int]) -> list[int]:
+    """The embedded default's inline delivery to files: every e-mail of these entries in one commit.
+
+    Without SMTP the "send" is a file named after its delivery, written again whole if repeated,
+    so no lease is needed to keep a message from going twice: the deliveries due are read (no
+    lock), their files written, then every result and each entry's closing are written in one
+    short transaction (one commit per request instead of one per recipient plus the claim's; on
+    SQLite each is a turn of the one write lock). A result is written only if the delivery is
+    still pending: a sweep that took it meanwhile records its own (the same file). A process
+    that dies before the commit leaves the rows pending for the sweep, which writes the same
+    files again. Returns the ids of the entries left to `deliver`.
+    """
+    if not entry_ids or not isinstance(mail.transport(), mail.FileTransport):
+        return list(entry_ids)
+    now = utcnow()
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(*CLAIM_COLUMNS, DELIVERIES.c.state, *ENTRY_COLUMNS)
+            .where(DELIVERIES.c.outbox_id.in_(entry_ids), DELIVERIES.c.state.in_(OPEN_STATES),
+                   ENTRIES.c.id == DELIVERIES.c.outbox_id, ENTRIES.c.state == "pending")
+            .order_by(DELIVERIES.c.id)
+        ).all()
+        conn.rollback()  # end the read (PostgreSQL); nothing is held while the files are written
+        # Left to `deliver`: a webhook (a real send), and a delivery another job holds or left
+        # behind (its lease: `deliver` takes it over once expired).
+        remote = {row.outbox_id for row in rows if row.channel != "email" or row.state != "pending"}
+        claims: list[Claim] = []
+        entries: dict[int, Any] = {}
+        for row in rows:
+            if row.outbox_id in remote:
+                continue
+            entry = entries.get(row.outbox_id)
+            if entry is None:
+                entry = entries[row.outbox_id] = SimpleNamespace(
+                    **{c.name: row._mapping[f"entry_{c.name}"] for c in ENTRIES.c})
+            claim = Claim(*row[:len(CLAIM_COLUMNS)])
+            claim.attempts += 1  # this attempt, as the claim would have counted it
+            _attempt(conn, entry, claim)
+            claims.append(claim)
+        retrying: dict[int, int] = {}
+        result = (
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id == bindparam("claim_id"), DELIVERIES.c.state == "pending")
+            .values(state=bindparam("new_state"), attempts=DELIVERIES.c.attempts + 1,
+                    last_error=bindparam("error"), message_id=bindparam("msg_id"), sent_at=bindparam("sent"),
+                    lease_until=None, updated_at=bindparam("at"))
+        )
+        def values(claim: Claim) -> dict[str, Any]:
+            return {"claim_id": claim.id, "new_state": claim.state, "error": claim.last_error,
+                    "msg_id": claim.message_id, "sent": now if claim.state == "sent" else None, "at": utcnow()}
+
+        sent = [values(c) for c in claims if c.state == "sent"]
+        if sent:
+            conn.execute(result, sent)  # one executemany
+        for claim in claims:
+            if claim.state != "sent":
+                written = conn.execute(result, values(claim)).rowcount
+                if written and claim.state == "pending":
+                    retrying[claim.outbox_id] = max(retrying.get(claim.outbox_id, 0), claim.attempts)
+        for entry_id in entries:
+            if entry_id in retrying:
+                conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
+                             .values(due_at=utcnow() + timedelta(seconds=_interval_after(retrying[entry_id]))))
+            else:
+                _close_if_final(conn, entry_id)
+        conn.commit()
+    done = set(entries) | {row.outbox_id for row in rows}
+    # The entries nothing was read for (finished, or their deliveries taken): `deliver` settles them.
+    return [i for i in entry_ids if i in remote or i not in done]

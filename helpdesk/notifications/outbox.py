@@ -209,14 +209,44 @@ def collected() -> Iterator[NoticeBatch]:
     notify_many(batch.notices)
 
 
-def notify_many(notices: list[Notice]) -> list[int]:
+@dataclass(frozen=True)
+class Audience:
+    """What `notify_many` reads about its recipients (their mutes, the webhook endpoints), read
+    ahead: a filing reads it before its first write, so SQLite's one write lock is held shorter."""
+
+    users: dict[str, frozenset[int]]  # per event, the recipients whose mutes were read
+    muted: dict[str, set[int]]
+    endpoints: dict[str, list[WebhookEndpoint]]
+
+    def covers(self, notices: list[Notice]) -> bool:
+        return all(
+            notice.event in self.users and notice.event in self.endpoints
+            and {r.user_id for r in notice.recipients if r.user_id is not None} <= self.users[notice.event]
+            for notice in notices
+        )
+
+
+def audience(batch: list[tuple[str, list[Recipient]]]) -> Audience:
+    """The mutes and webhook endpoints for these (event, recipients), for `notify_many(audience=)`."""
+    users: dict[str, set[int]] = {}
+    for event, recipients in batch:
+        users.setdefault(event, set()).update(r.user_id for r in recipients if r.user_id is not None)
+    events = set(users)
+    public = {e for e in events if not EVENT_TYPES[e].private}
+    endpoints = subscribed_endpoints_many(public) if public else {}
+    return Audience({e: frozenset(ids) for e, ids in users.items()}, _muted_many(batch),
+                    {e: endpoints.get(e, []) for e in events})
+
+
+def notify_many(notices: list[Notice], audience: Audience | None = None) -> list[int]:
     """`notify` for many notifications at once; returns the outbox ids.
 
     The same rows as `notify` writes, but with one query for the mutes, one for the webhook
     endpoints and one executemany INSERT per table whatever the number (the SLA sweep writes
-    thousands). Flushes; relayed after the outermost commit like any other.
+    thousands). Flushes; relayed after the outermost commit like any other. `audience`: the mutes
+    and endpoints read ahead (`audience()`); read here if it does not cover every notice.
     """
-    built = _rows(notices)
+    built = _rows(notices, audience if audience is not None and audience.covers(notices) else None)
     if not built:
         return []
     session = db.session()
@@ -251,7 +281,7 @@ def _content_key(row: dict[str, Any]) -> str:
                       sort_keys=True, default=str)
 
 
-def _rows(notices: list[Notice]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def _rows(notices: list[Notice], ahead: Audience | None = None) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Each notice's outbox row and delivery rows, as plain column values."""
     for notice in notices:
         if notice.event not in EVENT_TYPES:
@@ -260,9 +290,12 @@ def _rows(notices: list[Notice]) -> list[tuple[dict[str, Any], list[dict[str, An
         return []
     now = utcnow()
     due_at = now + timedelta(seconds=current_app.config["NOTIFY_RELAY_GRACE_SECONDS"])
-    muted = _muted_many((n.event, n.recipients) for n in notices)
-    public_events = {n.event for n in notices if not EVENT_TYPES[n.event].private}
-    endpoints = subscribed_endpoints_many(public_events) if public_events else {}
+    if ahead is not None:
+        muted, endpoints = ahead.muted, ahead.endpoints
+    else:
+        muted = _muted_many((n.event, n.recipients) for n in notices)
+        public_events = {n.event for n in notices if not EVENT_TYPES[n.event].private}
+        endpoints = subscribed_endpoints_many(public_events) if public_events else {}
     out = []
     for notice in notices:
         event, ticket_id, thread = notice.event, notice.ticket_id, notice.thread
@@ -425,10 +458,16 @@ def enqueue(ids: list[int], connection: redis.Redis | None = None) -> None:
 
 
 def deliver_inline(ids: list[int]) -> None:
-    """The embedded default: deliver each entry now, in a fresh app context of its own."""
-    from helpdesk.notifications.delivery import deliver
+    """The embedded default: deliver the entries now, in a fresh app context of their own (to
+    files: all in one commit, `deliver_local`; otherwise each entry on its own)."""
+    from helpdesk.notifications.delivery import deliver, deliver_local
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.app_context():
+        try:
+            ids = deliver_local(ids)
+        except Exception:  # the context's teardown rolls its session back; each entry is tried below
+            log.exception("inline delivery of notifications %s to files failed", ids)
     for entry_id in ids:
         with app.app_context():
             try:

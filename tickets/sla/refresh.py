@@ -172,14 +172,15 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: str = "system",
-            reason: str | None = None, filed: bool = False) -> int:
+            reason: str | None = None, filed: bool = False, reference: SlaReference | None = None) -> int:
     """Recompute the ticket's clocks from their history at `now`; returns facts recorded.
 
     With a `reason` ("priority", "category", "coverage"), a change of policy or due instants is
     written to the ticket's history, with the coverage source it came from and went to (a new
     category usually means a new source). `filed`: the ticket was filed in this transaction, so
     it has no clocks, facts or pauses to read yet, and the clocks are left for the caller's
-    commit to flush. Otherwise flushes; the caller commits.
+    commit to flush. Otherwise flushes; the caller commits. `reference`: the SLA reference the
+    caller read already (a filing reads it before its first write: tickets.services).
     """
     # The ticket's pending changes are flushed once, at the end, not before each read here:
     # none of these reads depends on them.
@@ -188,7 +189,7 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
         if pre is not None:
             source, policy = policy_terms_for_ticket(ticket, pre.reference, pre.policies)
         else:
-            source, policy = policy_terms_for_ticket(ticket)
+            source, policy = policy_terms_for_ticket(ticket, reference)
         before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
         source_before = ticket.sla_source
         ticket.sla_source = source

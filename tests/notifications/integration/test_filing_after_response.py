@@ -70,3 +70,89 @@ def test_an_api_filing_runs_few_statements_inside_the_request(app, world, tokens
     assert inside <= 28, "\n".join(seen[:inside])  # 28: one more for the auto-assignment rules
     assert sum(s.lstrip().upper().startswith("UPDATE TICKETS") for s in seen[:inside]) == 1
     assert len(seen) > inside  # the e-mails were written, after the response
+
+
+def _statements_of_a_filing(app, tokens):
+    """The statements and commits of one API filing: (inside the request, after the response)."""
+    from sqlalchemy import event
+
+    from helpdesk.extensions import db
+
+    headers = {"Authorization": f"Bearer {tokens.acme_user}"}
+    app.test_client().post("/api/v1/tickets", json=NEW, headers=headers)  # warm the caches
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()).upper())
+
+    def committed(conn):
+        seen.append("COMMIT")
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    event.listen(db.engine, "commit", committed)
+    try:
+        response = app.test_client().post("/api/v1/tickets", json=NEW, headers=headers, buffered=False)
+        response.get_data()
+        inside = len(seen)
+        response.close()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+        event.remove(db.engine, "commit", committed)
+    assert response.status_code == 201
+    return seen[:inside], seen[inside:]
+
+
+def test_a_filing_reads_what_needs_no_write_lock_before_its_first_write(app, world, tokens):
+    """SQLite has one writer, locked from the first write to the commit: the staff told, their
+    mutes, the webhook endpoints, the assignment rules and the SLA stamp are read before it."""
+    inside, _ = _statements_of_a_filing(app, tokens)
+    first_write = next(i for i, s in enumerate(inside) if s.startswith("INSERT INTO TICKETS"))
+    for table in ("NOTIFICATION_MUTES", "WEBHOOK_ENDPOINTS", "ASSIGNMENT_RULES", "SLA_POLICIES"):
+        at = next(i for i, s in enumerate(inside) if s.startswith("SELECT") and table in s)
+        assert at < first_write, (table, inside)
+
+
+def test_the_e_mails_of_a_filing_are_written_in_one_commit_after_the_response(app, world, tokens):
+    """To files, a delivery needs no lease of its own: every result and the entry's closing in one
+    short transaction (the claim, and one commit per recipient, before)."""
+    _, after = _statements_of_a_filing(app, tokens)
+    assert after.count("COMMIT") == 1, after
+    assert sum(s.startswith("UPDATE NOTIFICATION_DELIVERIES") for s in after) == 1, after  # one executemany
+
+
+def test_a_delivery_another_job_holds_is_left_to_it(app, world, tokens):
+    """Inline delivery to files skips an entry with a delivery in another job's lease (`deliver`
+    takes it over once the lease runs out)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from helpdesk.clock import utcnow
+    from helpdesk.extensions import db
+    from helpdesk.notifications import Delivery, OutboxEntry
+    from helpdesk.notifications.outbox import deliver_inline
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {tokens.acme_user}"}
+    response = client.post("/api/v1/tickets", json=NEW, headers=headers, buffered=False)
+    ticket_id = response.get_json()["id"]
+    with app.app_context():
+        entry_id = db.session.scalar(select(OutboxEntry.id).where(OutboxEntry.ticket_id == ticket_id))
+        first, *others = db.session.scalars(select(Delivery.id).where(Delivery.outbox_id == entry_id)
+                                            .order_by(Delivery.id))
+        db.session.execute(update(Delivery).where(Delivery.id == first).values(
+            state="sending", attempts=1, lease_until=utcnow() + timedelta(minutes=5)))
+        db.session.commit()
+        deliver_inline([entry_id])
+        db.session.rollback()
+        rows = {d.id: d.state for d in db.session.scalars(select(Delivery).where(Delivery.outbox_id == entry_id))}
+        # Left to `deliver`, which sends the others under its lease and leaves the one held
+        assert others and rows[first] == "sending" and all(rows[i] == "sent" for i in others), rows
+        assert db.session.scalar(select(OutboxEntry.state).where(OutboxEntry.id == entry_id)) == "pending"
+        db.session.execute(update(Delivery).where(Delivery.id == first).values(
+            state="sent", lease_until=None))
+        db.session.commit()
+    response.close()  # the entry's own delivery after the response now finds it all sent: closed
+    assert set(_states(ticket_id)) == {"sent"}
+    with app.app_context():
+        assert db.session.scalar(select(OutboxEntry.state).where(OutboxEntry.id == entry_id)) == "done"
