@@ -9,12 +9,15 @@ Speed (issue 14: 100 tickets under 2 s): what the services read per ticket is re
 of them before the loop (the tickets with their client, requester and assignee; their SLA clocks,
 facts, pauses and policies: `tickets.sla.refresh.prefetched`), and the notifications of every
 ticket are written together after the loop (`helpdesk.notifications.collected`: one query for the
-mutes, one INSERT per table). A refused ticket's notices are dropped with its savepoint.
+mutes, one INSERT per table). A refused ticket's notices are dropped with its savepoint. A new
+category's coverage decisions read the clients' subscriptions, usage and the tickets' ledger once
+(`plans.services.prepared`); a refused ticket's usage is taken off the usage kept in memory.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy.orm import joinedload
@@ -24,6 +27,8 @@ from helpdesk.errors import Forbidden, ServiceError
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.notifications import collected
+from plans import services as coverage
+from plans.coverage import CATEGORIES
 from tickets import services
 from tickets.access import MAX_ID, TicketError, visible_tickets
 from tickets.bulk_summary import Outcome, Summary, summarize
@@ -79,7 +84,11 @@ def bulk_update(
     assignee = _user(assignee_id)  # noqa: F841
     refreshes = any(value is not UNSET for value in (status, priority, category))  # assigning does not
     outcomes = []
-    with collected() as notices, (sla.prefetched(found.values()) if refreshes else nullcontext()):
+    with (
+        collected() as notices,
+        sla.prefetched(found.values()) if refreshes else nullcontext(),
+        _coverage_batch(found.values(), category) as decisions,
+    ):
         for ticket_id in dict.fromkeys(ticket_ids):
             ticket = found.get(ticket_id)
             if ticket is None:
@@ -92,6 +101,7 @@ def bulk_update(
             except (TypeError, ValueError):
                 pass  # an assignee that is no number: the service says why
             mark = notices.mark()
+            decided = decisions.mark() if decisions is not None else 0
             try:
                 with db.session.begin_nested():
                     if category is not UNSET:
@@ -105,11 +115,23 @@ def bulk_update(
             except ServiceError as exc:
                 notices.drop_since(mark)
                 sla.forget(ticket.id)
+                if decisions is not None:
+                    decisions.forget(ticket.id, decided)
                 outcomes.append(Outcome(ticket.number, _refusal(exc)))
                 continue
             outcomes.append(Outcome(ticket.number))
     db.session.commit()
     return summarize(outcomes)
+
+
+def _coverage_batch(tickets: Iterable[Ticket], category: Any) -> AbstractContextManager[coverage.Batch | None]:
+    """For a new category: the coverage engine's reads for every ticket that changes category,
+    made once (each client locked once for the whole bulk, its subscription and the allowance
+    used read once and kept up to date in memory); see plans.services.batch."""
+    if category is UNSET or category not in CATEGORIES:
+        return nullcontext()
+    changing = [(t.id, t.client_id) for t in tickets if t.category != category]
+    return coverage.prepared(changing, coverage.coverage_today()) if changing else nullcontext()
 
 
 def _user(assignee_id: Any) -> User | None:

@@ -9,6 +9,7 @@ Callers import from ``plans.services``; each concept lives in its own module:
 - ``allowances``: a subscription's periods, the allowance in each, the client's situation on a day
 - ``announcements``: approval-needed and allowance-warning/exhausted notifications
 - ``ledger``: the coverage decision record and the usage ledger rows
+- ``batch``: the reads of a bulk reclassification's decisions, made once for all its tickets
 - ``decisions``: deciding a ticket's coverage when filed or reclassified, refunds, the preview
 - ``time_entries``: charging a time entry, and the charges each entry got
 - ``approvals``: the approval state of a ticket and a manager's settlement
@@ -22,6 +23,7 @@ from helpdesk.errors import BadRequest, Conflict, NotFound
 from plans.services.allowances import PeriodAllowance, allowance_history, allowance_used, calendar_month
 from plans.services.announcements import AllowanceLevel, allowance_thresholds_crossed
 from plans.services.approvals import settle_approval
+from plans.services.batch import Batch, prepared
 from plans.services.clients import MAX_PACKAGE_MONTHS, coverage_today, get_client, set_package
 from plans.services.decisions import decide_for_ticket, preview
 from plans.services.ledger import (
@@ -49,6 +51,7 @@ __all__ = [
     "MAX_PACKAGE_MONTHS",
     "MAX_RATE",
     "AllowanceLevel",
+    "Batch",
     "BadRequest",
     "Conflict",
     "CoverageError",
@@ -73,6 +76,7 @@ __all__ = [
     "list_plans",
     "parse_date",
     "parse_int",
+    "prepared",
     "preview",
     "set_package",
     "settle_approval",

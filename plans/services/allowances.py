@@ -180,18 +180,29 @@ def situation(client_id: int, day: date, ticket_id: int | None) -> Situation:
     """Read the client's state, subscription and usage on ``day``; ``ticket_id`` is left out of
     the tickets counted (see ``plans.coverage.Usage``)."""
     client = get_client(client_id)
-    state = ClientState(client.phase, client.protocol_signed_on, client.package_months)
     subscription = subscription_on(client_id, day)
     if subscription is None:
+        return situation_of(client, None, {}, day, 0)
+    period = period_of(subscription, day)
+    used = allowance_used([subscription.id], period.end).get(subscription.id, {})
+    counted = 0 if ticket_id is None else tickets_counted(ticket_id, subscription.id, period.start)
+    return situation_of(client, subscription, used, day, counted)
+
+
+def situation_of(
+    client: Client, subscription: Subscription | None, used: Mapping[date, tuple[int, int]], day: date, counted: int
+) -> Situation:
+    """The situation from what ``situation`` reads (no query): the client, its subscription on
+    ``day``, the allowance used per period start (``allowance_used``, periods starting before the
+    end of the one containing ``day``) and the tickets the ticket decided already counts there."""
+    state = ClientState(client.phase, client.protocol_signed_on, client.package_months)
+    if subscription is None:
         return Situation(client, state, None, None, calendar_month(day), None, Usage())
-    allowance = period_allowance(subscription, day)
+    allowance = allowance_history(subscription, day, used)[-1]
     period = allowance.period
-    tickets_used = allowance.tickets_used
-    if ticket_id is not None:
-        tickets_used -= tickets_counted(ticket_id, subscription.id, period.start)
     usage = Usage(
         minutes_used=max(0, allowance.minutes_used),
-        tickets_used=max(0, tickets_used),
+        tickets_used=max(0, allowance.tickets_used - counted),
         rollover_minutes=allowance.rollover_in,
     )
     return Situation(client, state, subscription, subscription_terms(subscription, period), period, allowance, usage)

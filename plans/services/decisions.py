@@ -14,15 +14,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-
-from helpdesk.extensions import db
 from plans.coverage import CATEGORIES, FREE_SOURCES, Decision, decide
 from plans.models import CoverageDecision, UsageEntry
 from plans.services.allowances import Situation, situation, tickets_counted
 from plans.services.approvals import next_approval, pending_minutes
+from plans.services.batch import current as current_batch
 from plans.services.clients import lock_client
-from plans.services.ledger import Outcome, current_decision, entry, finish, store_decision
+from plans.services.ledger import Outcome, current_decision, entry, finish, refundable_of, store_decision
 
 
 def decide_for_ticket(
@@ -48,12 +46,23 @@ def decide_for_ticket(
     """
     if trigger not in ("filed", "reclassified"):
         raise ValueError(f"unexpected trigger {trigger!r}")
-    lock_client(client_id)
-    s = situation(client_id, today, None if new_ticket else ticket_id)
+    batch = current_batch()
+    reads = None if batch is None or new_ticket else batch.take(ticket_id, client_id, today)
+    if batch is None or reads is None:
+        lock_client(client_id)
+        s = situation(client_id, today, None if new_ticket else ticket_id)
+        previous = None if new_ticket else current_decision(ticket_id)
+    else:  # a bulk reclassification read these for all its tickets (plans.services.batch)
+        s = batch.situation(client_id, reads.counted)
+        previous = reads.previous
     decision = decide(category=category, client=s.state, subscription=s.terms, usage=s.usage, today=today)
-    previous = None if new_ticket else current_decision(ticket_id)
-    refund_rows = _refundable(ticket_id) if trigger == "reclassified" and decision.source in FREE_SOURCES else []
-    pending = 0 if refund_rows or new_ticket else pending_minutes(ticket_id)
+    refund_rows: list[Any] = []
+    if trigger == "reclassified" and decision.source in FREE_SOURCES:
+        refund_rows = _refundable(ticket_id) if reads is None else reads.refundable
+    if refund_rows or new_ticket:
+        pending = 0
+    else:
+        pending = pending_minutes(ticket_id) if reads is None else reads.pending
     approval = next_approval(
         previous.approval if previous else None,
         uncovered=not decision.covered,
@@ -66,38 +75,21 @@ def decide_for_ticket(
     )
     entries: list[UsageEntry] = []
     if decision.within_allowance and s.subscription is not None:
-        if new_ticket or tickets_counted(ticket_id, s.subscription.id, s.period.start) <= 0:
+        if new_ticket or (
+            tickets_counted(ticket_id, s.subscription.id, s.period.start) if reads is None else reads.counted
+        ) <= 0:
             entries.append(entry(record, s, work_date=today, source="support_plan", kind="consumption",
                                   charge="allowance", minutes=0, tickets=1, author_id=actor_id))
     entries += _refund(record, s, refund_rows, today, actor_id)
-    return finish(record, s, entries, previous)
+    outcome = finish(record, s, entries, previous)
+    if batch is not None:
+        batch.record(client_id, entries)  # the next ticket of the client sees this one's usage
+    return outcome
 
 
 def _refundable(ticket_id: int) -> list[Any]:
     """The ticket's net non-free usage, per period, subscription, charge, source and currency."""
-    per = (
-        UsageEntry.subscription_id,
-        UsageEntry.period_label,
-        UsageEntry.period_start,
-        UsageEntry.charge,
-        UsageEntry.source,
-        UsageEntry.currency,
-    )
-    return [
-        row
-        for row in db.session.execute(
-            select(
-                *per,
-                func.coalesce(func.sum(UsageEntry.minutes), 0).label("minutes"),
-                func.coalesce(func.sum(UsageEntry.tickets), 0).label("tickets"),
-                func.coalesce(func.sum(UsageEntry.amount), 0).label("amount"),
-            )
-            .where(UsageEntry.ticket_id == ticket_id, UsageEntry.charge != "free")
-            .group_by(*per)
-            .order_by(UsageEntry.period_start, UsageEntry.charge)
-        ).all()
-        if row.minutes or row.tickets or row.amount
-    ]
+    return refundable_of([ticket_id]).get(ticket_id, [])
 
 
 def _refund(

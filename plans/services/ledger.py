@@ -49,6 +49,36 @@ def current_decisions(ticket_ids: list[int]) -> dict[int, CoverageDecision]:
     return {d.ticket_id: d for d in db.session.scalars(select(CoverageDecision).where(CoverageDecision.id.in_(latest)))}
 
 
+def refundable_of(ticket_ids: list[int]) -> dict[int, list[Any]]:
+    """``_refundable`` of each ticket, in one query (tickets with nothing to refund are left out)."""
+    per = (
+        UsageEntry.subscription_id,
+        UsageEntry.period_label,
+        UsageEntry.period_start,
+        UsageEntry.charge,
+        UsageEntry.source,
+        UsageEntry.currency,
+    )
+    found: dict[int, list[Any]] = {}
+    for row in db.session.execute(
+        select(
+            UsageEntry.ticket_id,
+            *per,
+            func.coalesce(func.sum(UsageEntry.minutes), 0).label("minutes"),
+            func.coalesce(func.sum(UsageEntry.tickets), 0).label("tickets"),
+            func.coalesce(func.sum(UsageEntry.amount), 0).label("amount"),
+        )
+        .where(UsageEntry.ticket_id.in_(ticket_ids), UsageEntry.charge != "free")
+        .group_by(UsageEntry.ticket_id, *per)
+        # The whole key, so the refund rows come in the same order however they are read.
+        .order_by(UsageEntry.ticket_id, UsageEntry.period_start, UsageEntry.charge, UsageEntry.subscription_id,
+                  UsageEntry.period_label, UsageEntry.source, UsageEntry.currency)
+    ).all():
+        if row.minutes or row.tickets or row.amount:
+            found.setdefault(row.ticket_id, []).append(row)
+    return found
+
+
 def time_entry_decision(time_entry_id: int) -> CoverageDecision:
     """The decision a time entry's minutes got (each entry has exactly one)."""
     return db.session.scalars(

@@ -252,3 +252,40 @@ def test_statements_per_ticket_do_not_grow_with_reads(web, world, login, make_ti
     many, many_reads = statements([t.id for t in tickets[4:]], "high")
     assert many_reads == few_reads, seen  # the reads are the same for 4 tickets as for 8
     assert (many - few) / 4 <= 7, (few, many)  # a savepoint, its release, and the writes
+
+
+def test_a_category_change_reads_the_coverage_once_per_bulk(web, world, login, make_ticket, cov, clock):
+    """The coverage decisions of a bulk reclassification read the clients' subscriptions, usage
+    and the tickets' ledger once for the bulk: 8 tickets cost no more reads than 4."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    from helpdesk.extensions import db
+
+    plan = cov.plan(allowance_minutes=60, allowance_tickets=3)
+    for client in (world.acme, world.globex):
+        cov.production(client, date(2026, 1, 5))
+        cov.subscribe(client, plan, date(2026, 10, 1))
+    clock.on(date(2026, 11, 10))
+    tickets = [cov.file(world.acme_user if i % 2 else world.globex_user, "question", f"t{i}") for i in range(12)]
+    for ticket in tickets[::3]:
+        cov.log(ticket, 30)
+    login(world.agent)
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    def reads(ids: list[int]) -> int:
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert _post(web, ids, category="bug", reason="A crash").status_code == 302
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        return sum(1 for s in seen if s.lstrip().upper().startswith("SELECT"))
+
+    few = reads([t.id for t in tickets[:4]])
+    assert reads([t.id for t in tickets[4:]]) == few, seen
+    assert all(_ticket(t.id).coverage_source == "bug_fix" for t in tickets)
