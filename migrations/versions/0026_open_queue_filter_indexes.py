@@ -14,9 +14,8 @@ Revises: 0025
 Create Date: 2026-12-04 20:40:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0026'
