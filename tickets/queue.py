@@ -213,11 +213,12 @@ def filtered_tickets(
         # Every status (status=all, a search) is no condition: the CHECK constraint allows no
         # other; leaving it out lets a filter's own index lead (approval=pending: no table scan).
         query = query.where(status_in(filters.statuses))
-        if set(filters.statuses) < set(OPEN_STATUSES):
-            # Some of the open statuses (status=new): the open statuses' own condition as well,
-            # true of every row the first selects, lets the planner use the partial indexes of
-            # open tickets (ix_tickets_open_status_due_id); neither SQLite nor a generic plan
-            # infers it from the narrower list.
+        if set(filters.statuses) < set(OPEN_STATUSES) and db.session.get_bind().dialect.name == "sqlite":
+            # Some of the open statuses (status=new): on SQLite the open statuses' own condition
+            # as well, true of every row the first selects: its planner uses a partial index
+            # (ix_tickets_open_status_due_id) only for a query naming the index's WHERE, and does
+            # not infer it from the narrower list. PostgreSQL does infer it, and would take the
+            # two conditions for independent ones, expect almost no row and sort them all.
             query = query.where(status_in(OPEN_STATUSES))
     if requester_only:
         query = query.where(own_or_followed(user))
