@@ -79,6 +79,14 @@ class Ticket(db.Model):
         # The "Mine" and "Unassigned" views (migration 0023): one assignee's open tickets, due order.
         Index("ix_tickets_open_assignee_due_id", "assignee_id", "next_deadline_at", "id",
               postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        # The queue's filters over open tickets in its "due" order (migration 0026): one status,
+        # one priority, one SLA state (breached), each page a range read a page long.
+        Index("ix_tickets_open_status_due_id", "status", "next_deadline_at", "id",
+              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        Index("ix_tickets_open_priority_due_id", "priority", "next_deadline_at", "id",
+              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        Index("ix_tickets_open_sla_state_due_id", "sla_state", "next_deadline_at", "id",
+              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
         Index("ix_tickets_open_undated_id", "id",
               postgresql_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}"),
               sqlite_where=text(f"next_deadline_at IS NULL AND {OPEN_CONDITION}")),

@@ -198,13 +198,13 @@ def test_saving_renaming_and_deleting_views(app, web, world, login, make_ticket)
     assert web.post("/agent/views", data={"name": "Mine"}).status_code == 403
 
 
-@pytest.mark.parametrize(("args", "indexes"), [
-    ({"approval": "pending", "status": "all"}, ("ix_tickets_coverage_approval_id",)),
-    ({"unconfirmed": "1"}, ("ix_tickets_category_to_confirm_id",)),
-    # the open tickets' own index by assignee (migration 0024) serves it too
-    ({"assignee": "none"}, ("ix_tickets_assignee_id_id", "ix_tickets_open_assignee_due_id")),
+@pytest.mark.parametrize(("args", "index"), [
+    ({"approval": "pending", "status": "all"}, "ix_tickets_coverage_approval_id"),
+    ({"unconfirmed": "1"}, "ix_tickets_category_to_confirm_id"),
+    # the assignee's index, or (with its statistics, as at 100,000) the open tickets' by assignee (0024)
+    ({"assignee": "none"}, "(ix_tickets_assignee_id_id|ix_tickets_open_assignee_due_id)"),
 ])
-def test_sqlite_reads_a_rare_value_s_index_whatever_its_statistics_say(app, world, args, indexes):
+def test_sqlite_reads_a_rare_value_s_index_whatever_its_statistics_say(app, world, args, index):
     """sqlite_stat1 as ANALYZE writes it at 100,000 tickets, where almost every ticket has no
     approval, a confirmed category and an assignee: one average per index, the whole table
     for these three. The planner still reads the rare value's index (likelihood), not every
@@ -217,7 +217,10 @@ def test_sqlite_reads_a_rare_value_s_index_whatever_its_statistics_say(app, worl
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's planner only")
     stats = {"ix_tickets_coverage_approval_id": "100000 100000 1", "ix_tickets_category_to_confirm_id": "100000 100000 1",
-             "ix_tickets_assignee_id_id": "100000 50000 1", "ix_tickets_status_id": "100000 20000 1"}
+             "ix_tickets_assignee_id_id": "100000 50000 1", "ix_tickets_status_id": "100000 20000 1",
+             # the open tickets' indexes by status, priority and SLA state (migration 0026)
+             "ix_tickets_open_status_due_id": "5656 1886 5 1", "ix_tickets_open_priority_due_id": "5656 1414 4 1",
+             "ix_tickets_open_sla_state_due_id": "5656 1414 5 1", "ix_tickets_open_assignee_due_id": "5656 2828 5 1"}
     db.session.execute(text("ANALYZE"))  # creates sqlite_stat1
     db.session.execute(text("DELETE FROM sqlite_stat1 WHERE tbl = 'tickets'"))
     for name, stat in stats.items():
@@ -229,7 +232,7 @@ def test_sqlite_reads_a_rare_value_s_index_whatever_its_statistics_say(app, worl
             filtered_tickets(world.agent, parse_queue_filters(args)).limit(1001).subquery())
         compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
         plan = " ".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
-        assert any(f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan for index in indexes), plan
+        assert re.search(rf"USING (COVERING )?INDEX {index} ", plan), plan
     finally:
         db.session.rollback()
         db.session.execute(text("DELETE FROM sqlite_stat1"))
