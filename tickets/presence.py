@@ -32,7 +32,11 @@ class TicketPresence(db.Model):
 
 
 def mark_present(ticket_id: int, user_id: int, now: datetime) -> None:
-    """Record that `user_id` has the ticket open now (an upsert) and commit."""
+    """Record that `user_id` has the ticket open now (an upsert) and commit.
+
+    The commit does not expire what the session holds: a presence row changes nothing loaded, and
+    the ticket page would otherwise load its ticket and its reader again, one query each.
+    """
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     statement = insert(TicketPresence).values(ticket_id=ticket_id, user_id=user_id, seen_at=now)
     db.session.execute(statement.on_conflict_do_update(
@@ -41,7 +45,12 @@ def mark_present(ticket_id: int, user_id: int, now: datetime) -> None:
     db.session.execute(delete(TicketPresence).where(
         TicketPresence.ticket_id == ticket_id, TicketPresence.seen_at < now - timedelta(hours=1)
     ))
-    db.session.commit()
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def others_present(ticket_id: int, user_id: int, now: datetime) -> list[str]:

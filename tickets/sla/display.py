@@ -88,8 +88,9 @@ def ticket_clocks(ticket: Ticket, now: datetime) -> list[ClockView]:
     )}
     cal = None
     if ticket.sla_policy_id is not None:
-        policy = db.session.get(SlaPolicy, ticket.sla_policy_id)
-        cal = business_calendar(policy.calendar_id) if policy is not None else None
+        # Only its calendar: the policy row itself would bring its calendar and targets along.
+        calendar_id = db.session.scalar(select(SlaPolicy.calendar_id).where(SlaPolicy.id == ticket.sla_policy_id))
+        cal = business_calendar(calendar_id) if calendar_id is not None else None
     out = []
     for kind in CLOCKS:
         row = rows.get(kind)
