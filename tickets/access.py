@@ -51,14 +51,25 @@ def own_or_followed(user: User) -> Any:
     return or_(Ticket.requester_id == user.id, Ticket.id.in_(followed))
 
 
+def _with_people() -> tuple[Any, ...]:
+    return joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee)
+
+
+@cache
+def _staff_ticket_statement() -> Select:
+    # Staff see every ticket (visible_tickets).
+    return select(Ticket).where(Ticket.id == bindparam("ticket_id")).options(*_with_people())
+
+
 def get_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticket:
     """The ticket if this user may see it, else NotFound (never a hint that it exists)."""
-    query = visible_tickets(user).where(Ticket.id == ticket_id).options(
-        joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee)
-    )
-    if for_update:
-        query = query.with_for_update(of=Ticket)
-    ticket = db.session.scalar(query)
+    if user.is_staff and not for_update:  # every agent page: the statement built once
+        ticket = db.session.scalar(_staff_ticket_statement(), {"ticket_id": ticket_id})
+    else:
+        query = visible_tickets(user).where(Ticket.id == ticket_id).options(*_with_people())
+        if for_update:
+            query = query.with_for_update(of=Ticket)
+        ticket = db.session.scalar(query)
     if ticket is None:
         raise NotFound(_("There is no such ticket."))
     return ticket
