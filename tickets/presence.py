@@ -11,6 +11,7 @@ are deleted by the next heartbeat on that ticket.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
@@ -78,8 +79,16 @@ def others_present(ticket_id: int, user_id: int, now: datetime) -> list[str]:
     """The names of the other people who have the ticket open now, by name."""
     since = now - timedelta(seconds=current_app.config.get("PRESENCE_TTL_SECONDS", 60))
     return [user.display_name for user in db.session.scalars(
-        select(User).join(TicketPresence, TicketPresence.user_id == User.id)
-        .where(TicketPresence.ticket_id == ticket_id, TicketPresence.user_id != user_id,
-               TicketPresence.seen_at >= since)
-        .order_by(User.name, User.email)
+        _others_statement(), {"p_ticket": ticket_id, "p_user": user_id, "p_since": since}
     )]
+
+
+@cache
+def _others_statement() -> Any:
+    """Built once, like `_statements`: the ticket page asks on every view."""
+    return (
+        select(User).join(TicketPresence, TicketPresence.user_id == User.id)
+        .where(TicketPresence.ticket_id == bindparam("p_ticket"), TicketPresence.user_id != bindparam("p_user"),
+               TicketPresence.seen_at >= bindparam("p_since", type_=TicketPresence.__table__.c.seen_at.type))
+        .order_by(User.name, User.email)
+    )
