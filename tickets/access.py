@@ -9,9 +9,10 @@ services (tickets.services) and the queue (tickets.queue), which import them.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import joinedload
 
 from helpdesk.accounts import User
@@ -50,30 +51,50 @@ def own_or_followed(user: User) -> Any:
     return or_(Ticket.requester_id == user.id, Ticket.id.in_(followed))
 
 
+def _with_people() -> tuple[Any, ...]:
+    return joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee)
+
+
+@cache
+def _staff_ticket_statement() -> Select:
+    # Staff see every ticket (visible_tickets).
+    return select(Ticket).where(Ticket.id == bindparam("ticket_id")).options(*_with_people())
+
+
 def get_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticket:
     """The ticket if this user may see it, else NotFound (never a hint that it exists)."""
-    query = visible_tickets(user).where(Ticket.id == ticket_id).options(
-        joinedload(Ticket.client), joinedload(Ticket.requester), joinedload(Ticket.assignee)
-    )
-    if for_update:
-        query = query.with_for_update(of=Ticket)
-    ticket = db.session.scalar(query)
+    if user.is_staff and not for_update:  # every agent page: the statement built once
+        ticket = db.session.scalar(_staff_ticket_statement(), {"ticket_id": ticket_id})
+    else:
+        query = visible_tickets(user).where(Ticket.id == ticket_id).options(*_with_people())
+        if for_update:
+            query = query.with_for_update(of=Ticket)
+        ticket = db.session.scalar(query)
     if ticket is None:
         raise NotFound(_("There is no such ticket."))
     return ticket
 
 
-def _shown_to(user: User, ticket: Ticket, model: type[_TicketRow], *options: Any) -> list[_TicketRow]:
-    """The ticket's rows of `model` (messages, attachments, events) in order; internal ones only for staff."""
-    query = select(model).where(model.ticket_id == ticket.id).options(*options).order_by(model.id)
-    if not user.is_staff:
+def _shown_to(user: User, ticket: Ticket, model: type[_TicketRow], related: str | None = None) -> list[_TicketRow]:
+    """The ticket's rows of `model` (messages, attachments, events) in order, each with its `related`
+    row; internal ones only for staff."""
+    return list(db.session.scalars(_shown_statement(model, user.is_staff, related), {"ticket_id": ticket.id}))
+
+
+@cache
+def _shown_statement(model: type[_TicketRow], staff: bool, related: str | None) -> Select:
+    """Built once per kind: building the statement cost as much as running it (the ticket page)."""
+    query = select(model).where(model.ticket_id == bindparam("ticket_id")).order_by(model.id)
+    if related is not None:
+        query = query.options(joinedload(getattr(model, related)))
+    if not staff:
         query = query.where(model.internal.is_(False))
-    return list(db.session.scalars(query))
+    return query
 
 
 def thread(user: User, ticket: Ticket) -> list[Message]:
     """The ticket's messages in order; internal notes only for staff."""
-    return _shown_to(user, ticket, Message, joinedload(Message.author))
+    return _shown_to(user, ticket, Message, "author")
 
 
 def attachments(user: User, ticket: Ticket) -> list[Attachment]:
@@ -90,4 +111,4 @@ def get_attachment(user: User, attachment_id: int) -> Attachment:
 
 
 def history(user: User, ticket: Ticket) -> list[TicketEvent]:
-    return _shown_to(user, ticket, TicketEvent, joinedload(TicketEvent.actor))
+    return _shown_to(user, ticket, TicketEvent, "actor")

@@ -9,10 +9,11 @@ which commits the reply, the decision record and its ledger rows together.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from helpdesk.clock import utcnow
@@ -97,11 +98,15 @@ def log_time(
 
 
 def time_entries(ticket: Ticket) -> list[TimeEntry]:
-    return list(
-        db.session.scalars(
-            select(TimeEntry).where(TimeEntry.ticket_id == ticket.id).options(joinedload(TimeEntry.author))
-            .order_by(TimeEntry.work_date, TimeEntry.id)
-        )
+    return list(db.session.scalars(_time_entries_statement(), {"ticket_id": ticket.id}))
+
+
+@cache
+def _time_entries_statement() -> Select:
+    # Built once: building the statement cost as much as running it (the ticket page).
+    return (
+        select(TimeEntry).where(TimeEntry.ticket_id == bindparam("ticket_id")).options(joinedload(TimeEntry.author))
+        .order_by(TimeEntry.work_date, TimeEntry.id)
     )
 
 

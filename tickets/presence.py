@@ -11,9 +11,11 @@ are deleted by the next heartbeat on that ticket.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import ForeignKey, delete, select
+from sqlalchemy import ForeignKey, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,24 +34,61 @@ class TicketPresence(db.Model):
 
 
 def mark_present(ticket_id: int, user_id: int, now: datetime) -> None:
-    """Record that `user_id` has the ticket open now (an upsert) and commit."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(TicketPresence).values(ticket_id=ticket_id, user_id=user_id, seen_at=now)
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["ticket_id", "user_id"], set_={"seen_at": statement.excluded.seen_at}
-    ))
-    db.session.execute(delete(TicketPresence).where(
-        TicketPresence.ticket_id == ticket_id, TicketPresence.seen_at < now - timedelta(hours=1)
-    ))
-    db.session.commit()
+    """Record that `user_id` has the ticket open now (an upsert) and commit.
+
+    The commit does not expire what the session holds: a presence row changes nothing loaded, and
+    the ticket page would otherwise load its ticket and its reader again, one query each.
+    """
+    upsert, prune = _statements(db.engine.dialect.name)
+    connection = db.session.connection()
+    connection.execute(upsert, {"p_ticket": ticket_id, "p_user": user_id, "p_seen": now})
+    connection.execute(prune, {"p_ticket": ticket_id, "p_before": now - timedelta(hours=1)})
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """The upsert and the pruning delete of `mark_present`, built once per dialect (every ticket page
+    and heartbeat runs them; building the statements cost more than running them)."""
+    found = _STATEMENTS.get(dialect)
+    if found is None:
+        seen = TicketPresence.__table__.c.seen_at.type
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(TicketPresence.__table__).values(
+            ticket_id=bindparam("p_ticket"), user_id=bindparam("p_user"), seen_at=bindparam("p_seen", type_=seen)
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=["ticket_id", "user_id"], set_={"seen_at": statement.excluded.seen_at}
+        )
+        prune = delete(TicketPresence.__table__).where(
+            TicketPresence.__table__.c.ticket_id == bindparam("p_ticket"),
+            TicketPresence.__table__.c.seen_at < bindparam("p_before", type_=seen),
+        )
+        found = _STATEMENTS[dialect] = (upsert, prune)
+    return found
 
 
 def others_present(ticket_id: int, user_id: int, now: datetime) -> list[str]:
     """The names of the other people who have the ticket open now, by name."""
     since = now - timedelta(seconds=current_app.config.get("PRESENCE_TTL_SECONDS", 60))
     return [user.display_name for user in db.session.scalars(
-        select(User).join(TicketPresence, TicketPresence.user_id == User.id)
-        .where(TicketPresence.ticket_id == ticket_id, TicketPresence.user_id != user_id,
-               TicketPresence.seen_at >= since)
-        .order_by(User.name, User.email)
+        _others_statement(), {"p_ticket": ticket_id, "p_user": user_id, "p_since": since}
     )]
+
+
+@cache
+def _others_statement() -> Any:
+    """Built once, like `_statements`: the ticket page asks on every view."""
+    return (
+        select(User).join(TicketPresence, TicketPresence.user_id == User.id)
+        .where(TicketPresence.ticket_id == bindparam("p_ticket"), TicketPresence.user_id != bindparam("p_user"),
+               TicketPresence.seen_at >= bindparam("p_since", type_=TicketPresence.__table__.c.seen_at.type))
+        .order_by(User.name, User.email)
+    )

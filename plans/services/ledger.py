@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
@@ -88,11 +89,15 @@ def time_entry_decision(time_entry_id: int) -> CoverageDecision:
 
 def decisions_for_ticket(ticket_id: int) -> list[CoverageDecision]:
     """The ticket's decision history, oldest first."""
-    return list(
-        db.session.scalars(
-            select(CoverageDecision).where(CoverageDecision.ticket_id == ticket_id).order_by(CoverageDecision.id)
-        )
-    )
+    return list(db.session.scalars(_decisions_statement(), {"ticket_id": ticket_id}))
+
+
+@cache
+def _decisions_statement() -> Select:
+    # Built once: building the statement cost as much as running it (the ticket page).
+    return select(CoverageDecision).where(
+        CoverageDecision.ticket_id == bindparam("ticket_id")
+    ).order_by(CoverageDecision.id)
 
 
 def store_decision(

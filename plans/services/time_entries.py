@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from helpdesk.extensions import db
 from helpdesk.i18n import _
@@ -83,15 +84,21 @@ def charge_time_entry(
     return finish(record, s, entries, previous)
 
 
-def time_entry_charges(ticket_id: int) -> dict[int, list[tuple[str, int]]]:
-    """(charge, minutes) per time entry of a ticket, as first charged."""
-    rows = db.session.execute(
+@cache
+def _charges_statement() -> Select:
+    # Built once: building the statement cost as much as running it (the ticket page).
+    return (
         select(UsageEntry.time_entry_id, UsageEntry.charge, func.sum(UsageEntry.minutes))
-        .where(UsageEntry.ticket_id == ticket_id, UsageEntry.time_entry_id.is_not(None),
+        .where(UsageEntry.ticket_id == bindparam("ticket_id"), UsageEntry.time_entry_id.is_not(None),
                UsageEntry.kind.in_(("consumption", "overage")))
         .group_by(UsageEntry.time_entry_id, UsageEntry.charge)
         .order_by(UsageEntry.time_entry_id, UsageEntry.charge)
-    ).all()
+    )
+
+
+def time_entry_charges(ticket_id: int) -> dict[int, list[tuple[str, int]]]:
+    """(charge, minutes) per time entry of a ticket, as first charged."""
+    rows = db.session.execute(_charges_statement(), {"ticket_id": ticket_id}).all()
     charges: dict[int, list[tuple[str, int]]] = {}
     for entry_id, charge, minutes in rows:
         charges.setdefault(entry_id, []).append((charge, int(minutes)))
