@@ -92,7 +92,11 @@ def _state(ticket_ids: list[int], after: int) -> list[Any]:
     return found
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# Each example builds two clients' histories and reclassifies their tickets twice (about half a
+# second): the thorough profile's 300 examples made it the suite's longest test by minutes, so
+# it draws at most 60 (a quick run 25); each run draws new ones.
+@settings(max_examples=min(60, settings().max_examples),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     tickets=st.lists(ticket_plan, min_size=1, max_size=6),
     category=st.sampled_from(CATEGORIES),
