@@ -70,13 +70,7 @@ def policy_for_ticket(ticket: Ticket, lookup: PolicyLookup | None = None) -> tup
 
     `lookup`: the same answers from reference data read once for many tickets (a bulk action).
     """
-    source = ticket.coverage_source
-    if source is None:
-        if ticket.category == "bug":
-            source = "bug_fix"
-        else:
-            client = db.session.get(Client, ticket.client_id)
-            source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
+    source = sla_source_of(ticket)
     if source == "support_plan":
         policy = lookup.plan_policy(ticket.id) if lookup is not None else plan_policy(ticket.id)
         if policy is not None:
@@ -84,6 +78,18 @@ def policy_for_ticket(ticket: Ticket, lookup: PolicyLookup | None = None) -> tup
     elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):
         return source, lookup.default() if lookup is not None else default_policy()
     return source, lookup.for_source(source) if lookup is not None else policy_for_source(source)
+
+
+def sla_source_of(ticket: Ticket) -> str:
+    """The coverage source the ticket's clocks follow: its current decision's, or, while its
+    coverage is undecided, what it would most likely be (a bug is the bug-fix guarantee, a client
+    in onboarding gets onboarding, anything else is not covered). One place for both choosers."""
+    if ticket.coverage_source is not None:
+        return ticket.coverage_source
+    if ticket.category == "bug":
+        return "bug_fix"
+    client = db.session.get(Client, ticket.client_id)
+    return "onboarding" if client is not None and client.phase == "onboarding" else "none"
 
 
 class PolicyLookup:
@@ -301,13 +307,7 @@ def policy_terms_for_ticket(
     support plan also reads its plan's policy id). A bulk action passes the `reference` it read
     once and the `lookup` of its tickets' plan policies (tickets.sla.refresh.prefetched)."""
     reference = reference or sla_reference()
-    source = ticket.coverage_source
-    if source is None:
-        if ticket.category == "bug":
-            source = "bug_fix"
-        else:
-            client = db.session.get(Client, ticket.client_id)
-            source = "onboarding" if client is not None and client.phase == "onboarding" else "none"
+    source = sla_source_of(ticket)
     if source == "support_plan":
         if lookup is not None:
             plan = lookup.plan_policy(ticket.id)
