@@ -1,9 +1,10 @@
 """Bulk actions on queue rows: one change (assignee, status, priority, category) to many tickets.
 
-Each ticket goes through the same service function as the single-ticket action (tickets.services),
-with its own history entries, in its own savepoint: a ticket that is refused (an illegal status
-transition, a ticket the user may not see) is rolled back alone and named in the summary with
-the reason, and the others are committed together at the end.
+Each ticket goes through the same service function as the API's change and the triage
+(`tickets.services.apply_changes`: the order and rules of the changes), with its own history
+entries, in its own savepoint: a ticket that is refused (an illegal status transition, a ticket
+the user may not see) is rolled back alone and named in the summary with the reason, and the
+others are committed together at the end.
 
 Speed (issue 14: 100 tickets under 2 s): what the services read per ticket is read once for all
 of them before the loop (the tickets with their client, requester and assignee; their SLA clocks,
@@ -104,14 +105,10 @@ def bulk_update(
             decided = decisions.mark() if decisions is not None else 0
             try:
                 with db.session.begin_nested():
-                    if category is not UNSET:
-                        services.reclassify(actor, ticket, category, reason, commit=False)
-                    if priority is not UNSET:
-                        services.change_priority(actor, ticket, priority, commit=False)
-                    if assignee_id is not UNSET:
-                        services.assign(actor, ticket, assignee_id, commit=False)
-                    if status is not UNSET:
-                        services.change_status(actor, ticket, status, commit=False)
+                    changed = services.apply_changes(
+                        actor, ticket, status=status, priority=priority, category=category, reason=reason,
+                        assignee_id=assignee_id,
+                    )
             except ServiceError as exc:
                 notices.drop_since(mark)
                 sla.forget(ticket.id)
@@ -119,7 +116,7 @@ def bulk_update(
                     decisions.forget(ticket.id, decided)
                 outcomes.append(Outcome(ticket.number, _refusal(exc)))
                 continue
-            outcomes.append(Outcome(ticket.number))
+            outcomes.append(Outcome(ticket.number, unchanged=not changed))
     db.session.commit()
     return summarize(outcomes)
 

@@ -7,6 +7,7 @@ are tickets.queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -537,6 +538,52 @@ def assign(actor: Actor, ticket: Ticket, assignee_id: Any, *, commit: bool = Tru
     return ticket
 
 
+def apply_changes(
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    status: Any = UNSET,
+    priority: Any = UNSET,
+    category: Any = UNSET,
+    reason: Any = "",
+    assignee_id: Any = UNSET,
+    before_status: Callable[[], object] | None = None,
+) -> tuple[str, ...]:
+    """Apply an agent's field changes to a ticket, in the one order every caller uses: category
+    (its coverage and policy first: the rest is recomputed under them), priority, assignee, then
+    `before_status` (the triage's minutes worked, which it has always logged here), then status.
+    Each change goes through its rule above; UNSET leaves the field as it is. Does not commit.
+
+    Returns the fields that changed ("category" also when the agent confirmed the category an
+    inbound mailbox gave). A refusal raises the rule's `ServiceError` (naming its field), with
+    the earlier changes still pending in the session: the caller undoes them, all of them (the
+    API's and the triage's transaction) or this ticket's alone (a bulk action's savepoint).
+    """
+    before = _fields(ticket)
+    if category is not UNSET:
+        reclassify(actor, ticket, category, reason, commit=False)
+    if priority is not UNSET:
+        change_priority(actor, ticket, priority, commit=False)
+    if assignee_id is not UNSET:
+        assign(actor, ticket, assignee_id, commit=False)
+    if before_status is not None:
+        before_status()
+    if status is not UNSET:
+        change_status(actor, ticket, status, commit=False)
+    after = _fields(ticket)
+    return tuple(name for name in before if before[name] != after[name])
+
+
+def _fields(ticket: Ticket) -> dict[str, Any]:
+    """What `apply_changes` may change, as one value per field."""
+    return {
+        "category": (ticket.category, ticket.category_to_confirm),
+        "priority": ticket.priority,
+        "assignee": ticket.assignee_id,
+        "status": ticket.status,
+    }
+
+
 def update_ticket(
     actor: Actor,
     ticket: Ticket,
@@ -552,13 +599,7 @@ def update_ticket(
     On a refusal nothing is committed; the caller rolls the session back.
     """
     _require_staff(actor)
-    if category is not UNSET:
-        reclassify(actor, ticket, category, reason, commit=False)
-    if priority is not UNSET:
-        change_priority(actor, ticket, priority, commit=False)
-    if assignee_id is not UNSET:
-        assign(actor, ticket, assignee_id, commit=False)
-    if status is not UNSET:
-        change_status(actor, ticket, status, commit=False)
+    apply_changes(actor, ticket, status=status, priority=priority, category=category, reason=reason,
+                  assignee_id=assignee_id)
     db.session.commit()
     return ticket

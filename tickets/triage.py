@@ -81,16 +81,14 @@ def send_and_set(
     message = None
     if not changes or (isinstance(body, str) and body.strip()) or files:
         message = services.add_message(actor, ticket, body=body, internal=internal, files=files, commit=False)
-    if category is not UNSET:
-        services.reclassify(actor, ticket, category, reason, commit=False)
-    if priority is not UNSET:
-        services.change_priority(actor, ticket, priority, commit=False)
-    if assignee_id is not UNSET:
-        services.assign(actor, ticket, assignee_id, commit=False)
-    if minutes is not None:  # worked today; an entry on another day has its own form
+
+    def log_minutes() -> None:  # worked today; an entry on another day has its own form
         coverage.log_time(actor, ticket, minutes=minutes, work_date=plans_services.coverage_today(), commit=False)
-    if status is not UNSET:
-        services.change_status(actor, ticket, status, commit=False)
+
+    services.apply_changes(
+        actor, ticket, status=status, priority=priority, category=category, reason=reason, assignee_id=assignee_id,
+        before_status=log_minutes if minutes is not None else None,
+    )
     if macro_id is not None:
         try:
             macro = macros.get_macro(actor.user, macro_id)
