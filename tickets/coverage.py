@@ -166,6 +166,6 @@ def retry_coverage(actor: Actor, ticket: Ticket) -> None:
         actor_id=actor.user.id, today=coverage.coverage_today(),
     )
     copy_coverage(ticket, outcome.record)
-    # Until now the clocks ran on a guess of the source (tickets.sla.policy_for_ticket).
+    # Until now the clocks ran on a guess of the source (tickets.sla.policies.sla_source_of).
     sla.coverage_changed(ticket, utcnow(), actor=actor.user, via=actor.via)
     db.session.commit()

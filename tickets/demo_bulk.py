@@ -466,7 +466,7 @@ def _pure(policy: SlaPolicy | None) -> Policy | None:
 
 
 def _policies() -> dict[str, Policy | None]:
-    """The SLA policy of each coverage source, as `policy_for_ticket` would choose it."""
+    """The SLA policy of each coverage source, as `policy_terms_for_ticket` would choose it."""
     out: dict[str, SlaPolicy | None] = {s: policy_for_source(s) for s in CoverageSource.values()}
     plan = db.session.scalar(select(SupportPlan).where(SupportPlan.name == "Standard"))
     if plan is not None:

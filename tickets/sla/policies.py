@@ -53,37 +53,10 @@ class SlaSourcePolicy(db.Model):
 # -- choosing ----------------------------------------------------------------------------------
 
 
-def policy_for_ticket(ticket: Ticket, lookup: PolicyLookup | None = None) -> tuple[str, SlaPolicy | None]:
-    """The ticket's coverage source and the SLA policy that applies to it (None: no SLA).
-
-    The one place that decides it. The source is the ticket's copy of its current coverage
-    decision (`coverage_source`); a ticket whose coverage is still undecided (the decision failed
-    when it was filed) is treated as what it would most likely be: a bug is the bug-fix
-    guarantee, a client in onboarding gets onboarding, anything else is not covered.
-
-    - `support_plan`: the policy of the plan's terms in force for the decision's period (see
-      `plan_policy`), else what `policy_for_source` gives support plans (the default policy).
-    - `none`: the manager's choice for uncovered tickets (the default policy or none), until a
-      manager approves the work as billable or goodwill: then it is work the vendor took on, and
-      it runs on the default policy. A decline leaves it uncovered.
-    - every other source: `policy_for_source`.
-
-    `lookup`: the same answers from reference data read once for many tickets (a bulk action).
-    """
-    source = sla_source_of(ticket)
-    if source == "support_plan":
-        policy = lookup.plan_policy(ticket.id) if lookup is not None else plan_policy(ticket.id)
-        if policy is not None:
-            return source, policy
-    elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):
-        return source, lookup.default() if lookup is not None else default_policy()
-    return source, lookup.for_source(source) if lookup is not None else policy_for_source(source)
-
-
 def sla_source_of(ticket: Ticket) -> str:
     """The coverage source the ticket's clocks follow: its current decision's, or, while its
     coverage is undecided, what it would most likely be (a bug is the bug-fix guarantee, a client
-    in onboarding gets onboarding, anything else is not covered). One place for both choosers."""
+    in onboarding gets onboarding, anything else is not covered)."""
     if ticket.coverage_source is not None:
         return ticket.coverage_source
     if ticket.category == "bug":
@@ -92,47 +65,15 @@ def sla_source_of(ticket: Ticket) -> str:
     return "onboarding" if client is not None and client.phase == "onboarding" else "none"
 
 
-class PolicyLookup:
-    """What `policy_for_ticket` reads, read once for many tickets: the source mapping, the
-    default policy and the plan policy of each ticket (`plan_policies`, one query).
-
-    Lives as long as one request's bulk action; `forget_plan` drops a ticket's plan policy once
-    its coverage is decided again (the next question reads it afresh).
-    """
-
-    def __init__(self, ticket_ids: Iterable[int]) -> None:
-        self._mapping = {m.source: m.policy_id for m in db.session.scalars(select(SlaSourcePolicy))}
-        self._default: SlaPolicy | None = None
-        self._plans = plan_policies(ticket_ids)
-
-    def default(self) -> SlaPolicy:
-        if self._default is None:
-            self._default = default_policy()
-        return self._default
-
-    def for_source(self, source: str) -> SlaPolicy | None:
-        if source not in self._mapping:
-            return self.default()
-        policy_id = self._mapping[source]
-        return db.session.get(SlaPolicy, policy_id) if policy_id is not None else None
-
-    def plan_policy(self, ticket_id: int) -> SlaPolicy | None:
-        if ticket_id not in self._plans:
-            self._plans[ticket_id] = plan_policy(ticket_id)
-        return self._plans[ticket_id]
-
-    def forget_plan(self, ticket_id: int) -> None:
-        self._plans.pop(ticket_id, None)
-
-
-def plan_policies(ticket_ids: Iterable[int]) -> dict[int, SlaPolicy | None]:
-    """`plan_policy` for many tickets: one query for the terms, one for the policies they name.
+def plan_policy_ids(ticket_ids: Iterable[int]) -> dict[int, int | None]:
+    """`plan_policy_id` for many tickets, in one query (a bulk action's read: the only part of a
+    policy choice that is not reference data, since it follows each ticket's coverage decision).
 
     The same choice per ticket: its latest coverage decision's plan, the version in force on the
     first day of the decision's period (the latest effective by then), else the first version.
     """
     ids = sorted(set(ticket_ids))
-    found: dict[int, SlaPolicy | None] = {i: None for i in ids}
+    found: dict[int, int | None] = {i: None for i in ids}
     if not ids:
         return found
     latest = (
@@ -155,17 +96,14 @@ def plan_policies(ticket_ids: Iterable[int]) -> dict[int, SlaPolicy | None]:
         if (best is None or (in_force and (not best[0] or effective_from > best[1]))
                 or (not in_force and not best[0] and effective_from < best[1])):
             chosen[ticket_id] = (in_force, effective_from, policy_id)
-    wanted = {policy_id for _in_force, _from, policy_id in chosen.values() if policy_id is not None}
-    policies = {p.id: p for p in db.session.scalars(select(SlaPolicy).where(SlaPolicy.id.in_(wanted)))} \
-        if wanted else {}
     for ticket_id, (_in_force, _from, policy_id) in chosen.items():
-        found[ticket_id] = policies.get(policy_id) if policy_id is not None else None
+        found[ticket_id] = policy_id
     return found
 
 
-def plan_policy(ticket_id: int) -> SlaPolicy | None:
-    """The SLA policy named by the plan that covers the ticket now, in one query (None: the plan
-    names none, or the ticket is not on a plan).
+def plan_policy_id(ticket_id: int) -> int | None:
+    """The id of the SLA policy named by the plan that covers the ticket now, in one query (None:
+    the plan names none, or the ticket is not on a plan).
 
     The plan is the one of the subscription in the ticket's latest coverage decision; its terms
     are the version in force on the first day of the decision's period (the latest version
@@ -184,7 +122,7 @@ def plan_policy_query(ticket_id: int) -> Any:
     )
     in_force = PlanVersion.effective_from <= CoverageDecision.period_start
     query = (
-        select(SlaPolicy)
+        select(SlaPolicy.id)
         .select_from(CoverageDecision)
         .join(Subscription, Subscription.id == CoverageDecision.subscription_id)
         .join(PlanVersion, PlanVersion.plan_id == Subscription.plan_id)
@@ -301,30 +239,39 @@ def sla_reference() -> SlaReference:
 
 
 def policy_terms_for_ticket(
-    ticket: Ticket, reference: SlaReference | None = None, lookup: PolicyLookup | None = None
+    ticket: Ticket, reference: SlaReference | None = None, plan_ids: dict[int, int | None] | None = None
 ) -> tuple[str, PolicyTerms | None]:
-    """`policy_for_ticket`, answered from `sla_reference` (one query for the stamp; a ticket on a
-    support plan also reads its plan's policy id). A bulk action passes the `reference` it read
-    once and the `lookup` of its tickets' plan policies (tickets.sla.refresh.prefetched)."""
+    """The ticket's coverage source and the SLA policy that applies to it (None: no SLA).
+
+    The one place that decides it. The source is `sla_source_of` the ticket: its copy of its
+    current coverage decision (`coverage_source`), or, while undecided, the likely one.
+
+    - `support_plan`: the policy of the plan's terms in force for the decision's period (see
+      `plan_policy_id`), else what the mapping gives support plans (the default policy).
+    - `none`: the manager's choice for uncovered tickets (the default policy or none), until a
+      manager approves the work as billable or goodwill: then it is work the vendor took on, and
+      it runs on the default policy. A decline leaves it uncovered.
+    - every other source: the manager's mapping (`SlaReference.for_source`).
+
+    Answered from `sla_reference`, this process's copy of the reference data (one query for its
+    stamp); only a ticket on a support plan reads its plan's policy id. A bulk action passes the
+    `reference` it read once and `plan_ids`, its tickets' plan policy ids (`plan_policy_ids`,
+    tickets.sla.refresh.prefetched); a ticket missing there is read and added to it.
+    """
     reference = reference or sla_reference()
     source = sla_source_of(ticket)
     if source == "support_plan":
-        if lookup is not None:
-            plan = lookup.plan_policy(ticket.id)
-            policy_id = plan.id if plan is not None else None
-        else:
+        if plan_ids is None:
             policy_id = plan_policy_id(ticket.id)
+        else:
+            if ticket.id not in plan_ids:
+                plan_ids[ticket.id] = plan_policy_id(ticket.id)
+            policy_id = plan_ids[ticket.id]
         if policy_id is not None:
             return source, reference.policies[policy_id]
     elif source == "none" and ticket.coverage_approval in ("billable", "goodwill"):
         return source, reference.default()
     return source, reference.for_source(source)
-
-
-def plan_policy_id(ticket_id: int) -> int | None:
-    """The id of `plan_policy`'s answer, without loading the policy."""
-    policy = plan_policy_query(ticket_id).with_only_columns(SlaPolicy.id)
-    return db.session.scalars(policy).first()
 
 
 # -- the mapping ------------------------------------------------------------------------------

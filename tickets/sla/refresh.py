@@ -3,7 +3,7 @@
 Every ticket has two clocks: first response (met by the first public agent reply) and
 resolution (met by resolving or closing). Both start when the ticket is filed, pause while it
 waits on the client, and count business time on the calendar of the ticket's SLA policy (chosen
-by `tickets.sla.policies.policy_for_ticket`). The clock history is what the ticket records
+by `tickets.sla.policies.policy_terms_for_ticket`). The clock history is what the ticket records
 anyway (created_at, first_responded_at, resolved_at or closed_at) plus `SlaPause` rows; `refresh`
 derives everything else from it with the pure rules in `tickets.sla.clock`, inside the
 transaction of the change that calls it:
@@ -39,7 +39,7 @@ from helpdesk.extensions import db
 from helpdesk.notifications import Notice, notify, notify_many, recipients_for, recipients_for_ids
 from tickets.models import OPEN_STATUSES, SlaClock, SlaEvent, SlaPause, Ticket, TicketEvent, ticket_number
 from tickets.sla.clock import ClockHistory, ClockReading, Pause, facts_due, pending_facts, read_clock
-from tickets.sla.policies import PolicyLookup, SlaReference, policy_terms_for_ticket, sla_reference
+from tickets.sla.policies import SlaReference, plan_policy_ids, policy_terms_for_ticket, sla_reference
 from tickets.sla.timers import defer_timers, timers_for
 
 # -- read once for many tickets (a bulk action) -------------------------------------------------
@@ -50,8 +50,8 @@ class _Prefetched:
     """What `refresh` reads, loaded for a set of tickets up front and kept current by the
     refreshes themselves (new clocks, facts and pauses are added to it as they are made)."""
 
-    policies: PolicyLookup  # each ticket's plan policy
-    reference: SlaReference  # the policies, the source mapping and the calendars
+    reference: SlaReference  # the policies, the source mapping and the calendars: this process's copy
+    plan_policies: dict[int, int | None]  # each ticket's plan policy id, the one per-ticket part of the choice
     clocks: dict[int, dict[str, SlaClock]]
     facts: dict[int, set[tuple[str, str]]]
     pauses: dict[int, list[SlaPause]]
@@ -64,8 +64,10 @@ _PREFETCHED: ContextVar[_Prefetched | None] = ContextVar("tickets.sla.prefetched
 def prefetched(tickets: Iterable[Ticket]) -> Iterator[None]:
     """Inside, `refresh` (and `status_changing`) of these tickets read their clocks, facts,
     pauses, policies and calendars from memory: loaded here in a few queries for all of them
-    instead of about eight per ticket. The reference data (source mapping, default policy,
-    calendars) is read once for the block. Use it around a loop over tickets in one transaction
+    instead of about eight per ticket. The reference data (policies, source mapping, default
+    policy, calendars) is this process's copy (`sla_reference`, its stamp checked once for the
+    block); what is not reference data, each ticket's plan policy id, is read here for all of
+    them in one query. Use it around a loop over tickets in one transaction
     (tickets.bulk); a ticket whose savepoint is rolled back must be `forget`-ed.
     """
     ids = sorted({t.id for t in tickets})
@@ -81,7 +83,7 @@ def prefetched(tickets: Iterable[Ticket]) -> Iterator[None]:
             facts[ticket_id].add((clock, kind))
         for pause in db.session.scalars(select(SlaPause).where(SlaPause.ticket_id.in_(ids)).order_by(SlaPause.id)):
             pauses[pause.ticket_id].append(pause)
-    token = _PREFETCHED.set(_Prefetched(PolicyLookup(ids), sla_reference(), clocks, facts, pauses))
+    token = _PREFETCHED.set(_Prefetched(sla_reference(), plan_policy_ids(ids), clocks, facts, pauses))
     try:
         yield
     finally:
@@ -99,14 +101,14 @@ def forget(ticket_id: int) -> None:
     if found is not None:
         for part in (found.clocks, found.facts, found.pauses):
             part.pop(ticket_id, None)  # type: ignore[attr-defined]
-        found.policies.forget_plan(ticket_id)
+        found.plan_policies.pop(ticket_id, None)
 
 
 def coverage_decided(ticket_id: int) -> None:
     """The ticket's coverage was decided again: its plan's policy is to be read afresh."""
     found = _PREFETCHED.get()
     if found is not None:
-        found.policies.forget_plan(ticket_id)
+        found.plan_policies.pop(ticket_id, None)
 
 
 # -- the history -----------------------------------------------------------------------------
@@ -187,7 +189,7 @@ def refresh(ticket: Ticket, now: datetime, *, actor: User | None = None, via: st
     pre = None if filed else _prefetched_for(ticket.id)
     with db.session.no_autoflush:
         if pre is not None:
-            source, policy = policy_terms_for_ticket(ticket, pre.reference, pre.policies)
+            source, policy = policy_terms_for_ticket(ticket, pre.reference, pre.plan_policies)
         else:
             source, policy = policy_terms_for_ticket(ticket, reference)
         before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)

@@ -182,13 +182,14 @@ def test_the_plans_policy_changes_from_a_date_never_for_a_period_begun(cov, worl
 
 
 def test_the_plans_policy_is_found_in_one_query(cov, world, clock, policies):
-    from tickets.sla.policies import policy_for_ticket
+    from tickets.sla.policies import policy_terms_for_ticket, sla_reference
 
     plan = plan_with(cov, "Gold", policies["Gold"])
     cov.production(world.acme, date(2026, 1, 5))
     cov.subscribe(world.acme, plan, date(2026, 10, 1))
     clock.on(date(2026, 11, 10))
     ticket = fresh(cov.file(world.acme_user, "question"))
+    reference = sla_reference()
     seen: list[str] = []
 
     def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -196,21 +197,20 @@ def test_the_plans_policy_is_found_in_one_query(cov, world, clock, policies):
 
     event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        source, policy = policy_for_ticket(ticket)
+        source, policy = policy_terms_for_ticket(ticket, reference)
     finally:
         event.remove(db.engine, "before_cursor_execute", listen)
     assert (source, policy.id) == ("support_plan", policies["Gold"].id)
-    # One statement finds it from the latest decision; the other loads the policy's targets, as
-    # loading any policy does.
-    finding, targets = seen
+    # One statement finds the policy's id from the latest decision; its terms are the reference's.
+    (finding,) = seen
     assert all(table in finding for table in ("coverage_decisions", "subscriptions", "plan_versions"))
-    assert targets.lstrip().startswith("SELECT") and "FROM sla_targets" in targets
+    assert "sla_targets" not in finding
 
 
 def test_the_plans_policies_of_many_tickets_are_those_of_each_alone(cov, world, clock, policies):
-    """`plan_policies` (a bulk action's read, two queries) chooses as `plan_policy` does for one."""
+    """`plan_policy_ids` (a bulk action's read, one query) chooses as `plan_policy_id` does for one."""
     from plans import services
-    from tickets.sla.policies import plan_policies, plan_policy
+    from tickets.sla.policies import plan_policy_id, plan_policy_ids
 
     gold = plan_with(cov, "Gold", policies["Gold"])
     basic = plan_with(cov, "Basic", None)
@@ -229,10 +229,48 @@ def test_the_plans_policies_of_many_tickets_are_those_of_each_alone(cov, world, 
     clock.on(date(2026, 12, 2))
     tickets.append(cov.file(world.acme_user, "question", "December"))
     ids = [t.id for t in tickets]
-    found = plan_policies(ids + [2_000_000_000])
-    assert found == {**{i: plan_policy(i) for i in ids}, 2_000_000_000: None}
-    assert [p.id if p else None for p in found.values()][:2] == [policies["Gold"].id, None]
-    assert found[ids[3]].id == policies["Silver"].id
+    found = plan_policy_ids(ids + [2_000_000_000])
+    assert found == {**{i: plan_policy_id(i) for i in ids}, 2_000_000_000: None}
+    assert list(found.values())[:2] == [policies["Gold"].id, None]
+    assert found[ids[3]] == policies["Silver"].id
+
+
+def test_a_bulk_change_reads_only_its_tickets_plan_policy_ids_and_the_per_process_reference(
+        cov, world, clock, policies):
+    """The bulk's policy choice: the policies, targets and source mapping come from this process's
+    copy (`sla_reference`); what it reads for its tickets is their plan policy ids, in one query.
+    A ticket reclassified in the bulk reads its new plan policy afresh, and lands on it."""
+    from tickets.bulk import bulk_update
+    from tickets.services import Actor
+
+    gold = plan_with(cov, "Gold", policies["Gold"])
+    cov.production(world.acme, date(2026, 1, 5))
+    cov.subscribe(world.acme, gold, date(2026, 10, 1))
+    clock.on(date(2026, 11, 10))
+    on_plan = [cov.file(world.acme_user, "question", f"Plan {i}") for i in range(3)]
+    bug = cov.file(world.acme_user, "bug", "Not a bug after all")
+    seen: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        summary = bulk_update(Actor(world.agent), [t.id for t in on_plan], priority="urgent")
+        moved = bulk_update(Actor(world.agent), [bug.id], category="question", reason="A question")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert (summary.changed, moved.changed) == (3, 1)
+    # (the reference's stamp names these tables too, in subqueries of one SELECT (SELECT ...))
+    rows_of = ("SELECT sla_source_policies.", "SELECT sla_policies.", "SELECT sla_targets.")
+    assert not [s for s in seen if s.startswith(rows_of) and not s.startswith("SELECT sla_policies.id FROM")], seen
+    plan_reads = [s for s in seen if s.startswith((
+        "SELECT coverage_decisions.ticket_id, coverage_decisions.period_start, plan_versions.effective_from",
+        "SELECT sla_policies.id FROM coverage_decisions"))]
+    # One read for each bulk's tickets, and one more for the ticket whose coverage was decided again.
+    assert len(plan_reads) == 3, plan_reads
+    assert_runs_on(fresh(on_plan[0]), "support_plan", policies["Gold"], noon(date(2026, 11, 10)))
+    assert (fresh(bug).sla_source, fresh(bug).sla_policy_id) == ("support_plan", policies["Gold"].id)
 
 
 # -- coverage changes recompute ----------------------------------------------------------------
