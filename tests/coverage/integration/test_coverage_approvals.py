@@ -138,3 +138,20 @@ def test_bad_settlements_are_refused_and_store_nothing(cov, world, clock, web, l
     login(world.agent)
     assert web.post(f"/manager/approvals/{ticket.id}", data={"outcome": "goodwill", "message": "x"}).status_code == 403
     assert web.get("/manager/approvals").status_code == 403
+
+
+def test_uncovered_work_always_leaves_the_ticket_with_an_approval_state():
+    """Every decision that leaves work uncovered (filed, reclassified, a time entry beyond coverage)
+    leaves the ticket pending or with a manager's settlement, never without an approval state; a
+    settlement records its outcome. So the client's coverage card has no case for uncovered work
+    nobody is to approve (templates/_coverage.html: it once offered to 'ask for paid handling')."""
+    from plans.models import APPROVALS, TRIGGERS
+    from plans.services.approvals import next_approval
+
+    states = {
+        (previous, trigger, pending): next_approval(previous, uncovered=True, trigger=trigger, pending_minutes=pending)
+        for previous in (None, *APPROVALS) for trigger in TRIGGERS for pending in (0, 15)
+    }
+    assert None not in states.values(), [case for case, state in states.items() if state is None]
+    # The control: covered work with nothing pending is left without one.
+    assert next_approval(None, uncovered=False, trigger="filed", pending_minutes=0) is None
