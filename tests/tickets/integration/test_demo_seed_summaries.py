@@ -13,7 +13,9 @@ import re
 import pytest
 from sqlalchemy import text
 
-from tests.coverage.integration.test_filed_ticket_counts import assert_summary_equals_recount as filed_equal_recount
+from tests.coverage.integration.test_filed_ticket_counts import (
+    assert_summary_equals_recount as filed_equal_recount,
+)
 from tests.coverage.integration.test_usage_totals import assert_summary_equals_recount as usage_equals_recount
 from tests.sla.integration.test_sla_month_counts import assert_summary_equals_recount as sla_equals_recount
 from tests.tickets.integration.test_ticket_counts import assert_summary_equals_recount as counts_equal_recount
