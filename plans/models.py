@@ -312,6 +312,27 @@ class UsageTotal(db.Model):
     entries: Mapped[int]
 
 
+class FiledTicketCount(db.Model):
+    """The tickets filed per (period start, client, current category, current source): what the
+    usage report's ticket counts read instead of every ticket filed in the period and its
+    latest coverage decision.
+
+    A "filed" coverage decision fixes the period and the client; the ticket's latest decision
+    (highest id) gives the category and source it is counted under now. Read-only here: database
+    triggers on `coverage_decisions` (migration 0027) move a ticket's count from its old key to
+    its new one in the same transaction as every decision written (or deleted, or changed in SQL).
+    A key whose count reaches zero is removed.
+    """
+
+    __tablename__ = "filed_ticket_counts"
+
+    period_start: Mapped[date] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(30), primary_key=True)
+    source: Mapped[str] = mapped_column(String(30), primary_key=True)
+    tickets: Mapped[int]
+
+
 def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
     raise RuntimeError(f"{type(target).__name__} rows are immutable; write a new row instead")
 

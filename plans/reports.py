@@ -5,8 +5,10 @@ rows whose accounting period *starts* in it: for a plan anchored on the 15th, "N
 period 15 November - 14 December; for a quarterly plan, the quarter's figures appear in the
 month the quarter starts. Every figure is a SUM over ``usage_entries`` filtered on
 (client, period start) and can be drilled down to exactly the rows it adds up; the sums are read
-from ``usage_totals`` (the ledger summed per period by database triggers), so a report costs
-what its period holds, not what the ledger has gathered since subscriptions began.
+from ``usage_totals`` (the ledger summed per period by database triggers), and the ticket counts
+from ``filed_ticket_counts`` (the tickets filed per period by current category and source, kept
+the same way), so a report costs what its period holds, not what the ledger or the decisions
+have gathered since subscriptions began.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Date, Integer, Numeric, String, bindparam, case, cast, func, literal, select, union_all
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
 from helpdesk.companies import Client
 from helpdesk.date_bounds import EARLIEST, LATEST, out_of_bounds_message, within_bounds
@@ -32,6 +34,7 @@ from plans.models import (
     KINDS,
     OVERAGE_CHARGES,
     CoverageDecision,
+    FiledTicketCount,
     Subscription,
     SupportPlan,
     UsageEntry,
@@ -198,28 +201,18 @@ def _latest_decisions(period: Period, client_id: int | None = None) -> Any:
 def _ticket_counts_query(period: Period, client_id: int | None = None) -> Any:
     """(client, "category:source" now, count) of the tickets filed in the period.
 
-    The filing decisions of the period come from the period_start index; each one's ticket's
-    latest decision from one probe of the (ticket_id, id, category, source) index, read
-    backwards: the cost follows the tickets filed in the period, not every decision ever made.
+    Read from ``filed_ticket_counts`` (the tickets filed per period, client, current category
+    and current source, kept by database triggers on the decisions): a few rows per client in
+    the period, whatever the number of tickets filed then or decided since.
     """
-    latest = aliased(CoverageDecision)
-    current = (
-        select(latest.category + ":" + latest.source)
-        .where(latest.ticket_id == CoverageDecision.ticket_id)
-        .order_by(latest.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    filed = select(CoverageDecision.client_id, current.label("current")).where(
-        CoverageDecision.trigger == "filed",
-        CoverageDecision.period_start >= period.start,
-        CoverageDecision.period_start < period.end,
-    )
+    counts = select(
+        FiledTicketCount.client_id, (FiledTicketCount.category + ":" + FiledTicketCount.source).label("current"),
+        func.sum(FiledTicketCount.tickets).label("filed"),
+    ).where(*_in_period(period, FiledTicketCount)).group_by(
+        FiledTicketCount.client_id, FiledTicketCount.category, FiledTicketCount.source)
     if client_id is not None:
-        filed = filed.where(CoverageDecision.client_id == client_id)
-    inner = filed.subquery()
-    return select(inner.c.client_id, inner.c.current, func.count().label("filed")).group_by(
-        inner.c.client_id, inner.c.current)
+        counts = counts.where(FiledTicketCount.client_id == client_id)
+    return counts
 
 
 def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, list[tuple[str, str, int]]]:
@@ -234,7 +227,7 @@ def ticket_counts(period: Period, client_id: int | None = None) -> dict[int, lis
 def _client_figures(period: Period, client_id: int | None = None) -> Any:
     """One statement for every client's figures in the period: a row of ledger sums per client
     (from ``usage_totals``) and a row per client, current category and current source of the
-    tickets filed then, with the client's name beside each."""
+    tickets filed then (from ``filed_ticket_counts``), with the client's name beside each."""
     sums = select(UsageTotal.client_id.label("client_id"), *_sums(), cast(None, String).label("current"),
                   literal(0).label("filed")).where(*_in_period(period, UsageTotal)).group_by(UsageTotal.client_id)
     if client_id is not None:

@@ -19,8 +19,8 @@ the Standard plan (subscribed a year ago), and each gets what the services would
 
 No ORM object per row: rows are tuples, written per batch of a few thousand tickets with COPY on
 PostgreSQL and executemany on SQLite. On SQLite each batch is a transaction and the triggers keep
-the summaries (ticket_counts, sla_month_counts, usage_totals, the search index) as the rows
-arrive. On PostgreSQL (as a superuser) the whole load is one transaction without per-row
+the summaries (ticket_counts, sla_month_counts, usage_totals, filed_ticket_counts, the search
+index) as the rows arrive. On PostgreSQL (as a superuser) the whole load is one transaction without per-row
 triggers: the search documents are made as the tickets are inserted and every summary is
 recounted set-based at the end (`_FastLoad`).
 """
@@ -195,7 +195,7 @@ _STAGE_INSERT = (
     f"FROM (SELECT *, {_OWN} AS own FROM {_STAGE}) staged ORDER BY id"
 )
 # Every summary the triggers keep, recounted from its rows (the backfills of migrations 0013,
-# 0025 and 0017).
+# 0025, 0017 and 0027).
 _PG_MONTH = "to_char(t.created_at AT TIME ZONE 'Europe/Warsaw', 'YYYY-MM')"
 _FIRST = "c.kind = 'first_response'"
 # The plan of each ticket's latest coverage decision, which the triggers of migration 0025 copy
@@ -227,14 +227,20 @@ _RECOUNTS = (
     "amount, entries) SELECT period_start, client_id, coalesce(subscription_id, 0), charge, coalesce(currency, ''), "
     "sum(minutes), sum(tickets), sum(amount), count(*) FROM usage_entries GROUP BY period_start, client_id, "
     "coalesce(subscription_id, 0), charge, coalesce(currency, '')",
+    "DELETE FROM filed_ticket_counts",
+    "INSERT INTO filed_ticket_counts (period_start, client_id, category, source, tickets) "
+    "SELECT f.period_start, f.client_id, c.category, c.source, count(*) FROM coverage_decisions f "
+    "JOIN (SELECT ticket_id, max(id) AS id FROM coverage_decisions GROUP BY ticket_id) latest "
+    "ON latest.ticket_id = f.ticket_id JOIN coverage_decisions c ON c.id = latest.id "
+    "WHERE f.\"trigger\" = 'filed' GROUP BY f.period_start, f.client_id, c.category, c.source",
 )
 
 
 class _FastLoad:
     """PostgreSQL, when this role may: the whole load is one transaction with
     `session_replication_role = replica`, so no per-row trigger fires (the summary triggers of
-    migrations 0013/0015/0017, the search triggers of 0016, the foreign-key checks: the rows are
-    made consistent); the tickets get their search documents as they are inserted, and every
+    migrations 0013/0015/0017/0027, the search triggers of 0016, the foreign-key checks: the rows
+    are made consistent); the tickets get their search documents as they are inserted, and every
     summary is recounted set-based before the commit. The tables whose summaries are recounted
     are locked against other writers (readers go on) for the load, so the recount is exact.
     A failure rolls everything back."""
@@ -253,7 +259,7 @@ class _FastLoad:
         if not self.on:
             return
         run = db.session.connection().exec_driver_sql
-        run("LOCK TABLE tickets, messages, sla_clocks, usage_entries IN SHARE ROW EXCLUSIVE MODE")
+        run("LOCK TABLE tickets, messages, sla_clocks, usage_entries, coverage_decisions IN SHARE ROW EXCLUSIVE MODE")
         if rebuild_indexes:
             names = ", ".join(f"'{name}'" for name in COLUMNS)
             found = run(
