@@ -246,9 +246,9 @@ def test_one_statement_deciding_many_clocks_writes_each_summary_row_once(app, wo
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite keeps its row triggers: it has no statement triggers and leaves no row versions")
-    for n in range(20):
+    for _ in range(20):
         make_ticket(world.acme_user)  # one summary key
-    for n in range(6):
+    for _ in range(6):
         make_ticket(world.globex_user, category="bug")  # another
     db.session.commit()
 
