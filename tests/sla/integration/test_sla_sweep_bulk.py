@@ -36,7 +36,7 @@ def test_many_due_tickets_get_one_warning_one_breach_and_one_notification_each(r
 
     def listen(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
-        rows = parameters if isinstance(parameters, list | tuple) else [parameters]
+        rows = parameters if executemany and isinstance(parameters, list) else [parameters]  # one row, or many
         sizes.append((sum(len(row) for row in rows), executemany))
 
     event.listen(db.engine, "before_cursor_execute", listen)
