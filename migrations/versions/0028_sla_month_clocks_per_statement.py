@@ -45,18 +45,23 @@ m0015 = _load("_m0015", "0015_sla_month_counts.py")
 m0025 = _load("_m0025", "0025_sla_month_counts_by_plan.py")
 
 COUNTS, KEY = m0025.COUNTS, m0025.KEY
-_MOVED = ("old_clocks.ticket_id IS DISTINCT FROM new_clocks.ticket_id OR old_clocks.kind IS DISTINCT FROM "
-          "new_clocks.kind OR old_clocks.outcome IS DISTINCT FROM new_clocks.outcome")
-_PAIRS = "old_clocks JOIN new_clocks ON new_clocks.id = old_clocks.id"
+# The clocks whose ticket, kind or outcome changed: each clock's old row (side -1) and new row
+# (side 1), less the pairs equal in all three (they cancel out). A union and a grouping, not a
+# join of the transition tables: the planner takes those for one row each and joined 2,000 x 2,000
+# in a nested loop (0.47 s per statement on a database not analysed yet).
+_MOVED = ("(SELECT ticket_id, kind, outcome, sum(side) AS side FROM ("
+          "SELECT id, ticket_id, kind, outcome, -1 AS side FROM old_clocks UNION ALL "
+          "SELECT id, ticket_id, kind, outcome, 1 AS side FROM new_clocks) AS c "
+          "GROUP BY id, ticket_id, kind, outcome HAVING sum(side) <> 0) AS m")
 
 
-def _sums(side: str) -> str:
-    """Per summary key, the numbers the moved clocks' `side` (old_clocks or new_clocks) counts."""
-    sums = ", ".join(f"sum({v}) AS {c}" for c, v in zip(COUNTS, m0025._contribution(side, "t.sla_paused_seconds"),
+def _sums(side: int) -> str:
+    """Per summary key, the numbers the moved clocks' old (-1) or new (1) rows count."""
+    sums = ", ".join(f"sum({v}) AS {c}" for c, v in zip(COUNTS, m0025._contribution("m", "t.sla_paused_seconds"),
                                                         strict=True))
     return (f"SELECT {m0025.PG_MONTH.format(at='t.created_at')} AS month, t.client_id, t.category, t.priority, "
             f"{m0025._source('t')} AS source, {m0025._plan('t')} AS plan_id, {sums} "
-            f"FROM {_PAIRS} JOIN tickets t ON t.id = {side}.ticket_id WHERE {_MOVED} GROUP BY 1, 2, 3, 4, 5, 6")
+            f"FROM {_MOVED} JOIN tickets t ON t.id = m.ticket_id WHERE m.side = {side} GROUP BY 1, 2, 3, 4, 5, 6")
 
 
 _ON_KEY = " AND ".join(f"s.{k} = d.{k}" for k in KEY.split(", "))
@@ -66,14 +71,14 @@ _ALL_ZERO = " AND ".join(f"s.{c} = 0" for c in COUNTS)
 _PG_FUNCTION = f"""
 CREATE FUNCTION sla_month_clocks_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM {_PAIRS} WHERE {_MOVED}) THEN
+    IF NOT EXISTS (SELECT 1 FROM {_MOVED}) THEN
         RETURN NULL;  -- a due instant or a timestamp changed: nothing the summary counts
     END IF;
     -- A ticket not found is being deleted, and took its numbers with it (as in the row trigger).
-    UPDATE sla_month_counts s SET {_TAKE} FROM ({_sums('old_clocks')}) d WHERE {_ON_KEY};
-    DELETE FROM sla_month_counts s USING ({_sums('old_clocks')}) d WHERE {_ON_KEY} AND {_ALL_ZERO};
+    UPDATE sla_month_counts s SET {_TAKE} FROM ({_sums(-1)}) d WHERE {_ON_KEY};
+    DELETE FROM sla_month_counts s USING ({_sums(-1)}) d WHERE {_ON_KEY} AND {_ALL_ZERO};
     INSERT INTO sla_month_counts ({KEY}, {', '.join(COUNTS)})
-    SELECT {KEY}, {', '.join(COUNTS)} FROM ({_sums('new_clocks')}) d
+    SELECT {KEY}, {', '.join(COUNTS)} FROM ({_sums(1)}) d
     ON CONFLICT ({KEY}) DO UPDATE SET {m0025._UPSERT_SET};
     RETURN NULL;
 END
