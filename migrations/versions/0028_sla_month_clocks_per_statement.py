@@ -29,7 +29,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0028'
-down_revision = '0026'  # TEMP for testing
+down_revision = '0027'
 branch_labels = None
 depends_on = None
 
