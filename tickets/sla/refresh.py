@@ -20,6 +20,7 @@ transaction of the change that calls it:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,7 +28,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, Integer, String, cast, column, insert, select, update, values
+from sqlalchemy import (
+    TIMESTAMP,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    cast,
+    column,
+    insert,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -416,7 +430,7 @@ def record_due(now: datetime, batch: int = 1000) -> tuple[list[int], int, list[i
     if not tickets:
         return [], 0, []
     for ticket_id, clock, kind in db.session.execute(
-        select(SlaEvent.ticket_id, SlaEvent.clock, SlaEvent.kind).where(SlaEvent.ticket_id.in_(list(tickets)))
+        select(SlaEvent.ticket_id, SlaEvent.clock, SlaEvent.kind).where(_among(SlaEvent.ticket_id, list(tickets)))
     ):
         tickets[ticket_id]["facts"].add((clock, kind))
     unread = [tid for tid, t in tickets.items() if not t["readings"]]
@@ -443,17 +457,63 @@ def record_due(now: datetime, batch: int = 1000) -> tuple[list[int], int, list[i
     _update_states(states)
     if outcomes:
         db.session.execute(
-            update(SlaClock).where(SlaClock.id.in_(outcomes)).values(outcome="breached", updated_at=now),
+            update(SlaClock).where(_among(SlaClock.id, outcomes)).values(outcome="breached", updated_at=now),
             execution_options={"synchronize_session": False},
         )
     db.session.flush()
     return list(tickets), len(recorded), unread
 
 
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _among(col: Any, ids: list[int]) -> Any:
+    """`col IN ids`; on PostgreSQL `col = ANY(array)`, one parameter: the statement's text is the same
+    for any number of ids, so it is compiled and parsed once (a thousand placeholders cost more to
+    build and to parse than the query takes to run)."""
+    if _postgres():
+        return col == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
+    return col.in_(ids)
+
+
+# PostgreSQL: the sweep's rows go as one array per column (unnest), a statement of constant text
+# with a handful of parameters whatever the number of rows, instead of 5,000 placeholders to
+# compile and parse (insertmanyvalues) or one execution per row (executemany). JSON goes as one
+# JSON array (psycopg escapes each text of an array, with a regular expression).
+_STATES_PG = text(
+    "UPDATE tickets SET sla_state = s.sla_state, next_deadline_at = s.next_deadline_at, sla_check_at = s.sla_check_at "
+    "FROM unnest(CAST(:ids AS integer[]), CAST(:states AS varchar[]), CAST(:deadlines AS timestamptz[]), "
+    "CAST(:checks AS timestamptz[])) AS s(id, sla_state, next_deadline_at, sla_check_at) WHERE tickets.id = s.id"
+)
+_FACTS_PG = text(
+    "INSERT INTO sla_events (ticket_id, clock, kind, instant, recorded_at) "
+    "SELECT f.ticket_id, f.clock, f.kind, f.instant, :recorded_at FROM unnest(CAST(:ticket_ids AS integer[]), "
+    "CAST(:clocks AS varchar[]), CAST(:kinds AS varchar[]), CAST(:instants AS timestamptz[])) "
+    "WITH ORDINALITY AS f(ticket_id, clock, kind, instant, n) ORDER BY f.n "
+    "ON CONFLICT (ticket_id, clock, kind) DO NOTHING RETURNING ticket_id, clock, kind, instant"
+).bindparams(bindparam("recorded_at", type_=UTCDateTime)).columns(
+    SlaEvent.ticket_id, SlaEvent.clock, SlaEvent.kind, SlaEvent.instant)
+_HISTORY_PG = text(
+    "INSERT INTO ticket_events (ticket_id, actor_id, via, kind, internal, created_at, data) "
+    "SELECT e.ticket_id, NULL, 'system', e.kind, true, :created_at, e.data "
+    "FROM ROWS FROM (unnest(CAST(:ticket_ids AS integer[])), unnest(CAST(:kinds AS varchar[])), "
+    "json_array_elements(CAST(:data AS json))) "
+    "WITH ORDINALITY AS e(ticket_id, kind, data, n) ORDER BY e.n"
+).bindparams(bindparam("created_at", type_=UTCDateTime))
+
+
 def _update_states(states: list[dict[str, Any]], chunk: int = 1000) -> None:
-    """WITH due_states AS (VALUES ...) UPDATE tickets ... FROM due_states: each ticket's own
-    state and next check, one statement per `chunk` tickets (PostgreSQL and SQLite 3.33+)."""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
+    """Each ticket's own state and next check: UPDATE tickets ... FROM unnest(arrays) on PostgreSQL
+    (one statement), WITH due_states AS (VALUES ...) UPDATE ... FROM due_states on SQLite 3.33+ (one
+    per `chunk` tickets)."""
+    postgres = _postgres()
+    if postgres and states:
+        db.session.execute(_STATES_PG, {
+            "ids": [r["id"] for r in states], "states": [r["sla_state"] for r in states],
+            "deadlines": [r["next_deadline_at"] for r in states], "checks": [r["sla_check_at"] for r in states],
+        })
+        return
     for start in range(0, len(states), chunk):
         part = states[start:start + chunk]
         rows = values(
@@ -473,10 +533,17 @@ def _update_states(states: list[dict[str, Any]], chunk: int = 1000) -> None:
 def _insert_facts(rows: list[dict[str, Any]]) -> list[tuple[int, str, str, datetime]]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: the facts this statement stored, no others.
 
-    One statement, executed for all rows at once (SQLAlchemy's insertmanyvalues batches them)."""
+    One statement for all rows: from one array per column on PostgreSQL, SQLAlchemy's
+    insertmanyvalues batches on SQLite."""
     if not rows:
         return []
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    if _postgres():
+        return [tuple(r) for r in db.session.execute(_FACTS_PG, {
+            "ticket_ids": [r["ticket_id"] for r in rows], "clocks": [r["clock"] for r in rows],
+            "kinds": [r["kind"] for r in rows], "instants": [r["instant"] for r in rows],
+            "recorded_at": rows[0]["recorded_at"],
+        })]
+    dialect = sqlite
     stmt = (
         dialect.insert(SlaEvent.__table__)
         .on_conflict_do_nothing(index_elements=["ticket_id", "clock", "kind"])
@@ -491,12 +558,17 @@ def _announce(tickets: dict[int, dict[str, Any]], recorded: list[tuple[int, str,
     does for one)."""
     if not recorded:
         return
-    db.session.execute(insert(TicketEvent), [
-        {"ticket_id": ticket_id, "actor_id": None, "via": "system",
-         "kind": "sla_breached" if kind == "breach" else "sla_warning", "internal": True, "created_at": now,
-         "data": {"clock": clock, "instant": _iso(instant)}}
-        for ticket_id, clock, kind, instant in sorted(recorded)
-    ])
+    history = [(ticket_id, "sla_breached" if kind == "breach" else "sla_warning", {"clock": clock, "instant": _iso(instant)})
+               for ticket_id, clock, kind, instant in sorted(recorded)]
+    if _postgres():
+        db.session.execute(_HISTORY_PG, {"ticket_ids": [h[0] for h in history], "kinds": [h[1] for h in history],
+                                         "data": json.dumps([h[2] for h in history]), "created_at": now})
+    else:
+        db.session.execute(insert(TicketEvent), [
+            {"ticket_id": ticket_id, "actor_id": None, "via": "system", "kind": kind, "internal": True,
+             "created_at": now, "data": data}
+            for ticket_id, kind, data in history
+        ])
     managers: list[int] | None = None
     wanted: dict[int, list[int]] = {}
     for ticket_id, _clock, _kind, _instant in recorded:

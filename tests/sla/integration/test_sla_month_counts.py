@@ -221,3 +221,49 @@ def test_the_report_by_plan_follows_the_latest_decision_s_plan(app, world, make_
     db.session.commit()
     assert {r.key: r.tickets for r in report_rows("plan", month)} == {"bug_fix": 1}
     assert_summary_equals_recount()
+
+
+def test_the_sweep_s_breaches_leave_the_summary_equal_to_a_recount(app, world, make_ticket):
+    """The sweep decides many clocks in one UPDATE (one statement trigger on PostgreSQL, 0028)."""
+    from helpdesk.clock import frozen
+    from tests.sla.integration.test_sla import MINUTE, MON_9, make_policy, utc
+    from tickets.sla.jobs import sweep
+
+    make_policy("Fast", "24/7", first=10, resolution=20, sources=("onboarding",))
+    with frozen(MON_9):
+        for n in range(12):
+            make_ticket(world.acme_user if n % 2 else world.globex_user, category="bug" if n % 3 else "question")
+    assert sweep(utc(MON_9 + 30 * MINUTE)).facts > 0
+    assert_summary_equals_recount()
+    assert sum(n[4] for n in _recount().values()) > 0  # resolution clocks were decided by the sweep
+
+
+def test_one_statement_deciding_many_clocks_writes_each_summary_row_once(app, world, make_ticket):
+    """0028: per statement, each summary row has its old numbers taken once and its new ones added
+    once, whatever the number of clocks (a row trigger wrote it twice per clock, and every write
+    walked the row versions left by the ones before it: seconds for the sweep's 2,000 clocks)."""
+    from helpdesk.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps its row triggers: it has no statement triggers and leaves no row versions")
+    for _ in range(20):
+        make_ticket(world.acme_user)  # one summary key
+    for _ in range(6):
+        make_ticket(world.globex_user, category="bug")  # another
+    db.session.commit()
+
+    def summary_writes() -> int:  # this backend's count (it may include transactions not yet flushed)
+        return db.session.execute(text(
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'sla_month_counts'")).scalar()
+
+    written = []
+    for statement in ("UPDATE sla_clocks SET outcome = 'breached' WHERE kind = 'resolution'",
+                      "UPDATE sla_clocks SET outcome = 'met' WHERE kind = 'first_response' AND ticket_id % 2 = 0",
+                      "UPDATE sla_clocks SET outcome = NULL WHERE kind = 'resolution' AND ticket_id % 3 = 0",
+                      "UPDATE sla_clocks SET updated_at = now()"):  # nothing the summary counts
+        before = summary_writes()
+        db.session.execute(text(statement))
+        written.append(summary_writes() - before)
+    db.session.commit()
+    assert written == [4, 4, 4, 0]  # two keys, each taken from and added to once per statement
+    assert_summary_equals_recount()
