@@ -12,7 +12,7 @@ import io
 import os
 import smtplib
 import ssl
-import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -289,6 +289,7 @@ def message_bytes(message: Message, policy: Any = compat32) -> bytes:
 
 
 _SMTP_POLICY = compat32.clone(linesep="\r\n")
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 
 
 class SendError(Exception):
@@ -300,16 +301,25 @@ class SendError(Exception):
 
 
 class FileTransport:
-    """No SMTP_URL: each message becomes an .eml file named after its delivery (so idempotent)."""
+    """No SMTP_URL: each message becomes an .eml file named after its delivery (so idempotent).
+
+    Written to a temporary name of this process and thread, then renamed: a reader never sees half
+    a message, and two writers of the same delivery never share a temporary file.
+    """
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
     def send(self, message: Message, to: str, name: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        data = message_bytes(message)
+        tmp = self.folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            fd = os.open(tmp, _TMP_FLAGS, 0o600)
+        except FileNotFoundError:  # the first message: no folder yet
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, _TMP_FLAGS, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(message_bytes(message))
+            handle.write(data)
         os.replace(tmp, self.folder / name)
 
     def close(self) -> None:
