@@ -50,6 +50,9 @@ import cProfile, json, os, time
 
 state = {"statements": 0, "commits": 0, "waited_ms": 0.0, "requests": 0}
 profile = {"on": None}
+# The write lock's turns in this worker: [asked, got, given back] (CLOCK_MONOTONIC: the same in
+# every process), to find how long the lock sat free while a writer waited (bench: idle_lock_ms).
+turns = []
 
 
 def post_fork(server, worker):
@@ -62,9 +65,16 @@ def post_fork(server, worker):
     def before(conn, cursor, statement, parameters, context, executemany):
         state["statements"] += 1
         started[id(cursor)] = (time.perf_counter(), time.thread_time())
+        raw = conn.connection.driver_connection
+        if not raw.in_transaction and statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            turns.append([time.monotonic(), None, None])
+            conn.info["turn"] = turns[-1]
 
     @event.listens_for(Engine, "after_cursor_execute")
     def after(conn, cursor, statement, parameters, context, executemany):
+        turn = conn.info.get("turn")
+        if turn is not None and turn[1] is None:
+            turn[1] = time.monotonic()
         wall, cpu = started.pop(id(cursor), (None, None))
         if wall is not None:
             state["waited_ms"] += max(0.0, (time.perf_counter() - wall) - (time.thread_time() - cpu)) * 1000
@@ -72,12 +82,22 @@ def post_fork(server, worker):
     @event.listens_for(Engine, "commit")
     def commit(conn):
         state["commits"] += 1
+        turn = conn.info.pop("turn", None)
+        if turn is not None:
+            turn[2] = time.monotonic()
+
+    @event.listens_for(Engine, "rollback")
+    def rollback(conn):
+        turn = conn.info.pop("turn", None)
+        if turn is not None:
+            turn[2] = time.monotonic()
 
 
 def pre_request(worker, req):
     if any(name == "X-BENCH-RESET" for name, _ in req.headers):
         for key in state:
             state[key] = 0
+        turns.clear()
         if os.environ.get("BENCH_PROFILE") and profile["on"] is None:
             profile["on"] = cProfile.Profile(time.thread_time)
             profile["on"].enable()
@@ -91,7 +111,7 @@ def worker_exit(server, worker):
         profile["on"].dump_stats(os.environ["BENCH_PROFILE"])
     path = os.path.join(os.environ["BENCH_COUNTS_DIR"], f"{os.getpid()}.json")
     with open(path, "w") as out:
-        json.dump(state, out)
+        json.dump({**state, "turns": [t for t in turns if None not in t]}, out)
 '''
 
 
@@ -223,13 +243,29 @@ def measure(page: str, args: argparse.Namespace, folder: Path) -> dict[str, floa
         server.wait(timeout=30)
         log.close()
     totals = {"statements": 0, "commits": 0, "waited_ms": 0.0, "requests": 0}
+    by_worker = []
     for path in counts.glob("*.json"):
-        for key, value in json.loads(path.read_text()).items():
+        found = json.loads(path.read_text())
+        by_worker.append(found.pop("turns"))
+        for key, value in found.items():
             totals[key] += value
     assert totals["requests"] == args.count, totals
-    return {"cpu_ms": cpu * 1000 / args.count, "statements": totals["statements"] / args.count,
+    return {"idle_lock_ms": idle_lock(by_worker) * 1000 / args.count, "cpu_ms": cpu * 1000 / args.count, "statements": totals["statements"] / args.count,
             "commits": totals["commits"] / args.count, "lock_wait_ms": totals["waited_ms"] / args.count,
             "filings_per_s": args.count / wall}
+
+
+def idle_lock(by_worker: list[list[list[float]]]) -> float:
+    """Seconds the write lock sat free while a writer of another worker waited for it: from the
+    last turn given back during its wait to its own turn (SQLite's busy handler sleeps through it)."""
+    idle = 0.0
+    for me, mine in enumerate(by_worker):
+        others = sorted(t[2] for w, theirs in enumerate(by_worker) if w != me for t in theirs)
+        for asked, got, _ in mine:
+            released = [r for r in others if asked <= r <= got]
+            if released:
+                idle += got - released[-1]
+    return idle
 
 
 def main() -> None:
@@ -251,6 +287,7 @@ def main() -> None:
             found = measure(page, args, Path(folder))
             print(f"  {page:<4} CPU {found['cpu_ms']:5.2f} ms  statements {found['statements']:5.1f}  "
                   f"commits {found['commits']:4.2f}  off-CPU in SQL {found['lock_wait_ms']:5.2f} ms  "
+                  f"lock idle while wanted {found['idle_lock_ms']:5.2f} ms  "
                   f"({found['filings_per_s']:.0f}/s wall, load-dependent)", flush=True)
 
 
