@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import Pool
 
+from helpdesk.sqlite_writer import TurnTakingConnection
+
 # Stable constraint names so Alembic revisions are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,6 +46,16 @@ limiter = Limiter(key_func=get_remote_address)
 # how often a pooled connection runs PRAGMA optimize (SQLite's advice for long-lived connections).
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_OPTIMIZE_SECONDS = 3600.0
+TurnTakingConnection.busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
+
+
+@event.listens_for(Engine, "do_connect")
+def _sqlite_writer_turns(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+    """SQLite connections take a writer's turn before they write (helpdesk/sqlite_writer.py): a
+    second writer then waits for the first's commit in steps of a millisecond, not in SQLite's
+    backoff sleeps."""
+    if dialect.name == "sqlite" and dialect.driver == "pysqlite" and "factory" not in cparams:
+        cparams["factory"] = TurnTakingConnection
 
 
 @event.listens_for(Engine, "connect")

@@ -231,16 +231,38 @@ def _send_mail(entry: Any, claim: Claim) -> str:
     return msg_id
 
 
-def _close_if_final(conn: Connection, entry_id: int) -> bool:
-    """One statement: the entry becomes done (or dead) if none of its deliveries is still open."""
+def _closing() -> Any:
+    """The UPDATE that closes an entry if none of its deliveries is still open (dead if one is)."""
+    entry_id = bindparam("entry_id")
     still_open = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state.in_(OPEN_STATES))
     any_dead = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state == "dead")
-    result = conn.execute(
+    return (
         update(ENTRIES)
         .where(ENTRIES.c.id == entry_id, ENTRIES.c.state == "pending", ~still_open)
-        .values(state=case((any_dead, "dead"), else_="done"), finished_at=utcnow())
+        .values(state=case((any_dead, "dead"), else_="done"), finished_at=bindparam("finished_at"))
     )
-    return bool(result.rowcount)
+
+
+# Built once (the statements of an inline delivery cost more to build than to run on SQLite).
+CLOSING = _closing()
+LOCAL_DUE = (
+    select(*CLAIM_COLUMNS, DELIVERIES.c.state, *ENTRY_COLUMNS)
+    .where(DELIVERIES.c.outbox_id.in_(bindparam("entry_ids", expanding=True)), DELIVERIES.c.state.in_(OPEN_STATES),
+           ENTRIES.c.id == DELIVERIES.c.outbox_id, ENTRIES.c.state == "pending")
+    .order_by(DELIVERIES.c.id)
+)
+LOCAL_RESULT = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("claim_id"), DELIVERIES.c.state == "pending")
+    .values(state=bindparam("new_state"), attempts=DELIVERIES.c.attempts + 1,
+            last_error=bindparam("error"), message_id=bindparam("msg_id"), sent_at=bindparam("sent"),
+            lease_until=None, updated_at=bindparam("at"))
+)
+
+
+def _close_if_final(conn: Connection, entry_id: int) -> bool:
+    """One statement: the entry becomes done (or dead) if none of its deliveries is still open."""
+    return bool(conn.execute(CLOSING, {"entry_id": entry_id, "finished_at": utcnow()}).rowcount)
 
 
 def _settle_unclaimed(conn: Connection, entry_id: int) -> str:
@@ -299,12 +321,7 @@ def deliver_local(entry_ids: list[int]) -> list[int]:
         return list(entry_ids)
     now = utcnow()
     with db.engine.connect() as conn:
-        rows = conn.execute(
-            select(*CLAIM_COLUMNS, DELIVERIES.c.state, *ENTRY_COLUMNS)
-            .where(DELIVERIES.c.outbox_id.in_(entry_ids), DELIVERIES.c.state.in_(OPEN_STATES),
-                   ENTRIES.c.id == DELIVERIES.c.outbox_id, ENTRIES.c.state == "pending")
-            .order_by(DELIVERIES.c.id)
-        ).all()
+        rows = conn.execute(LOCAL_DUE, {"entry_ids": list(entry_ids)}).all()
         conn.rollback()  # end the read (PostgreSQL); nothing is held while the files are written
         # Left to `deliver`: a webhook (a real send), and a delivery another job holds or left
         # behind (its lease: `deliver` takes it over once expired).
@@ -323,13 +340,8 @@ def deliver_local(entry_ids: list[int]) -> list[int]:
             _attempt(conn, entry, claim)
             claims.append(claim)
         retrying: dict[int, int] = {}
-        result = (
-            update(DELIVERIES)
-            .where(DELIVERIES.c.id == bindparam("claim_id"), DELIVERIES.c.state == "pending")
-            .values(state=bindparam("new_state"), attempts=DELIVERIES.c.attempts + 1,
-                    last_error=bindparam("error"), message_id=bindparam("msg_id"), sent_at=bindparam("sent"),
-                    lease_until=None, updated_at=bindparam("at"))
-        )
+        result = LOCAL_RESULT
+
         def values(claim: Claim) -> dict[str, Any]:
             return {"claim_id": claim.id, "new_state": claim.state, "error": claim.last_error,
                     "msg_id": claim.message_id, "sent": now if claim.state == "sent" else None, "at": utcnow()}

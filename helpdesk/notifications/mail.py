@@ -8,14 +8,16 @@ the messages of a ticket carry In-Reply-To and References to the ticket's thread
 from __future__ import annotations
 
 import email.errors
+import io
 import os
 import smtplib
 import ssl
-import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.charset import QP, Charset
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -224,7 +226,7 @@ def build_message(
     subject or display name can add a header line.
     """
     try:
-        message = MIMEMultipart("alternative")
+        message = MIMEMultipart("alternative", boundary=_boundary(msg_id))
         message["From"] = _one_line("From", current_app.config["MAIL_FROM"])
         display = name if name and name != to else ""
         message["To"] = formataddr((_one_line("To", display), _one_line("To", to)), charset="utf-8")
@@ -247,10 +249,47 @@ def build_message(
     return message
 
 
+def _boundary(msg_id: str) -> str:
+    """The parts' boundary, from the Message-ID: given, so the generator does not make a random one
+    and compile a regular expression to look for it in the parts (a quarter of a message's
+    writing). It cannot occur in them: both parts are quoted-printable, where "=" is always followed
+    by two hex digits or a line end, never by another "="."""
+    return "===============" + msg_id.strip("<>").partition("@")[0] + "=="
+
+
+class _Generator(BytesGenerator):
+    """The email package's BytesGenerator, writing a header that needs no folding as it is.
+
+    compat32 runs every header through email.header.Header to fold it, which returns an ASCII
+    value without line breaks that fits the line unchanged (`name: value`); that was half of a
+    message's writing. Such a header is written directly; any other goes through the policy, so
+    the bytes are the same as `message.as_bytes()` (tests/notifications hold them equal).
+    """
+
+    def _write_headers(self, msg: Message) -> None:
+        policy = self.policy
+        limit = policy.max_line_length or 0
+        for name, value in msg.raw_items():
+            if (isinstance(value, str) and value.isascii() and len(name) + 2 + len(value) <= limit
+                    and _LINE_BREAKS.isdisjoint(value)):
+                self._fp.write(f"{name}: {value}{policy.linesep}".encode("ascii"))
+            else:
+                self._fp.write(policy.fold_binary(name, value))
+        self.write(self._NL)
+
+
+def message_bytes(message: Message, policy: Any = compat32) -> bytes:
+    """`message.as_bytes(policy=policy)`, the same bytes, written faster (see _Generator)."""
+    out = io.BytesIO()
+    _Generator(out, mangle_from_=False, policy=policy).flatten(message, unixfrom=False)
+    return out.getvalue()
+
+
 # -- sending ---------------------------------------------------------------------------------
 
 
 _SMTP_POLICY = compat32.clone(linesep="\r\n")
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 
 
 class SendError(Exception):
@@ -262,16 +301,25 @@ class SendError(Exception):
 
 
 class FileTransport:
-    """No SMTP_URL: each message becomes an .eml file named after its delivery (so idempotent)."""
+    """No SMTP_URL: each message becomes an .eml file named after its delivery (so idempotent).
+
+    Written to a temporary name of this process and thread, then renamed: a reader never sees half
+    a message, and two writers of the same delivery never share a temporary file.
+    """
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
     def send(self, message: Message, to: str, name: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        data = message_bytes(message)
+        tmp = self.folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            fd = os.open(tmp, _TMP_FLAGS, 0o600)
+        except FileNotFoundError:  # the first message: no folder yet
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, _TMP_FLAGS, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(bytes(message))
+            handle.write(data)
         os.replace(tmp, self.folder / name)
 
     def close(self) -> None:
@@ -350,7 +398,7 @@ class SmtpTransport:
 
     def send(self, message: Message, to: str, name: str) -> None:
         sender = parseaddr(current_app.config["MAIL_FROM"])[1]
-        data = message.as_bytes(policy=_SMTP_POLICY)
+        data = message_bytes(message, _SMTP_POLICY)
         try:
             conn = self._mail_from(sender)
             code, reply = conn.rcpt(to)

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from helpdesk.clock import utcnow
 from helpdesk.companies import Client
@@ -114,7 +115,9 @@ def end_subscription(subscription_id: int, *, ends_on: Any) -> Subscription:
 
 
 def subscription_on(client_id: int, day: date) -> Subscription | None:
-    """The client's subscription active on ``day`` (at most one: they never overlap)."""
+    """The client's subscription active on ``day`` (at most one: they never overlap), with its
+    plan and the plan's versions read in the same statement (every coverage decision needs them;
+    a second SELECT for the versions cost a filing more than the join)."""
     return db.session.scalars(
         select(Subscription)
         .where(
@@ -122,5 +125,5 @@ def subscription_on(client_id: int, day: date) -> Subscription | None:
             Subscription.starts_on <= day,
             or_(Subscription.ends_on.is_(None), Subscription.ends_on >= day),
         )
-        .limit(1)
-    ).first()
+        .options(joinedload(Subscription.plan).joinedload(SupportPlan.versions))
+    ).unique().first()

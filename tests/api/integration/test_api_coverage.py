@@ -177,3 +177,26 @@ def test_refused_entries_store_nothing(app, world, api, tokens, cov, allowance_o
     assert response.status_code == 422
     assert set(error_of(response)["fields"]) == {field}
     assert [count_rows(m) for m in (TimeEntry, CoverageDecision, UsageEntry)] == before
+
+
+def test_a_filing_reads_the_subscription_its_plan_and_the_plan_s_versions_in_one_statement(
+    app, world, api, tokens, allowance_of_an_hour
+):
+    from helpdesk.extensions import db
+
+    api.post("/api/v1/tickets", tokens.acme_user, json={"subject": "Warm", "description": "Up.", "category": "question"})
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = api.post("/api/v1/tickets", tokens.acme_user,
+                            json={"subject": "Labels", "description": "Blank.", "category": "question"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 201
+    assert response.get_json()["coverage"]["source"] == "support_plan"  # the versions were there to decide with
+    reads = [s for s in statements if s.startswith("SELECT") and ("FROM subscriptions" in s or "FROM plan_versions" in s)]
+    assert len(reads) == 1 and "plan_versions" in reads[0], reads

@@ -67,7 +67,8 @@ def test_an_api_filing_runs_few_statements_inside_the_request(app, world, tokens
     finally:
         event.remove(db.engine, "before_cursor_execute", listen)
     assert response.status_code == 201
-    assert inside <= 28, "\n".join(seen[:inside])  # 28: one more for the auto-assignment rules
+    # 16 on SQLite, 17 on PostgreSQL (the advisory lock on the client for its coverage); 28 was the old bound
+    assert inside <= 17, "\n".join(seen[:inside])
     assert sum(s.lstrip().upper().startswith("UPDATE TICKETS") for s in seen[:inside]) == 1
     assert len(seen) > inside  # the e-mails were written, after the response
 
