@@ -258,12 +258,15 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
         # event was loaded again, one query each, when the page showed it.
         presence.mark_present(ticket.id, current_user.id, now)
     events = access.history(current_user, ticket)
-    people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
-    people = {}
-    if people_ids - {None}:
-        people = {
+    agents = staff_users()
+    # Assignees are staff: their names come from the staff list the forms need anyway; only a
+    # former staff member (deactivated, or no longer staff) is read on its own.
+    people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")} - {None}
+    people = {u.id: u.display_name for u in agents if u.id in people_ids}
+    if people_ids - people.keys():
+        people |= {
             u.id: u.display_name
-            for u in db.session.scalars(select(User).where(User.id.in_(people_ids - {None})))
+            for u in db.session.scalars(select(User).where(User.id.in_(people_ids - people.keys())))
         }
     policy_ids = {e.data["policy"].get(k) for e in events if e.kind == "sla_recomputed" for k in ("from", "to")}
     policies = {}
@@ -271,7 +274,6 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
         policies = dict(db.session.execute(
             select(SlaPolicy.id, SlaPolicy.name).where(SlaPolicy.id.in_(policy_ids - {None}))
         ).all())
-    agents = staff_users()
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = _assignee_choices(agents, keep=False)
     back = carried_args(request.args) if back is None else back

@@ -41,8 +41,10 @@ def mark_present(ticket_id: int, user_id: int, now: datetime) -> None:
     """
     upsert, prune = _statements(db.engine.dialect.name)
     connection = db.session.connection()
-    connection.execute(upsert, {"p_ticket": ticket_id, "p_user": user_id, "p_seen": now})
-    connection.execute(prune, {"p_ticket": ticket_id, "p_before": now - timedelta(hours=1)})
+    values = {"p_ticket": ticket_id, "p_user": user_id, "p_seen": now, "p_before": now - timedelta(hours=1)}
+    connection.execute(upsert, values)
+    if prune is not None:
+        connection.execute(prune, values)
     session = db.session()
     expire, session.expire_on_commit = session.expire_on_commit, False
     try:
@@ -54,24 +56,34 @@ def mark_present(ticket_id: int, user_id: int, now: datetime) -> None:
 _STATEMENTS: dict[str, tuple[Any, Any]] = {}
 
 
-def _statements(dialect: str) -> tuple[Any, Any]:
+def _statements(dialect: str) -> tuple[Any, Any | None]:
     """The upsert and the pruning delete of `mark_present`, built once per dialect (every ticket page
-    and heartbeat runs them; building the statements cost more than running them)."""
+    and heartbeat runs them; building the statements cost more than running them).
+
+    On PostgreSQL the delete rides in the upsert as a data-modifying WITH (one round trip, and the
+    second of the pair is None). It spares the viewer's own row: the upsert renews that one, and
+    one statement must not both delete and update a row."""
     found = _STATEMENTS.get(dialect)
     if found is None:
-        seen = TicketPresence.__table__.c.seen_at.type
+        table = TicketPresence.__table__
+        seen = table.c.seen_at.type
+        prune = delete(table).where(
+            table.c.ticket_id == bindparam("p_ticket"),
+            table.c.seen_at < bindparam("p_before", type_=seen),
+        )
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(TicketPresence.__table__).values(
+        statement = insert(table)
+        if dialect == "postgresql":
+            statement = statement.add_cte(
+                prune.where(table.c.user_id != bindparam("p_user")).cte("pruned")
+            )
+        statement = statement.values(
             ticket_id=bindparam("p_ticket"), user_id=bindparam("p_user"), seen_at=bindparam("p_seen", type_=seen)
         )
         upsert = statement.on_conflict_do_update(
             index_elements=["ticket_id", "user_id"], set_={"seen_at": statement.excluded.seen_at}
         )
-        prune = delete(TicketPresence.__table__).where(
-            TicketPresence.__table__.c.ticket_id == bindparam("p_ticket"),
-            TicketPresence.__table__.c.seen_at < bindparam("p_before", type_=seen),
-        )
-        found = _STATEMENTS[dialect] = (upsert, prune)
+        found = _STATEMENTS[dialect] = (upsert, None if dialect == "postgresql" else prune)
     return found
 
 
