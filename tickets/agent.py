@@ -41,7 +41,7 @@ from tickets.forms import (
     with_files,
 )
 from tickets.placeholders import PLACEHOLDERS
-from tickets.queue import next_in_queue, parse_queue_filters, position_of, queue_page
+from tickets.queue import ROW_COLUMNS, next_in_queue, parse_queue_filters, position_of, queue_page
 from tickets.services import UNSET, Actor
 from tickets.sla.display import badges, ticket_clocks
 from tickets.sla.jobs import inline_sweep
@@ -105,7 +105,7 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
     now = utcnow()
     inline_sweep(now)
     try:
-        rows, next_cursor = queue_page(current_user, filters, now=now)
+        rows, next_cursor = queue_page(current_user, filters, now=now, columns=ROW_COLUMNS)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
         for message in exc.fields.values():  # each names its filter; the parameter name is no word
