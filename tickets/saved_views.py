@@ -27,7 +27,7 @@ from helpdesk.i18n import _, _l
 from helpdesk.text import check_text, whole_number
 from tickets.access import MAX_ID, TicketError
 from tickets.models import SavedView
-from tickets.queue import filtered_tickets, parse_queue_filters
+from tickets.queue import filtered_tickets, parse_queue_filters, window_values
 
 NAME_MAX = 80
 MAX_SAVED = 100  # per owner
@@ -116,18 +116,33 @@ def counts(user: User, views: list[View], now: datetime | None = None) -> dict[s
     filters no longer parse), all in ONE statement."""
     now = now or utcnow()
     cap = count_cap()
-    columns, keys = [], []
-    for view in views:
-        filters = parse_queue_filters(expand(view, user))
-        if filters.errors:
-            continue
-        matching = filtered_tickets(user, filters, now=now).with_only_columns(1).limit(cap + 1).subquery()
-        columns.append(select(func.count()).select_from(matching).scalar_subquery().label(f"c{len(keys)}"))
-        keys.append(view.key)
+    # The statement is built once per user and set of views, and run again with the instant of
+    # each page (queue.window_values): building it cost as much as running it.
+    key = (db.engine.dialect.name, user.id, user.role, user.client_id, user.is_client_admin, cap,
+           tuple((view.key, tuple(sorted(view.args.items()))) for view in views))
+    built = _COUNTS.get(key)
+    if built is None:
+        columns, keys, used = [], [], []
+        for view in views:
+            filters = parse_queue_filters(expand(view, user))
+            if filters.errors:
+                continue
+            matching = filtered_tickets(user, filters, now=now).with_only_columns(1).limit(cap + 1).subquery()
+            columns.append(select(func.count()).select_from(matching).scalar_subquery().label(f"c{len(keys)}"))
+            keys.append(view.key)
+            used.append(filters)
+        if len(_COUNTS) >= 256:
+            _COUNTS.clear()
+        built = _COUNTS[key] = (select(*columns) if columns else None, keys, used)
+    statement, keys, used = built
     found: dict[str, int | None] = {view.key: None for view in views}
-    if columns:
-        found.update(zip(keys, db.session.execute(select(*columns)).one(), strict=True))
+    if statement is not None:
+        found.update(zip(keys, db.session.execute(statement, window_values(used, now)).one(), strict=True))
     return found
+
+
+# The views' counts statements by (dialect, user, views): see `counts`.
+_COUNTS: dict[tuple[Any, ...], tuple[Select | None, list[str], list[Any]]] = {}
 
 
 def count_cap() -> int:

@@ -71,8 +71,8 @@ def test_queue_statements_are_pinned_and_do_not_grow_with_rows(app, web, world, 
 
 
 def test_ticket_page_statements_are_pinned_and_do_not_grow_with_its_history(app, web, world, login, make_ticket):
-    from helpdesk.extensions import db
     from helpdesk.clock import utcnow
+    from helpdesk.extensions import db
     from tickets import coverage, presence, services
 
     quiet = make_ticket(world.acme_user, "A quiet ticket")
