@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import ForeignKey, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, lazyload, mapped_column
 
 from helpdesk.accounts import User
 from helpdesk.dbtypes import UTCDateTime
@@ -99,7 +99,7 @@ def others_present(ticket_id: int, user_id: int, now: datetime) -> list[str]:
 def _others_statement() -> Any:
     """Built once, like `_statements`: the ticket page asks on every view."""
     return (
-        select(User).join(TicketPresence, TicketPresence.user_id == User.id)
+        select(User).join(TicketPresence, TicketPresence.user_id == User.id).options(lazyload(User.client))
         .where(TicketPresence.ticket_id == bindparam("p_ticket"), TicketPresence.user_id != bindparam("p_user"),
                TicketPresence.seen_at >= bindparam("p_since", type_=TicketPresence.__table__.c.seen_at.type))
         .order_by(User.name, User.email)
