@@ -263,7 +263,9 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
     if status == 200:
         # First: its commit expires what the session holds; after the history was read, every
         # event was loaded again, one query each, when the page showed it.
-        presence.mark_present(ticket.id, current_user.id, now)
+        others = presence.mark_present(ticket.id, current_user.id, now)
+    else:
+        others = presence.others_present(ticket.id, current_user.id, now)
     events = access.history(current_user, ticket)
     agents = staff_users()
     # Assignees are staff: their names come from the staff list the forms need anyway; only a
@@ -303,7 +305,7 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
         reply_form=reply_form,
         new_event_ids={e.id for e in new_events},
         macros=macros.usable_macros(current_user),
-        others=presence.others_present(ticket.id, current_user.id, now),
+        others=others,
         back=back,
         presence_seconds=current_app.config.get("PRESENCE_HEARTBEAT_SECONDS", 20),
         status_form=StatusForm(status=ticket.status),
@@ -351,8 +353,7 @@ def heartbeat(ticket_id: int):
     """The page's heartbeat: I still have this ticket open; who else has?"""
     ticket = access.get_ticket(current_user, ticket_id)
     now = utcnow()
-    presence.mark_present(ticket.id, current_user.id, now)
-    return jsonify(others=presence.others_present(ticket.id, current_user.id, now))
+    return jsonify(others=presence.mark_present(ticket.id, current_user.id, now))
 
 
 def _changed(value, current):

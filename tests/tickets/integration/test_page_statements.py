@@ -18,11 +18,11 @@ from sqlalchemy import event, update
 # Statements per page, after a first request (the SLA engine's inline sweep, at most once a
 # minute, and a calendar's first load are not part of every page).
 QUEUE = 8  # user, tickets, clients, staff, saved views, calendars' keys, views' counts, header
-# user, ticket, presence (SQLite: upsert and prune; PostgreSQL: one statement), history, staff
-# (the forms' choices, and the names in the history), thread, help suggestions, attachments, SLA
-# clocks, SLA facts, the policy's calendar, macros, others present, time entries, their charges,
+# user, ticket, presence (SQLite: upsert, prune, others present; PostgreSQL: one statement),
+# history, staff (the forms' choices, and the names in the history), thread, help suggestions,
+# attachments, SLA clocks, SLA facts, the policy's calendar, macros, time entries, their charges,
 # coverage decisions, header
-TICKET_PAGE = {"postgresql": 17, "sqlite": 18}
+TICKET_PAGE = {"postgresql": 16, "sqlite": 18}
 
 
 @contextmanager
