@@ -4,8 +4,9 @@
 in the same transaction as the outbox row (so an item exists exactly when its event committed).
 Muting a notice on the preferences page stops its e-mail; the in-app list keeps every item.
 
-Reads: `unread_count` for the header (one query over (user_id, read_at), capped), `inbox_page`
-for the list (keyset on (user_id, id), newest first).
+Reads: `unread_count_column` for the header (a capped count over (user_id, read_at), read in one
+statement with the away switch; `unread_count` is the same count alone), `inbox_page` for the
+list (keyset on (user_id, id), newest first).
 """
 
 from __future__ import annotations
