@@ -12,7 +12,7 @@ from flask import current_app, session
 from flask_login import UserMixin
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import CheckConstraint, ForeignKey, Select, String, func, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from zxcvbn import zxcvbn
 
 from helpdesk.clock import utcnow
@@ -369,7 +369,9 @@ def staff_users(*roles: str) -> list[User]:
 @cache
 def _staff_statement(roles: tuple[str, ...]) -> Select:
     # Built once per set of roles: building the statement cost as much as running it.
-    return select(User).where(User.role.in_(roles), User.active.is_(True)).order_by(User.email)
+    # Staff have no company: the default join of User.client would only add empty columns.
+    return (select(User).where(User.role.in_(roles), User.active.is_(True)).order_by(User.email)
+            .options(lazyload(User.client)))
 
 
 def mark_login(user: User) -> None:

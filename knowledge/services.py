@@ -78,36 +78,58 @@ def _not_found() -> str:
 def matching(query: Any, q: str, *, any_word: bool = False) -> tuple[Any, bool]:
     """`query` narrowed to the articles containing every word of `q` (with `any_word`, any of its
     words of four letters or more), best first; (query, searched)."""
+    found = _match_text(q, any_word)
+    if found is None:
+        return query.order_by(Article.topic, Article.title, Article.id), False
+    # The words are bound, not written into the SQL: one statement for every subject (`search`
+    # keeps it), run with the words of each (parameter "article_words").
+    if _postgres():
+        document = func.to_tsvector(literal_column("'simple'::regconfig"), Article.search_text)
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("article_words", found))
+        return (query.where(document.op("@@")(tsquery))
+                .order_by(func.ts_rank(document, tsquery).desc(), Article.views.desc(), Article.id)), True
+    ranked = select(literal_column("rowid").label("id"), literal_column("rank").label("rank")).select_from(
+        text(FTS_TABLE)).where(literal_column(FTS_TABLE).op("MATCH")(bindparam("article_words", found))).subquery()
+    return (query.join(ranked, ranked.c.id == Article.id)
+            .order_by(ranked.c.rank, Article.views.desc(), Article.id)), True
+
+
+def _match_text(q: str, any_word: bool) -> str | None:
+    """The words of `q` as the database's full-text query (None: no word to look for)."""
     terms = words(q)
     if any_word:
         terms = tuple(t for t in terms if len(t) >= SUGGEST_MIN_LETTERS)
     if not terms:
-        return query.order_by(Article.topic, Article.title, Article.id), False
+        return None
     if _postgres():
-        document = func.to_tsvector(literal_column("'simple'::regconfig"), Article.search_text)
-        joined = (" | " if any_word else " & ").join(f"'{t}'" for t in terms)
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), joined)
-        return (query.where(document.op("@@")(tsquery))
-                .order_by(func.ts_rank(document, tsquery).desc(), Article.views.desc(), Article.id)), True
-    fts = (" OR " if any_word else " AND ").join(f'"{t}"' for t in terms)
-    ranked = select(literal_column("rowid").label("id"), literal_column("rank").label("rank")).select_from(
-        text(FTS_TABLE)).where(literal_column(FTS_TABLE).op("MATCH")(fts)).subquery()
-    return (query.join(ranked, ranked.c.id == Article.id)
-            .order_by(ranked.c.rank, Article.views.desc(), Article.id)), True
+        return (" | " if any_word else " & ").join(f"'{t}'" for t in terms)
+    return (" OR " if any_word else " AND ").join(f'"{t}"' for t in terms)
 
 
 def search(viewer: Any, q: str, *, language: str | None, topic: str | None = None, limit: int = 50,
            any_word: bool = False) -> list[Article]:
     """Published articles `viewer` may read that contain every word of `q` (all when `q` has none)."""
-    query = readable(viewer)
-    if language in LANGUAGES:
-        query = query.where(Article.language == language)
-    if topic in Topic.values():
-        query = query.where(Article.topic == topic)
-    query, searched = matching(query, q, any_word=any_word)
-    if any_word and not searched:
+    found = _match_text(q, any_word)
+    if any_word and found is None:
         return []
-    return list(db.session.scalars(query.limit(limit)))
+    language = language if language in LANGUAGES else None
+    topic = topic if topic in Topic.values() else None
+    public_only = viewer is None or not getattr(viewer, "is_authenticated", False)
+    # The statement depends on these, not on the words (bound): built once (the ticket page asks
+    # on every view; building it cost as much as running it).
+    key = (db.engine.dialect.name, public_only, language, topic, found is not None, any_word, limit)
+    statement = _SEARCHES.get(key)
+    if statement is None:
+        query = readable(viewer)
+        if language is not None:
+            query = query.where(Article.language == language)
+        if topic is not None:
+            query = query.where(Article.topic == topic)
+        statement = _SEARCHES[key] = matching(query, q, any_word=any_word)[0].limit(limit)
+    return list(db.session.scalars(statement, {"article_words": found} if found is not None else {}))
+
+
+_SEARCHES: dict[tuple[Any, ...], Any] = {}
 
 
 def suggestions(viewer: Any, subject: str, *, language: str | None) -> list[Article]:

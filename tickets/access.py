@@ -86,7 +86,9 @@ def _shown_statement(model: type[_TicketRow], staff: bool, related: str | None) 
     """Built once per kind: building the statement cost as much as running it (the ticket page)."""
     query = select(model).where(model.ticket_id == bindparam("ticket_id")).order_by(model.id)
     if related is not None:
-        query = query.options(joinedload(getattr(model, related)))
+        # The person without their company (User.client is joined by default): a ticket's rows
+        # show names only, and the join brought every column of `clients` for each row.
+        query = query.options(joinedload(getattr(model, related)).lazyload(User.client))
     if not staff:
         query = query.where(model.internal.is_(False))
     return query

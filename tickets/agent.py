@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from werkzeug.datastructures import MultiDict
 
 from helpdesk.accounts import User, staff_users
@@ -41,7 +42,7 @@ from tickets.forms import (
     with_files,
 )
 from tickets.placeholders import PLACEHOLDERS
-from tickets.queue import next_in_queue, parse_queue_filters, position_of, queue_page
+from tickets.queue import ROW_COLUMNS, next_in_queue, parse_queue_filters, position_of, queue_page
 from tickets.services import UNSET, Actor
 from tickets.sla.display import badges, ticket_clocks
 from tickets.sla.jobs import inline_sweep
@@ -105,12 +106,12 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
     now = utcnow()
     inline_sweep(now)
     try:
-        rows, next_cursor = queue_page(current_user, filters, now=now)
+        rows, next_cursor = queue_page(current_user, filters, now=now, columns=ROW_COLUMNS)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
         for message in exc.fields.values():  # each names its filter; the parameter name is no word
             flash(message, "error")
-    clients = db.session.execute(select(Client.slug, Client.name).order_by(Client.name)).all()
+    clients = db.session.execute(_clients_statement()).all()
     agents = staff_users()
     carried = carried_args(args)
     if bulk_form is None:
@@ -143,6 +144,12 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
         bulk_form=bulk_form,
         selected={str(v) for v in (bulk_form.ticket.data or [])},
     ), status
+
+
+@cache
+def _clients_statement() -> Select:
+    # Built once: building the statement cost as much as running it (every queue page).
+    return select(Client.slug, Client.name).order_by(Client.name)
 
 
 def queue_words() -> dict[str, Words]:
@@ -256,14 +263,19 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
     if status == 200:
         # First: its commit expires what the session holds; after the history was read, every
         # event was loaded again, one query each, when the page showed it.
-        presence.mark_present(ticket.id, current_user.id, now)
+        others = presence.mark_present(ticket.id, current_user.id, now)
+    else:
+        others = presence.others_present(ticket.id, current_user.id, now)
     events = access.history(current_user, ticket)
-    people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")}
-    people = {}
-    if people_ids - {None}:
-        people = {
+    agents = staff_users()
+    # Assignees are staff: their names come from the staff list the forms need anyway; only a
+    # former staff member (deactivated, or no longer staff) is read on its own.
+    people_ids = {e.data.get(k) for e in events if e.kind == "assigned" for k in ("from", "to")} - {None}
+    people = {u.id: u.display_name for u in agents if u.id in people_ids}
+    if people_ids - people.keys():
+        people |= {
             u.id: u.display_name
-            for u in db.session.scalars(select(User).where(User.id.in_(people_ids - {None})))
+            for u in db.session.scalars(select(User).where(User.id.in_(people_ids - people.keys())))
         }
     policy_ids = {e.data["policy"].get(k) for e in events if e.kind == "sla_recomputed" for k in ("from", "to")}
     policies = {}
@@ -271,7 +283,6 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
         policies = dict(db.session.execute(
             select(SlaPolicy.id, SlaPolicy.name).where(SlaPolicy.id.in_(policy_ids - {None}))
         ).all())
-    agents = staff_users()
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = _assignee_choices(agents, keep=False)
     back = carried_args(request.args) if back is None else back
@@ -294,7 +305,7 @@ def _detail(ticket, reply_form=None, status: int = 200, time_form=None, new_even
         reply_form=reply_form,
         new_event_ids={e.id for e in new_events},
         macros=macros.usable_macros(current_user),
-        others=presence.others_present(ticket.id, current_user.id, now),
+        others=others,
         back=back,
         presence_seconds=current_app.config.get("PRESENCE_HEARTBEAT_SECONDS", 20),
         status_form=StatusForm(status=ticket.status),
@@ -342,8 +353,7 @@ def heartbeat(ticket_id: int):
     """The page's heartbeat: I still have this ticket open; who else has?"""
     ticket = access.get_ticket(current_user, ticket_id)
     now = utcnow()
-    presence.mark_present(ticket.id, current_user.id, now)
-    return jsonify(others=presence.others_present(ticket.id, current_user.id, now))
+    return jsonify(others=presence.mark_present(ticket.id, current_user.id, now))
 
 
 def _changed(value, current):

@@ -19,7 +19,7 @@ from helpdesk.calendars.models import all_calendars
 from helpdesk.extensions import db
 from helpdesk.forms import ChoiceField, ChoicesField, WholeNumberField, form_page, saved
 from helpdesk.i18n import _, _l
-from helpdesk.notifications.inbox import unread_count
+from helpdesk.notifications.inbox import unread_count_column
 from helpdesk.security import admin_required, staff_required
 from tickets import autoassign
 from tickets.access import MAX_ID
@@ -33,14 +33,16 @@ rules_bp = Blueprint("assignment_rules", __name__, url_prefix="/admin/assignment
 def workspace_header() -> dict[str, Any]:
     """For the header of a staff page: unread notifications (counted up to the cap, from the
     (user_id, read_at) index) and the away switch (a primary-key read)."""
-    return {"unread": unread_count(current_user.id),
-            "away": bool(db.session.scalar(_away_statement(), {"user_id": current_user.id}))}
+    unread, away = db.session.execute(_header_statement(), {"user_id": current_user.id}).one()
+    return {"unread": unread, "away": bool(away)}
 
 
 @cache
-def _away_statement() -> Select:
+def _header_statement() -> Select:
     # Built once: building the statement cost as much as running it (on every staff page).
-    return select(AgentDuty.away).where(AgentDuty.user_id == bindparam("user_id"))
+    # Both reads in one statement: one round trip to the database per page, not two.
+    away = select(AgentDuty.away).where(AgentDuty.user_id == bindparam("user_id")).scalar_subquery()
+    return select(unread_count_column(), away)
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
+from helpdesk.accounts import User
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
 from helpdesk.i18n import _
@@ -105,7 +106,7 @@ def time_entries(ticket: Ticket) -> list[TimeEntry]:
 def _time_entries_statement() -> Select:
     # Built once: building the statement cost as much as running it (the ticket page).
     return (
-        select(TimeEntry).where(TimeEntry.ticket_id == bindparam("ticket_id")).options(joinedload(TimeEntry.author))
+        select(TimeEntry).where(TimeEntry.ticket_id == bindparam("ticket_id")).options(joinedload(TimeEntry.author).lazyload(User.client))
         .order_by(TimeEntry.work_date, TimeEntry.id)
     )
 

@@ -33,61 +33,87 @@ class TicketPresence(db.Model):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def mark_present(ticket_id: int, user_id: int, now: datetime) -> None:
-    """Record that `user_id` has the ticket open now (an upsert) and commit.
+def mark_present(ticket_id: int, user_id: int, now: datetime) -> list[str]:
+    """Record that `user_id` has the ticket open now (an upsert) and commit; the names of the
+    other people who have it open now (`others_present`), read in the same statement on
+    PostgreSQL (one round trip for the ticket page and the heartbeat).
 
     The commit does not expire what the session holds: a presence row changes nothing loaded, and
     the ticket page would otherwise load its ticket and its reader again, one query each.
     """
     upsert, prune = _statements(db.engine.dialect.name)
     connection = db.session.connection()
-    connection.execute(upsert, {"p_ticket": ticket_id, "p_user": user_id, "p_seen": now})
-    connection.execute(prune, {"p_ticket": ticket_id, "p_before": now - timedelta(hours=1)})
+    values = {"p_ticket": ticket_id, "p_user": user_id, "p_seen": now, "p_before": now - timedelta(hours=1),
+              "p_since": _since(now)}
+    if prune is None:  # PostgreSQL: the upsert and the prune ride in the read of the others
+        others = [name or email for name, email in connection.execute(upsert, values)]
+    else:
+        connection.execute(upsert, values)
+        connection.execute(prune, values)
     session = db.session()
     expire, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()
     finally:
         session.expire_on_commit = expire
+    if prune is not None:
+        others = others_present(ticket_id, user_id, now)
+    return others
 
 
 _STATEMENTS: dict[str, tuple[Any, Any]] = {}
 
 
-def _statements(dialect: str) -> tuple[Any, Any]:
+def _statements(dialect: str) -> tuple[Any, Any | None]:
     """The upsert and the pruning delete of `mark_present`, built once per dialect (every ticket page
-    and heartbeat runs them; building the statements cost more than running them)."""
+    and heartbeat runs them; building the statements cost more than running them).
+
+    On PostgreSQL both ride as data-modifying WITHs in the read of the others present (one round
+    trip; the second of the pair is None): that read sees the rows as they were before the
+    statement, which are the same others (the viewer's row is left out, the pruned rows are long
+    past the TTL). The delete spares the viewer's own row: the upsert renews that one, and one
+    statement must not both delete and update a row."""
     found = _STATEMENTS.get(dialect)
     if found is None:
-        seen = TicketPresence.__table__.c.seen_at.type
+        table = TicketPresence.__table__
+        seen = table.c.seen_at.type
+        prune = delete(table).where(
+            table.c.ticket_id == bindparam("p_ticket"),
+            table.c.seen_at < bindparam("p_before", type_=seen),
+        )
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(TicketPresence.__table__).values(
+        statement = insert(table).values(
             ticket_id=bindparam("p_ticket"), user_id=bindparam("p_user"), seen_at=bindparam("p_seen", type_=seen)
         )
         upsert = statement.on_conflict_do_update(
             index_elements=["ticket_id", "user_id"], set_={"seen_at": statement.excluded.seen_at}
         )
-        prune = delete(TicketPresence.__table__).where(
-            TicketPresence.__table__.c.ticket_id == bindparam("p_ticket"),
-            TicketPresence.__table__.c.seen_at < bindparam("p_before", type_=seen),
-        )
-        found = _STATEMENTS[dialect] = (upsert, prune)
+        if dialect == "postgresql":
+            spared = prune.where(table.c.user_id != bindparam("p_user"))
+            found = (_others_columns().add_cte(spared.cte("pruned")).add_cte(
+                upsert.returning(table.c.user_id).cte("renewed")), None)
+        else:
+            found = (upsert, prune)
+        _STATEMENTS[dialect] = found
     return found
 
 
 def others_present(ticket_id: int, user_id: int, now: datetime) -> list[str]:
     """The names of the other people who have the ticket open now, by name."""
-    since = now - timedelta(seconds=current_app.config.get("PRESENCE_TTL_SECONDS", 60))
-    return [user.display_name for user in db.session.scalars(
-        _others_statement(), {"p_ticket": ticket_id, "p_user": user_id, "p_since": since}
-    )]
+    rows = db.session.execute(_others_columns(), {"p_ticket": ticket_id, "p_user": user_id, "p_since": _since(now)})
+    return [name or email for name, email in rows]  # User.display_name
+
+
+def _since(now: datetime) -> datetime:
+    return now - timedelta(seconds=current_app.config.get("PRESENCE_TTL_SECONDS", 60))
 
 
 @cache
-def _others_statement() -> Any:
-    """Built once, like `_statements`: the ticket page asks on every view."""
+def _others_columns() -> Any:
+    """The others present, by name: names and e-mails only. Built once, like `_statements`: the
+    ticket page asks on every view."""
     return (
-        select(User).join(TicketPresence, TicketPresence.user_id == User.id)
+        select(User.name, User.email).join(TicketPresence, TicketPresence.user_id == User.id)
         .where(TicketPresence.ticket_id == bindparam("p_ticket"), TicketPresence.user_id != bindparam("p_user"),
                TicketPresence.seen_at >= bindparam("p_since", type_=TicketPresence.__table__.c.seen_at.type))
         .order_by(User.name, User.email)

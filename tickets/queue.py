@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, tuple_
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
@@ -240,39 +240,69 @@ def filtered_tickets(
         query = query.where(_rare(Ticket.coverage_approval == filters.approval))
     if filters.q is not None:
         query = query.where(search.matches(filters.q, staff=user.is_staff, probe=probe))
-    within = None
-    if filters.breaching_within is not None:
-        within = timedelta(hours=filters.breaching_within)
-    if filters.breaching_within_minutes is not None:  # the API's finer filter
-        within = timedelta(minutes=filters.breaching_within_minutes)
+    within = _window(filters)
     if within is not None:
-        query = query.where(Ticket.next_deadline_at > now, Ticket.next_deadline_at <= now + within)
+        # Named parameters (see window_values): a statement built once is run again with new instants.
+        due_type = Ticket.__table__.c.next_deadline_at.type
+        query = query.where(
+            Ticket.next_deadline_at > bindparam("now", now, type_=due_type),
+            Ticket.next_deadline_at <= bindparam(_until(within), now + within, type_=due_type),
+        )
     return query
 
 
+def _window(filters: QueueFilters) -> timedelta | None:
+    """How far ahead the "breaching within" filter looks, if it is set."""
+    if filters.breaching_within_minutes is not None:  # the API's finer filter
+        return timedelta(minutes=filters.breaching_within_minutes)
+    if filters.breaching_within is not None:
+        return timedelta(hours=filters.breaching_within)
+    return None
+
+
+def _until(within: timedelta) -> str:
+    return f"until_{int(within.total_seconds()) // 60}"
+
+
+def window_values(filters: list[QueueFilters], now: datetime) -> dict[str, datetime]:
+    """The parameters of the time windows of statements made by `filtered_tickets` from these
+    filters, for `now`: run a statement built earlier with them and it is the one built now."""
+    values = {"now": now}
+    for within in filter(None, map(_window, filters)):
+        values[_until(within)] = now + within
+    return values
+
+
+# What a row of the agent's queue shows (and its badge and cursor need): the other columns (the
+# description above all) are not read for a list that never shows them; reading one raises.
+ROW_COLUMNS = (
+    Ticket.id, Ticket.client_id, Ticket.requester_id, Ticket.assignee_id, Ticket.subject, Ticket.category,
+    Ticket.category_to_confirm, Ticket.priority, Ticket.status, Ticket.created_at, Ticket.coverage_source,
+    Ticket.coverage_covered, Ticket.coverage_approval, Ticket.sla_policy_id, Ticket.sla_state,
+    Ticket.next_deadline_at,
+)
+
+
 def queue_page(
-    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None
+    user: User, filters: QueueFilters, *, requester_only: bool = False, now: datetime | None = None,
+    columns: tuple[Any, ...] | None = None,
 ) -> tuple[list[Ticket], str | None]:
     """One page of tickets, by keyset: one query whatever the page size and however deep.
 
     Newest first by id; or (sort "due") nearest due instant first, by keyset on
     (next_deadline_at, id), tickets without a pending due instant after them by id.
+    `columns`: only these of each ticket (e.g. ROW_COLUMNS), the others refused when read.
     """
-    query = filtered_tickets(user, filters, requester_only=requester_only, now=now, probe=True)
-    options = (
-        joinedload(Ticket.client),
-        joinedload(Ticket.requester),
-        joinedload(Ticket.assignee),
-        joinedload(Ticket.sla_policy).lazyload("*"),
-    )
-    if filters.sort == "due":
-        query = _due_order(query, filters)
-    else:
-        if filters.cursor:
-            (last_id,) = decode_cursor(filters.cursor)
-            query = query.where(Ticket.id < last_id)
-        query = query.order_by(Ticket.id.desc()).limit(filters.limit + 1)
-    rows = list(db.session.scalars(query.options(*options)).unique())
+    now = now or utcnow()
+    key = _page_key(user, filters, requester_only, columns)
+    statement = _PAGES.get(key) if key is not None else None
+    if statement is None:
+        statement = _page_statement(user, filters, requester_only, now, columns)
+        if key is not None:
+            if len(_PAGES) >= 256:
+                _PAGES.clear()
+            _PAGES[key] = statement
+    rows = list(db.session.scalars(statement, window_values([filters], now)).unique())
     next_cursor = None
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
@@ -282,6 +312,46 @@ def queue_page(
         else:
             next_cursor = encode_cursor([last.id])
     return rows, next_cursor
+
+
+# First pages' statements (no cursor, no search) by their filters and reader: see `_page_key`.
+_PAGES: dict[tuple[Any, ...], Select[tuple[Ticket]]] = {}
+
+
+def _page_key(user: User, filters: QueueFilters, requester_only: bool,
+              columns: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    """What a first page's statement depends on (its instants are parameters: window_values), so
+    one built earlier is run again: building it cost as much as running it (the agent queue).
+    None for a page not kept: after a cursor, a search (its probe reads the index), refused filters."""
+    if filters.cursor or filters.q is not None or filters.errors:
+        return None
+    return (db.session.get_bind().dialect.name, user.id, user.role, user.client_id, user.is_client_admin,
+            requester_only, None if columns is None else tuple(c.key for c in columns), filters.statuses,
+            filters.category, filters.priority, filters.client, filters.assignee, filters.breaching_within_minutes,
+            filters.limit, filters.sort, filters.breaching_within, filters.breached, filters.unconfirmed,
+            filters.approval)
+
+
+def _page_statement(user: User, filters: QueueFilters, requester_only: bool, now: datetime,
+                    columns: tuple[Any, ...] | None) -> Select[tuple[Ticket]]:
+    query = filtered_tickets(user, filters, requester_only=requester_only, now=now, probe=True)
+    options = (
+        joinedload(Ticket.client),
+        # Not the people's companies (User.client is joined by default): a list shows names only.
+        joinedload(Ticket.requester).load_only(User.name, User.email).lazyload(User.client),
+        joinedload(Ticket.assignee).load_only(User.name, User.email).lazyload(User.client),
+        joinedload(Ticket.sla_policy).lazyload("*"),
+    )
+    if columns is not None:
+        options += (load_only(*columns, raiseload=True),)
+    if filters.sort == "due":
+        query = _due_order(query, filters)
+    else:
+        if filters.cursor:
+            (last_id,) = decode_cursor(filters.cursor)
+            query = query.where(Ticket.id < last_id)
+        query = query.order_by(Ticket.id.desc()).limit(filters.limit + 1)
+    return query.options(*options)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from helpdesk.accounts import User
 from helpdesk.clock import utcnow
@@ -26,7 +27,7 @@ from helpdesk.i18n import _, _l
 from helpdesk.text import check_text, whole_number
 from tickets.access import MAX_ID, TicketError
 from tickets.models import SavedView
-from tickets.queue import filtered_tickets, parse_queue_filters
+from tickets.queue import filtered_tickets, parse_queue_filters, window_values
 
 NAME_MAX = 80
 MAX_SAVED = 100  # per owner
@@ -75,13 +76,19 @@ _saved = view_of
 
 def views_for(user: User) -> list[View]:
     """The built-in views, then the user's own and the shared ones by name: one query."""
-    rows = db.session.execute(
+    rows = db.session.execute(_views_statement(), {"user_id": user.id}).all()
+    return builtin_views() + [_saved(row, name) for row, name in rows]
+
+
+@cache
+def _views_statement() -> Select:
+    # Built once: building the statement cost as much as running it (every queue page).
+    return (
         select(SavedView, func.coalesce(func.nullif(User.name, ""), User.email))
         .join(User, User.id == SavedView.owner_id)
-        .where(or_(SavedView.owner_id == user.id, SavedView.shared.is_(True)))
+        .where(or_(SavedView.owner_id == bindparam("user_id"), SavedView.shared.is_(True)))
         .order_by(SavedView.name, SavedView.id)
-    ).all()
-    return builtin_views() + [_saved(row, name) for row, name in rows]
+    )
 
 
 def find_view(user: User, key: str) -> View:
@@ -109,18 +116,33 @@ def counts(user: User, views: list[View], now: datetime | None = None) -> dict[s
     filters no longer parse), all in ONE statement."""
     now = now or utcnow()
     cap = count_cap()
-    columns, keys = [], []
-    for view in views:
-        filters = parse_queue_filters(expand(view, user))
-        if filters.errors:
-            continue
-        matching = filtered_tickets(user, filters, now=now).with_only_columns(1).limit(cap + 1).subquery()
-        columns.append(select(func.count()).select_from(matching).scalar_subquery().label(f"c{len(keys)}"))
-        keys.append(view.key)
+    # The statement is built once per user and set of views, and run again with the instant of
+    # each page (queue.window_values): building it cost as much as running it.
+    key = (db.engine.dialect.name, user.id, user.role, user.client_id, user.is_client_admin, cap,
+           tuple((view.key, tuple(sorted(view.args.items()))) for view in views))
+    built = _COUNTS.get(key)
+    if built is None:
+        columns, keys, used = [], [], []
+        for view in views:
+            filters = parse_queue_filters(expand(view, user))
+            if filters.errors:
+                continue
+            matching = filtered_tickets(user, filters, now=now).with_only_columns(1).limit(cap + 1).subquery()
+            columns.append(select(func.count()).select_from(matching).scalar_subquery().label(f"c{len(keys)}"))
+            keys.append(view.key)
+            used.append(filters)
+        if len(_COUNTS) >= 256:
+            _COUNTS.clear()
+        built = _COUNTS[key] = (select(*columns) if columns else None, keys, used)
+    statement, keys, used = built
     found: dict[str, int | None] = {view.key: None for view in views}
-    if columns:
-        found.update(zip(keys, db.session.execute(select(*columns)).one(), strict=True))
+    if statement is not None:
+        found.update(zip(keys, db.session.execute(statement, window_values(used, now)).one(), strict=True))
     return found
+
+
+# The views' counts statements by (dialect, user, views): see `counts`.
+_COUNTS: dict[tuple[Any, ...], tuple[Select | None, list[str], list[Any]]] = {}
 
 
 def count_cap() -> int:

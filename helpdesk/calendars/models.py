@@ -11,6 +11,7 @@ Editing them (the admin's form, validated field by field) is `helpdesk.calendars
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any
 
@@ -176,12 +177,20 @@ def business_calendars(ids: set[int] | list[int]) -> dict[int, BusinessCalendar]
     wanted = set(ids)
     if not wanted:
         return {}
-    keys = {
-        row.id: (row.id, row.version, row.created_at)
-        for row in db.session.execute(
-            select(Calendar.id, Calendar.version, Calendar.created_at).where(Calendar.id.in_(wanted))
-        )
-    }
+    return calendars_from_keys(db.session.execute(
+        select(*calendar_key_columns()).where(Calendar.id.in_(wanted))
+    ).all())
+
+
+def calendar_key_columns() -> tuple[Any, Any, Any]:
+    """The columns that tell whether a cached pure calendar is current: a statement selecting
+    them (joined to what names the calendar, e.g. a policy) feeds `calendars_from_keys`."""
+    return Calendar.id, Calendar.version, Calendar.created_at
+
+
+def calendars_from_keys(rows: Sequence[Any]) -> dict[int, BusinessCalendar]:
+    """The pure calendars of rows of `calendar_key_columns`, loading any not cached yet."""
+    keys = {row[0]: (row[0], row[1], row[2]) for row in rows}
     found = {i: _CACHE.get(key) for i, key in keys.items()}
     missing = [i for i, cal in found.items() if cal is None]
     if missing:

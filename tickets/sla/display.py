@@ -12,7 +12,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, select
 
 from helpdesk.calendars.arithmetic import BusinessCalendar, business_seconds_between
-from helpdesk.calendars.models import business_calendar, business_calendars
+from helpdesk.calendars.models import Calendar, business_calendars, calendar_key_columns, calendars_from_keys
 from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.extensions import db
 from helpdesk.i18n import _
@@ -87,7 +87,10 @@ def _clock_statements() -> tuple[Select, Select, Select]:
     return (
         select(SlaClock).where(SlaClock.ticket_id == bindparam("ticket_id")),
         select(SlaEvent).where(SlaEvent.ticket_id == bindparam("ticket_id")),
-        select(SlaPolicy.calendar_id).where(SlaPolicy.id == bindparam("policy_id")),
+        # The policy's calendar, with what tells whether the cached pure calendar is current:
+        # one statement (the policy row itself would bring its calendar and targets along).
+        select(*calendar_key_columns()).join(SlaPolicy, SlaPolicy.calendar_id == Calendar.id)
+        .where(SlaPolicy.id == bindparam("policy_id")),
     )
 
 
@@ -98,9 +101,8 @@ def ticket_clocks(ticket: Ticket, now: datetime) -> list[ClockView]:
     facts = {(e.clock, e.kind): e.instant for e in db.session.scalars(events, {"ticket_id": ticket.id})}
     cal = None
     if ticket.sla_policy_id is not None:
-        # Only its calendar: the policy row itself would bring its calendar and targets along.
-        calendar_id = db.session.scalar(calendar_of_policy, {"policy_id": ticket.sla_policy_id})
-        cal = business_calendar(calendar_id) if calendar_id is not None else None
+        keys = db.session.execute(calendar_of_policy, {"policy_id": ticket.sla_policy_id}).all()
+        cal = next(iter(calendars_from_keys(keys).values()), None)
     out = []
     for kind in CLOCKS:
         row = rows.get(kind)

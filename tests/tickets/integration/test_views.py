@@ -110,7 +110,8 @@ def test_the_page_counts_every_view_in_one_statement(app, web, world, login, var
     web.get("/agent/queue")  # the inline SLA sweep runs at most once a minute: let it run now
     with _statements(db.engine) as statements:
         page = text_of(web.get("/agent/queue"))
-    counting = [s for s, _ in statements if "count(*)" in s]
+    # (the header's unread notifications are counted too, from inbox_items: not a view)
+    counting = [s for s, _ in statements if "count(*)" in s and "FROM tickets" in s]
     assert len(counting) == 1, counting
     shown = _sidebar(page)
     assert len(shown) == 10, shown
