@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
@@ -104,10 +105,27 @@ def _check_name(fields: dict[str, str], name: Any, plan_id: int | None = None) -
     if is_blank(name) or len(name) > 100:
         fields["name"] = _("A name of 1 to 100 characters is required.")
         return name
-    taken = db.session.scalar(select(SupportPlan.id).where(func.lower(SupportPlan.name) == name.lower()))
-    if taken is not None and taken != plan_id:
-        fields["name"] = _("A plan with this name already exists.")
+    # The exact name too: SQLite's lower() folds only ASCII, so "Ó" and "Ó" compare unequal there
+    # while the unique constraint refuses the second; PostgreSQL folds both.
+    taken = db.session.scalars(
+        select(SupportPlan.id).where(or_(SupportPlan.name == name, func.lower(SupportPlan.name) == name.lower()))
+    ).all()
+    if any(found != plan_id for found in taken):
+        fields["name"] = _name_taken()
     return name
+
+
+def _name_taken() -> str:
+    return _("A plan with this name already exists.")
+
+
+def _flush_or_name_taken() -> None:
+    """Flush; a plan of the same name stored meanwhile by another request is the user's error, not a 500."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise_if({"name": _name_taken()})
 
 
 def get_plan(plan_id: int) -> SupportPlan:
@@ -131,7 +149,7 @@ def create_plan(*, actor_id: int | None, name: Any, period: Any, values: Mapping
     raise_if(fields)
     plan = SupportPlan(name=name, period=period, active=True, created_at=utcnow())
     db.session.add(plan)
-    db.session.flush()
+    _flush_or_name_taken()
     db.session.add(
         PlanVersion(plan_id=plan.id, effective_from=coverage_today(), created_by_id=actor_id, created_at=utcnow(), **terms)
     )
@@ -149,6 +167,7 @@ def update_plan(plan_id: int, *, name: Any, active: bool) -> SupportPlan:
     name = _check_name(fields, name, plan.id)
     raise_if(fields)
     plan.name, plan.active = name, bool(active)
+    _flush_or_name_taken()
     db.session.commit()
     return plan
 

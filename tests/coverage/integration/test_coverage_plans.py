@@ -145,3 +145,44 @@ def test_manager_sets_the_protocol_date_and_package_length(world, clock, web, lo
     db.session.expire_all()
     assert world.acme.phase == "onboarding"
     assert web.get("/manager/clients/4242/coverage").status_code == 404
+
+
+def test_a_name_with_a_non_ascii_capital_is_refused_the_second_time(world, clock, web, login):
+    # SQLite's lower() folds only ASCII: the check must still see the exact name the unique
+    # constraint refuses, or the second plan is a 500 instead of a message.
+    clock.on(date(2026, 11, 10))
+    login(world.manager)
+    assert web.post("/manager/plans/new", data={**GOOD, "name": "Ósemka"}).status_code == 302
+    again = web.post("/manager/plans/new", data={**GOOD, "name": "Ósemka"})
+    assert again.status_code == 422 and "A plan with this name already exists." in again.get_data(as_text=True)
+    other = web.post("/manager/plans/new", data={**GOOD, "name": "Standard"})
+    assert other.status_code == 302
+    standard = db.session.scalars(select(SupportPlan).where(SupportPlan.name == "Standard")).one()
+    renamed = web.post(f"/manager/plans/{standard.id}/settings", data={"name": "Ósemka", "active": "y"})
+    assert renamed.status_code == 422 and "A plan with this name already exists." in renamed.get_data(as_text=True)
+    assert counts() == (2, 2, 0)
+
+
+def test_a_plan_of_the_same_name_stored_meanwhile_is_a_message_not_a_500(app, world, clock, web, login, monkeypatch):
+    from sqlalchemy import create_engine, text
+
+    from plans.services import plans as plan_services
+
+    real_check = plan_services._check_name
+
+    def check_then_another_manager_saves(fields, name, plan_id=None):
+        checked = real_check(fields, name, plan_id)
+        other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with other.begin() as conn:  # another request's commit, between our check and our insert
+            conn.execute(text("INSERT INTO support_plans (name, period, active, created_at) "
+                              "VALUES (:name, 'month', :yes, CURRENT_TIMESTAMP)"), {"name": name, "yes": True})
+        other.dispose()
+        return checked
+
+    monkeypatch.setattr(plan_services, "_check_name", check_then_another_manager_saves)
+    clock.on(date(2026, 11, 10))
+    login(world.manager)
+    response = web.post("/manager/plans/new", data={**GOOD, "name": "Premium"})
+    assert response.status_code == 422
+    assert "A plan with this name already exists." in response.get_data(as_text=True)
+    assert counts() == (1, 0, 0)  # only the other manager's plan
