@@ -183,7 +183,9 @@ def test_the_summary_equals_a_recount_after_random_operations(app, world, cov, c
         except ServiceError:
             db.session.rollback()
         latest = decision_ids(target.id)[:1] if target is not None else []
-        if op == "copy_in_sql":
+        # The examples share one database: a copy doubles a ticket's decisions, so only small
+        # ones are copied (unbounded, the thorough profile grew a ticket to 4 million rows).
+        if op == "copy_in_sql" and len(decision_ids(target.id)) <= 8:
             db.session.execute(text(f"INSERT INTO coverage_decisions ({_COLUMNS}) SELECT {_COLUMNS} "
                                     "FROM coverage_decisions WHERE ticket_id = :t ORDER BY id"), {"t": target.id})
             db.session.commit()
