@@ -125,6 +125,15 @@ def seed_macros(users: dict[str, User]) -> None:
             }, shared=True)
 
 
+def _vacuum_tickets() -> None:
+    """VACUUM the tickets after a load, as autovacuum would soon after: until then every
+    index-only scan of the queue visits the table for each index entry (the visibility map is
+    empty), so the unassigned queue at a million tickets read 15,000 heap pages, 10 ms, instead of
+    2 ms. VACUUM cannot run inside a transaction, hence a connection of its own."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) tickets")
+
+
 @demo_cli.command("seed")
 @click.option("--tickets", "tickets", type=click.IntRange(0, 10_000_000), default=0,
               help="Make sure at least this many tickets exist (bulk-inserted with a year of history).")
@@ -145,6 +154,8 @@ def seed(tickets: int, workers: int) -> None:
     added = seed_history(tickets, workers=workers) if tickets else 0
     refresh_statistics(db.session.connection())  # the planner should know the new sizes at once
     db.session.commit()
+    if added and db.engine.dialect.name == "postgresql":
+        _vacuum_tickets()
     click.echo(f"Demo data ready ({added} tickets added).")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, role, client_slug, client_admin, _name in DEMO_USERS:
