@@ -7,18 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests.api.support import error_of
-from tests.samples import text_of
+from tests.samples import recorded_statements, text_of
 
 
 def _mails(app: Any) -> list[Any]:
@@ -142,18 +140,6 @@ def test_the_portal_asks_the_requester_after_resolution(web, world, login, make_
     assert "Thank you for your rating." in page and "4/5" in page and "How did we do?" not in page
 
 
-@contextmanager
-def _statements(engine: Any) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _rate_many(world: Any, make_ticket: Any) -> None:
@@ -185,7 +171,7 @@ def test_the_report_per_agent_client_category_and_month(app, web, world, login, 
     period = "from=2026-01&to=2026-02"
     rows = {}
     for by in ("agent", "client", "category", "month"):
-        with _statements(db.engine) as seen:
+        with recorded_statements(db.engine) as seen:
             response = web.get(f"/manager/csat/?by={by}&{period}")
         assert response.status_code == 200
         ratings = [s for s in seen if "ticket_ratings" in s]

@@ -9,11 +9,11 @@ sends as many statements as one with few: no query per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
-from sqlalchemy import event, update
+from sqlalchemy import update
+
+from tests.samples import recorded_statements
 
 # Statements per page, after a first request (the SLA engine's inline sweep, at most once a
 # minute, and a calendar's first load are not part of every page).
@@ -25,23 +25,11 @@ QUEUE = 8  # user, tickets, clients, staff, saved views, calendars' keys, views'
 TICKET_PAGE = {"postgresql": 16, "sqlite": 18}
 
 
-@contextmanager
-def _statements(engine) -> Iterator[list[str]]:  # noqa: ANN001
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _count(web, db, path: str) -> tuple[int, list[str]]:  # noqa: ANN001
     web.get(path)  # the first: the inline sweep and calendar loads happen here, if at all
-    with _statements(db.engine) as seen:
+    with recorded_statements(db.engine) as seen:
         response = web.get(path)
     assert response.status_code == 200
     return len(seen), seen
