@@ -584,22 +584,13 @@ def _fields(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def update_ticket(
-    actor: Actor,
-    ticket: Ticket,
-    *,
-    status: Any = UNSET,
-    priority: Any = UNSET,
-    category: Any = UNSET,
-    reason: Any = "",
-    assignee_id: Any = UNSET,
-) -> Ticket:
-    """Several agent changes at once (the API's PATCH), all or none, through the rules above.
+def update_ticket(actor: Actor, ticket: Ticket, **changes: Any) -> Ticket:
+    """Several agent changes at once (the API's PATCH), all or none: `apply_changes`' fields
+    (status, priority, category with its reason, assignee_id), then one commit.
 
     On a refusal nothing is committed; the caller rolls the session back.
     """
     _require_staff(actor)
-    apply_changes(actor, ticket, status=status, priority=priority, category=category, reason=reason,
-                  assignee_id=assignee_id)
+    apply_changes(actor, ticket, **changes)
     db.session.commit()
     return ticket
