@@ -41,6 +41,7 @@ from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import _
 from helpdesk.text import check_text
+from helpdesk.unique_names import flush_or_name_taken, name_taken
 from tickets.access import MAX_ID
 from tickets.assignment import (
     STRATEGIES,
@@ -312,8 +313,7 @@ def save_rule(rule: AssignmentRule | None, data: RuleInput) -> AssignmentRule:
     if wanted - staff:
         fields["members"] = _("Choose agents from the list.")
     if not fields and name:
-        taken = db.session.scalar(select(AssignmentRule.id).where(func.lower(AssignmentRule.name) == name.lower()))
-        if taken is not None and (rule is None or taken != rule.id):
+        if name_taken(AssignmentRule, name, rule.id if rule is not None else None):
             fields["name"] = _("Another rule has this name.")
     if fields:
         raise Invalid(_("Please correct the marked fields."), fields)
@@ -325,7 +325,7 @@ def save_rule(rule: AssignmentRule | None, data: RuleInput) -> AssignmentRule:
     rule.category, rule.priority, rule.strategy = data.category or None, data.priority or None, data.strategy
     rule.saved_view_id = view.id if view is not None else None
     rule.updated_at = now
-    db.session.flush()
+    flush_or_name_taken(lambda: _refuse({"name": _("Another rule has this name.")}))
     current = set(members_of([rule.id])[rule.id])
     for user_id in current - staff:
         db.session.delete(db.session.get(AssignmentRuleMember, (rule.id, user_id)))
@@ -333,6 +333,10 @@ def save_rule(rule: AssignmentRule | None, data: RuleInput) -> AssignmentRule:
         db.session.add(AssignmentRuleMember(rule_id=rule.id, user_id=user_id))
     db.session.commit()
     return rule
+
+
+def _refuse(fields: dict[str, str]) -> None:
+    raise Invalid(_("Please correct the marked fields."), fields)
 
 
 def _chosen_view(fields: dict[str, str], value: Any) -> SavedView | None:

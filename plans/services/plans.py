@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
 from helpdesk.i18n import _, format_date
 from helpdesk.text import is_blank, one_line_error
+from helpdesk.unique_names import flush_or_name_taken, name_taken
 from plans.coverage import CATEGORIES, OVERAGE_POLICIES, PlanTerms
 from plans.models import PlanVersion, SupportPlan
 from plans.periods import PERIOD_KINDS
@@ -105,12 +105,7 @@ def _check_name(fields: dict[str, str], name: Any, plan_id: int | None = None) -
     if is_blank(name) or len(name) > 100:
         fields["name"] = _("A name of 1 to 100 characters is required.")
         return name
-    # The exact name too: SQLite's lower() folds only ASCII, so "Ó" and "Ó" compare unequal there
-    # while the unique constraint refuses the second; PostgreSQL folds both.
-    taken = db.session.scalars(
-        select(SupportPlan.id).where(or_(SupportPlan.name == name, func.lower(SupportPlan.name) == name.lower()))
-    ).all()
-    if any(found != plan_id for found in taken):
+    if name_taken(SupportPlan, name, plan_id):
         fields["name"] = _name_taken()
     return name
 
@@ -119,13 +114,8 @@ def _name_taken() -> str:
     return _("A plan with this name already exists.")
 
 
-def _flush_or_name_taken() -> None:
-    """Flush; a plan of the same name stored meanwhile by another request is the user's error, not a 500."""
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise_if({"name": _name_taken()})
+def _refuse_taken_name() -> None:
+    raise_if({"name": _name_taken()})
 
 
 def get_plan(plan_id: int) -> SupportPlan:
@@ -149,7 +139,7 @@ def create_plan(*, actor_id: int | None, name: Any, period: Any, values: Mapping
     raise_if(fields)
     plan = SupportPlan(name=name, period=period, active=True, created_at=utcnow())
     db.session.add(plan)
-    _flush_or_name_taken()
+    flush_or_name_taken(_refuse_taken_name)
     db.session.add(
         PlanVersion(plan_id=plan.id, effective_from=coverage_today(), created_by_id=actor_id, created_at=utcnow(), **terms)
     )
@@ -167,7 +157,7 @@ def update_plan(plan_id: int, *, name: Any, active: bool) -> SupportPlan:
     name = _check_name(fields, name, plan.id)
     raise_if(fields)
     plan.name, plan.active = name, bool(active)
-    _flush_or_name_taken()
+    flush_or_name_taken(_refuse_taken_name)
     db.session.commit()
     return plan
 

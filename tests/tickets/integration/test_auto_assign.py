@@ -311,6 +311,19 @@ def test_a_ticket_the_view_shows_goes_to_the_views_team_and_one_it_does_not_show
     assert len(seen) == 2, "\n".join(" ".join(s.split())[:150] for s in seen)  # the views with their owners, then one EXISTS column per view
 
 
+
+def test_a_rule_name_with_a_non_ascii_capital_is_refused_the_second_time(app, web, world, login):
+    # SQLite's lower() folds only ASCII: the check must still see the exact name the unique
+    # constraint refuses, or the second rule is a 500 instead of a message.
+    from tickets.autoassign import all_rules
+
+    login(world.admin)
+    rule = {"name": "Ósemka", "strategy": "round_robin", "position": "0", "members": [str(world.agent.id)]}
+    assert web.post("/admin/assignment/new", data=rule).status_code == 302
+    twin = web.post("/admin/assignment/new", data=rule)
+    assert twin.status_code == 422 and "Another rule has this name." in text_of(twin)
+    assert [r.name for r in all_rules()] == ["Ósemka"]
+
 def test_rules_by_view_keep_guardian_first_and_never_override_a_manual_assignment(
         app, world, make_ticket, clock):
     from tests.onboarding.support import start
