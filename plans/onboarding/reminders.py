@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helpdesk.clock import utcnow
 from helpdesk.extensions import db
@@ -117,10 +117,22 @@ def send_meeting_reminder(meeting_id: int, today: date, now: datetime) -> bool:
     if not rules.reminder_due(meeting.starts_at.astimezone(business_zone()).date(), today):
         db.session.rollback()  # as above
         return False
+    # The claim: SQLite ignores FOR UPDATE, so two workers may both have read "not sent"; only
+    # the one whose conditional UPDATE changes the row sends (on PostgreSQL the lock already
+    # serialised them and this always succeeds).
+    claimed = db.session.execute(
+        update(OnboardingMeeting)
+        .where(OnboardingMeeting.id == meeting.id, OnboardingMeeting.reminder_sent_at.is_(None))
+        .values(reminder_sent_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return False
+    meeting.reminder_sent_at = now  # what the row now holds
     onboarding = db.session.get(Onboarding, meeting.onboarding_id)
     reminder = _reminder(meeting, onboarding)
     deliver_meeting_reminder(reminder)
-    meeting.reminder_sent_at = now
     record(onboarding, None, "reminder_sent", now, progress=False, meeting=meeting.id,
             recipients=len(reminder.recipients))
     db.session.commit()
