@@ -58,3 +58,30 @@ def test_a_page_slower_than_the_run_shows_no_percentiles_and_no_ratio_to_a_peer_
     lines = bench.table(results, R("hello", "-", 0, "hello", 5000.0, 0.5, 1.0, 0)).splitlines()
     assert lines[2].endswith("| peer: none finished |  |")
     assert lines[3] == "| sqlite | 10,000 | django-helpdesk: dashboard | 0.0 | - | - | 0.0000 |  |  |  |"
+
+
+def test_the_flatness_table_shows_how_many_queue_rows_each_size_rendered():
+    R = bench.Result
+    results = [
+        R("opiekun", "postgresql", 10_000, "queue: priority urgent", 200.0, 10.0, 20.0, 0, 24),
+        R("opiekun", "postgresql", 1_000_000, "queue: priority urgent", 150.0, 14.0, 30.0, 0, 50),
+        R("opiekun", "postgresql", 10_000, "manager home", 200.0, 10.0, 20.0, 0),
+        R("opiekun", "postgresql", 1_000_000, "manager home", 200.0, 11.0, 20.0, 0),
+    ]
+    text, ok = bench.flatness(results, 1.3)
+    lines = text.splitlines()
+    assert "| rows small / big |" in lines[0]
+    assert "| queue: priority urgent | 10.0 | 14.0 | 1.40 (1M/10k) | 24 / 50 | NO |" in text
+    assert "| manager home | 10.0 | 11.0 | 1.10 (1M/10k) |  | yes |" in text
+    assert not ok
+
+
+def test_the_probe_counts_the_rows_of_a_queue_page_only(monkeypatch):
+    class Answer:
+        status_code = 200
+        headers: dict[str, str] = {}
+        text = '<table><tr data-ticket="1"><td></td></tr><tr data-ticket="2"></tr></table>'
+
+    monkeypatch.setattr(bench.requests, "request", lambda *args, **kwargs: Answer())
+    assert bench.probe("http://127.0.0.1:1/agent/queue?priority=urgent", method="GET", body="", headers={}) == 2
+    assert bench.probe("http://127.0.0.1:1/manager/", method="GET", body="", headers={}) is None
