@@ -5,7 +5,7 @@ in the same transaction as the outbox row (so an item exists exactly when its ev
 Muting a notice on the preferences page stops its e-mail; the in-app list keeps every item.
 
 Reads: `unread_count_column` for the header (a capped count over (user_id, read_at), read in one
-statement with the away switch; `unread_count` is the same count alone), `inbox_page` for the
+statement with the away switch), `inbox_page` for the
 list (keyset on (user_id, id), newest first).
 """
 
@@ -78,15 +78,11 @@ def write(rows: list[dict]) -> None:
         db.session.execute(insert(InboxItem), rows)
 
 
-def unread_count(user_id: int) -> int:
-    """Unread items of the user, up to UNREAD_CAP + 1: the newest unread ids from the
-    (user_id, read_at) index, counted here (one query; never more than the cap read)."""
-    return len(db.session.scalars(_unread_statement(), {"user_id": user_id}).all())
-
-
 def unread_count_column() -> Any:
-    """`unread_count` as a scalar subquery (bound parameter "user_id"), for a statement that
-    reads it together with other things (the staff pages' header: one round trip)."""
+    """The user's unread items, up to UNREAD_CAP + 1 (the newest unread ids from the (user_id,
+    read_at) index, never more than the cap read), as a scalar subquery (bound parameter
+    "user_id") for a statement that reads it together with other things (the staff pages'
+    header: one round trip)."""
     capped = _unread_statement().subquery()
     return select(func.count()).select_from(capped).scalar_subquery()
 
