@@ -90,6 +90,7 @@ def register_templates(app: Flask) -> None:
     html_params.install()  # WTForms' field attributes without Markup.format (same text)
     select_widgets.install()  # a select's HTML kept per process by everything it is made of
     babel_cache.install_jinja(app)
+    babel_cache.install_wtforms()  # WTForms' messages: the catalogue read once per locale, not per request
     use_translator(babel_cache.gettext)  # vocabulary labels: the same catalogue, found once  # the templates' gettext: the catalogue found once per request
     formats.init_app(app)  # |when, |day, |percent, |money, |file_size: helpdesk/formats.py
     app.jinja_env.globals["vocabulary"] = VOCABULARIES
