@@ -16,7 +16,7 @@ import helpdesk.accounts  # noqa: F401  (registers the user loader)
 import knowledge
 import plans
 import tickets
-from helpdesk import babel_cache, config, formats, html_params, idempotency, security
+from helpdesk import babel_cache, config, formats, html_params, idempotency, security, select_widgets
 from helpdesk.api import http_error_response, is_api_request, service_error_response
 from helpdesk.errors import ServiceError
 from helpdesk.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -88,7 +88,9 @@ def register_templates(app: Flask) -> None:
     # {% for s in vocabulary.status %} to list one (helpdesk/vocabulary.py).
     app.jinja_env.filters["label"] = vocabulary_label
     html_params.install()  # WTForms' field attributes without Markup.format (same text)
+    select_widgets.install()  # a select's HTML kept per process by everything it is made of
     babel_cache.install_jinja(app)
+    babel_cache.install_wtforms()  # WTForms' messages: the catalogue read once per locale, not per request
     use_translator(babel_cache.gettext)  # vocabulary labels: the same catalogue, found once  # the templates' gettext: the catalogue found once per request
     formats.init_app(app)  # |when, |day, |percent, |money, |file_size: helpdesk/formats.py
     app.jinja_env.globals["vocabulary"] = VOCABULARIES
