@@ -244,14 +244,16 @@ def _send_mail(entry: Any, claim: Claim) -> str:
     return msg_id
 
 
-def _closing() -> Any:
-    """The UPDATE that closes an entry if none of its deliveries is still open (dead if one is)."""
-    entry_id = bindparam("entry_id")
+def _closing(many: bool = False) -> Any:
+    """The UPDATE that closes an entry if none of its deliveries is still open (dead if one is);
+    `many`: each of a list of entries (`entry_ids`), in one statement."""
+    entry_id = ENTRIES.c.id if many else bindparam("entry_id")
     still_open = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state.in_(OPEN_STATES))
     any_dead = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state == "dead")
     return (
         update(ENTRIES)
-        .where(ENTRIES.c.id == entry_id, ENTRIES.c.state == "pending", ~still_open)
+        .where(ENTRIES.c.id.in_(bindparam("entry_ids", expanding=True)) if many else ENTRIES.c.id == entry_id,
+               ENTRIES.c.state == "pending", ~still_open)
         .values(state=case((any_dead, "dead"), else_="done"), finished_at=bindparam("finished_at"))
     )
 
@@ -316,6 +318,7 @@ CLAIM_WITH_ENTRY = CLAIM.where(ENTRIES.c.id == DELIVERIES.c.outbox_id, SYNC_COMM
 RECORD = _record_statement()
 RECORD_AND_CLOSE, RECORD_AND_DUE = _record_and_close()
 CLOSING = _closing()
+CLOSING_MANY = _closing(many=True)
 LOCAL_DUE = (
     select(*CLAIM_COLUMNS, DELIVERIES.c.state, *ENTRY_COLUMNS)
     .where(DELIVERIES.c.outbox_id.in_(bindparam("entry_ids", expanding=True)), DELIVERIES.c.state.in_(OPEN_STATES),
@@ -425,12 +428,14 @@ def deliver_local(entry_ids: list[int]) -> list[int]:
                 written = conn.execute(result, values(claim)).rowcount
                 if written and claim.state == "pending":
                     retrying[claim.outbox_id] = max(retrying.get(claim.outbox_id, 0), claim.attempts)
-        for entry_id in entries:
-            if entry_id in retrying:
-                conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
-                             .values(due_at=utcnow() + timedelta(seconds=_interval_after(retrying[entry_id]))))
-            else:
-                _close_if_final(conn, entry_id)
+        for entry_id in retrying:
+            conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
+                         .values(due_at=utcnow() + timedelta(seconds=_interval_after(retrying[entry_id]))))
+        finished = [entry_id for entry_id in entries if entry_id not in retrying]
+        if len(finished) == 1:
+            _close_if_final(conn, finished[0])
+        elif finished:  # a sweep's or a bulk action's entries: one statement for all
+            conn.execute(CLOSING_MANY, {"entry_ids": finished, "finished_at": utcnow()})
         conn.commit()
     done = set(entries) | {row.outbox_id for row in rows}
     # The entries nothing was read for (finished, or their deliveries taken): `deliver` settles them.

@@ -7,6 +7,7 @@ its entry), then the result with the entry's closing or, for a retry, its next r
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -105,3 +106,35 @@ def test_an_entry_stays_open_while_another_job_holds_one_of_its_deliveries(app, 
     db.session.commit()
     assert deliver(entry_id) == DONE  # nothing left to claim: settled as finished
     assert _states(entry_id) == ("done", ["sent", "sent"])
+
+
+def test_inline_delivery_to_files_closes_many_entries_in_one_statement(app, world):
+    """The embedded default's pass over several entries (a sweep, a bulk action's notices): one
+    read, one executemany of the results, one UPDATE closing every entry, one commit; an entry
+    with a delivery that died before closes as dead, the others as done."""
+    from flask import g
+    from sqlalchemy import update
+
+    from helpdesk.notifications.outbox import _PENDING, deliver_inline
+
+    assert not app.config.get("REDIS_URL") and not app.config.get("SMTP_URL")
+    other = Recipient(email="agent2@vendor.example", name="Otto Agent", language="en", role="agent")
+    with app.test_request_context("/"):  # the commits' relays wait for a response that never comes
+        ids = []
+        for number in range(3):
+            entry = notify(SLA_WARNING, recipients=[AGENT, other], ticket_id=number + 1,
+                           values={"number": f"OP-{number + 1}", "subject": "Offline", "priority": "high",
+                                   "clock": "resolution", "instant": "2026-12-01T10:00:00+00:00"})
+            db.session.commit()
+            ids.append(entry.id)
+        g.pop(_PENDING)
+    died = db.session.scalars(select(Delivery.id).where(Delivery.outbox_id == ids[0]).order_by(Delivery.id)).first()
+    db.session.execute(update(Delivery).where(Delivery.id == died).values(state="dead", attempts=6))
+    db.session.commit()
+    with recorded_statements(db.engine) as seen:
+        deliver_inline(ids)
+    closing = [s for s in seen if s.lstrip().upper().startswith("UPDATE NOTIFICATION_OUTBOX")]
+    assert len(seen) == 3 and len(closing) == 1, seen
+    assert _states(ids[0]) == ("dead", ["dead", "sent"])
+    assert _states(ids[1]) == ("done", ["sent", "sent"]) and _states(ids[2]) == ("done", ["sent", "sent"])
+    assert len(list(Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.eml"))) == 5
