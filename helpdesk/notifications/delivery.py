@@ -88,8 +88,8 @@ def deliver(entry_id: int) -> str:
     Two short transactions for a one-recipient entry: claim and read the entry; then the result
     and, with the last result, the entry's closing. Core statements on one connection, no ORM.
     On PostgreSQL each is one statement committed by itself (autocommit): two round trips to the
-    database per delivery where a claim, its COMMIT, the result, the closing and their COMMIT
-    were five.
+    database per delivery where BEGIN, the claim, COMMIT, BEGIN, the result, the closing and
+    COMMIT were seven.
     """
     with db.engine.connect() as conn:
         return _deliver(conn, entry_id)
