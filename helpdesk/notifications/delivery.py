@@ -87,6 +87,9 @@ def deliver(entry_id: int) -> str:
 
     Two short transactions for a one-recipient entry: claim and read the entry; then the result
     and, with the last result, the entry's closing. Core statements on one connection, no ORM.
+    On PostgreSQL each is one statement committed by itself (autocommit): two round trips to the
+    database per delivery where BEGIN, the claim, COMMIT, BEGIN, the result, the closing and
+    COMMIT were seven.
     """
     with db.engine.connect() as conn:
         return _deliver(conn, entry_id)
@@ -95,31 +98,22 @@ def deliver(entry_id: int) -> str:
 def _deliver(conn: Connection, entry_id: int) -> str:
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["NOTIFY_LEASE_SECONDS"])
-    claimable = or_(DELIVERIES.c.state == "pending",
-                    and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now))
-    claimed = (
-        update(DELIVERIES)
-        .where(DELIVERIES.c.outbox_id == entry_id, claimable)
-        .values(state="sending", lease_until=lease, attempts=DELIVERIES.c.attempts + 1, updated_at=now)
-        .returning(*CLAIM_COLUMNS)
-    )
-    if conn.dialect.name == "postgresql":
-        # One round trip: the claim, the entry it belongs to (UPDATE ... FROM), and the setting
-        # that lets its commit skip the wait for the disk. If the database crashes before the
-        # claim is flushed, this worker's connection dies with it, its result is never written,
-        # and the delivery is tried again: the same "sent but not recorded" case as a worker
-        # dying mid-send. Results are committed durably; they are what keeps a message from
-        # going twice.
-        rows = conn.execute(
-            claimed.where(ENTRIES.c.id == DELIVERIES.c.outbox_id, SYNC_COMMIT_OFF)
-            .returning(*ENTRY_COLUMNS)
-        ).all()
+    params = {"entry_id": entry_id, "now": now, "lease": lease}
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:
+        # One statement, committed by itself: the claim, the entry it belongs to (UPDATE ...
+        # FROM), and the setting that lets its commit skip the wait for the disk. If the
+        # database crashes before the claim is flushed, this worker's connection dies with it,
+        # its result is never written, and the delivery is tried again: the same "sent but not
+        # recorded" case as a worker dying mid-send. Results are committed durably; they are
+        # what keeps a message from going twice.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = conn.execute(CLAIM_WITH_ENTRY, params).all()
         if not rows:
-            conn.rollback()  # nothing claimed: drop the transaction-local setting with it
             return _settle_unclaimed(conn, entry_id)
         entry: Any = SimpleNamespace(**{c.name: rows[0]._mapping[f"entry_{c.name}"] for c in ENTRIES.c})
     else:
-        rows = conn.execute(claimed).all()
+        rows = conn.execute(CLAIM, params).all()
         if not rows:
             return _settle_unclaimed(conn, entry_id)
         entry = conn.execute(select(ENTRIES).where(ENTRIES.c.id == entry_id)).one()
@@ -129,21 +123,41 @@ def _deliver(conn: Connection, entry_id: int) -> str:
     for number, claim in enumerate(claims, start=1):
         if _lease_kept(conn, claim):  # else another job has taken it over and records the result
             _attempt(conn, entry, claim)
+            if postgresql and number == len(claims):
+                if not retrying:
+                    return _record_last(conn, entry_id, claim)
+                conn.commit()  # (no round trip in autocommit) the last result and the entry's
+                # next relay in one transaction
+                conn.execution_options(isolation_level=conn.default_isolation_level)
             if _record(conn, claim) and claim.state == "pending":
                 retrying.append(claim)
         if number < len(claims):
             conn.commit()  # each result is kept as soon as it is known
     outcome = BUSY  # unless closed below: another job holds a lease
     if retrying:
-        wait = _interval_after(max(c.attempts for c in retrying))
-        grace = current_app.config["NOTIFY_RELAY_GRACE_SECONDS"] if current_app.config.get("REDIS_URL") else 0
         conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
-                     .values(due_at=utcnow() + timedelta(seconds=wait + grace)))
+                     .values(due_at=_retry_due(max(c.attempts for c in retrying))))
         outcome = RETRY
     elif _close_if_final(conn, entry_id):
         outcome = DONE
     conn.commit()  # the last result and the entry's state together
     return outcome
+
+
+def _retry_due(attempts: int) -> datetime:
+    """When an entry whose delivery failed for now is relayed again (RQ's retry comes first)."""
+    grace = current_app.config["NOTIFY_RELAY_GRACE_SECONDS"] if current_app.config.get("REDIS_URL") else 0
+    return utcnow() + timedelta(seconds=_interval_after(attempts) + grace)
+
+
+def _record_last(conn: Connection, entry_id: int, claim: Claim) -> str:
+    """PostgreSQL, the last result when no other delivery of the entry waits for a retry: the
+    result and the entry's closing (or, to be tried again, its next relay) in one statement that
+    commits by itself, so they are kept together as before."""
+    values = {**_result_values(claim), "entry_id": entry_id}
+    if claim.state == "pending":
+        return RETRY if conn.execute(RECORD_AND_DUE, {**values, "due": _retry_due(claim.attempts)}).first() else BUSY
+    return DONE if conn.execute(RECORD_AND_CLOSE, {**values, "finished_at": utcnow()}).first() else BUSY
 
 
 def _lease_kept(conn: Connection, claim: Claim) -> bool:
@@ -172,15 +186,14 @@ def _lease_kept(conn: Connection, claim: Claim) -> bool:
 
 def _record(conn: Connection, claim: Claim) -> bool:
     """Write the attempt's result, unless the lease was lost meanwhile; True if written."""
+    return bool(conn.execute(RECORD, _result_values(claim)).rowcount)
+
+
+def _result_values(claim: Claim) -> dict[str, Any]:
     now = utcnow()
-    written = conn.execute(
-        update(DELIVERIES)
-        .where(DELIVERIES.c.id == claim.id, DELIVERIES.c.state == "sending",
-               DELIVERIES.c.lease_until == claim.lease_until)
-        .values(state=claim.state, last_error=claim.last_error, message_id=claim.message_id,
-                sent_at=now if claim.state == "sent" else None, lease_until=None, updated_at=now)
-    ).rowcount
-    return bool(written)
+    return {"claim_id": claim.id, "held_until": claim.lease_until, "new_state": claim.state,
+            "error": claim.last_error, "msg_id": claim.message_id,
+            "sent": now if claim.state == "sent" else None, "at": now}
 
 
 def _attempt(conn: Connection, entry: Any, claim: Claim) -> None:
@@ -231,20 +244,81 @@ def _send_mail(entry: Any, claim: Claim) -> str:
     return msg_id
 
 
-def _closing() -> Any:
-    """The UPDATE that closes an entry if none of its deliveries is still open (dead if one is)."""
-    entry_id = bindparam("entry_id")
+def _closing(many: bool = False) -> Any:
+    """The UPDATE that closes an entry if none of its deliveries is still open (dead if one is);
+    `many`: each of a list of entries (`entry_ids`), in one statement."""
+    entry_id = ENTRIES.c.id if many else bindparam("entry_id")
     still_open = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state.in_(OPEN_STATES))
     any_dead = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state == "dead")
     return (
         update(ENTRIES)
-        .where(ENTRIES.c.id == entry_id, ENTRIES.c.state == "pending", ~still_open)
+        .where(ENTRIES.c.id.in_(bindparam("entry_ids", expanding=True)) if many else ENTRIES.c.id == entry_id,
+               ENTRIES.c.state == "pending", ~still_open)
         .values(state=case((any_dead, "dead"), else_="done"), finished_at=bindparam("finished_at"))
     )
 
 
+def _claim() -> Any:
+    """The UPDATE that claims an entry's due deliveries (pending, or left behind by a job whose
+    lease ran out) and returns them."""
+    now = bindparam("now", type_=DELIVERIES.c.updated_at.type)
+    claimable = or_(DELIVERIES.c.state == "pending",
+                    and_(DELIVERIES.c.state == "sending", DELIVERIES.c.lease_until < now))
+    return (
+        update(DELIVERIES)
+        .where(DELIVERIES.c.outbox_id == bindparam("entry_id"), claimable)
+        .values(state="sending", lease_until=bindparam("lease"), attempts=DELIVERIES.c.attempts + 1, updated_at=now)
+        .returning(*CLAIM_COLUMNS)
+    )
+
+
+def _record_statement() -> Any:
+    """The UPDATE that writes an attempt's result, only while the job still holds its lease."""
+    return (
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == bindparam("claim_id"), DELIVERIES.c.state == "sending",
+               DELIVERIES.c.lease_until == bindparam("held_until", type_=DELIVERIES.c.lease_until.type))
+        .values(state=bindparam("new_state"), last_error=bindparam("error"), message_id=bindparam("msg_id"),
+                sent_at=bindparam("sent"), lease_until=None, updated_at=bindparam("at"))
+    )
+
+
+def _record_and_close() -> tuple[Any, Any]:
+    """PostgreSQL: the last result together with the entry's closing, or with its next relay.
+
+    The result is a data-modifying WITH; the entry's UPDATE sees the deliveries as they were
+    before it, so the recorded one is left out of its checks and counted by its new state. An
+    entry closes only if none of its other deliveries is open; a result not written (the lease
+    was lost) leaves that delivery open to the job that holds it, and the entry with it.
+    """
+    entry_id = bindparam("entry_id")
+    recorded = _record_statement().returning(DELIVERIES.c.id, DELIVERIES.c.state).cte("recorded")
+    others = DELIVERIES.c.id.not_in(select(recorded.c.id))
+    still_open = exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state.in_(OPEN_STATES), others)
+    any_dead = or_(exists().where(DELIVERIES.c.outbox_id == entry_id, DELIVERIES.c.state == "dead", others),
+                   exists().where(recorded.c.state == "dead"))
+    close = (
+        update(ENTRIES).add_cte(recorded)
+        .where(ENTRIES.c.id == entry_id, ENTRIES.c.state == "pending", ~still_open)
+        .values(state=case((any_dead, "dead"), else_="done"), finished_at=bindparam("finished_at"))
+        .returning(ENTRIES.c.id)
+    )
+    due = (
+        update(ENTRIES).add_cte(recorded)
+        .where(ENTRIES.c.id == entry_id, select(recorded.c.id).exists())
+        .values(due_at=bindparam("due", type_=ENTRIES.c.due_at.type))
+        .returning(ENTRIES.c.id)
+    )
+    return close, due
+
+
 # Built once (the statements of an inline delivery cost more to build than to run on SQLite).
+CLAIM = _claim()
+CLAIM_WITH_ENTRY = CLAIM.where(ENTRIES.c.id == DELIVERIES.c.outbox_id, SYNC_COMMIT_OFF).returning(*ENTRY_COLUMNS)
+RECORD = _record_statement()
+RECORD_AND_CLOSE, RECORD_AND_DUE = _record_and_close()
 CLOSING = _closing()
+CLOSING_MANY = _closing(many=True)
 LOCAL_DUE = (
     select(*CLAIM_COLUMNS, DELIVERIES.c.state, *ENTRY_COLUMNS)
     .where(DELIVERIES.c.outbox_id.in_(bindparam("entry_ids", expanding=True)), DELIVERIES.c.state.in_(OPEN_STATES),
@@ -354,12 +428,14 @@ def deliver_local(entry_ids: list[int]) -> list[int]:
                 written = conn.execute(result, values(claim)).rowcount
                 if written and claim.state == "pending":
                     retrying[claim.outbox_id] = max(retrying.get(claim.outbox_id, 0), claim.attempts)
-        for entry_id in entries:
-            if entry_id in retrying:
-                conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
-                             .values(due_at=utcnow() + timedelta(seconds=_interval_after(retrying[entry_id]))))
-            else:
-                _close_if_final(conn, entry_id)
+        for entry_id in retrying:
+            conn.execute(update(ENTRIES).where(ENTRIES.c.id == entry_id)
+                         .values(due_at=utcnow() + timedelta(seconds=_interval_after(retrying[entry_id]))))
+        finished = [entry_id for entry_id in entries if entry_id not in retrying]
+        if len(finished) == 1:
+            _close_if_final(conn, finished[0])
+        elif finished:  # a sweep's or a bulk action's entries: one statement for all
+            conn.execute(CLOSING_MANY, {"entry_ids": finished, "finished_at": utcnow()})
         conn.commit()
     done = set(entries) | {row.outbox_id for row in rows}
     # The entries nothing was read for (finished, or their deliveries taken): `deliver` settles them.

@@ -53,3 +53,18 @@ def test_the_boundary_is_fixed_and_never_inside_a_quoted_printable_part(context)
     parts = parsed.get_payload()
     assert len(parts) == 2
     assert parts[0].get_payload(decode=True).decode() == text
+
+
+@given(subject=st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=300),
+       name=st.sampled_from(["Subject", "To", "X-A-Much-Longer-Header-Name"]), width=st.integers(20, 200))
+def test_a_non_ascii_header_is_cut_into_the_same_encoded_words_as_the_email_package_does(subject, name, width):
+    """The one-pass cutting (`_QuotedPrintableUtf8`) against the email package's own, character by
+    character, for any text, header name and line width."""
+    from email.charset import QP, Charset
+    from email.header import Header
+
+    theirs = Charset("utf-8")
+    theirs.header_encoding = theirs.body_encoding = QP
+    ours = Header(subject, mail._UTF8_QP, header_name=name, maxlinelen=width).encode()
+    assert ours == Header(subject, theirs, header_name=name, maxlinelen=width).encode()
+    assert ours == Header(subject, mail._UTF8_QP, header_name=name, maxlinelen=width).encode(linesep="\n")
