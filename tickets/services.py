@@ -193,10 +193,14 @@ def file_ticket_with_coverage(
         _event(ticket, actor, "created", category=category, priority=priority)
         _route_to_guardian(ticket, user.client)
         _store_files(ticket, actor, None, files or [], internal=False)
-        sla.refresh(ticket, now, filed=True, reference=reference)
+        clock_rows: list[dict[str, Any]] = []
+        sla.refresh(ticket, now, filed=True, reference=reference, new_clocks=clock_rows)
         # After coverage and clocks: a rule's saved view may filter on approval or due instants.
         _auto_assign(ticket, now, rule_specs)
         notices.ticket_filed(ticket, user, audience)
+    db.session.flush()  # the ticket's coverage and SLA columns, before its clocks (sla.insert_clocks)
+    if clock_rows:
+        sla.insert_clocks(clock_rows)
     if commit:
         db.session.commit()
     return ticket, record

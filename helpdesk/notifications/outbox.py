@@ -272,6 +272,8 @@ def notify_many(notices: list[Notice], audience: Audience | None = None) -> list
 
 def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """The rows' ids, in their order: one INSERT ... RETURNING (insertmanyvalues batches)."""
+    if len(rows) == 1:  # a filing's one notice: its id, nothing to match (no JSON read back and encoded again)
+        return [session.execute(insert(OutboxEntry).returning(OutboxEntry.id), rows[0]).scalar_one()]
     # RETURNING in batches comes back in no promised order (SQLite): match each row by its
     # content. Rows equal in every column are interchangeable, and so are their deliveries.
     waiting: dict[str, list[int]] = {}

@@ -95,6 +95,16 @@ def test_a_filing_reads_what_needs_no_write_lock_before_its_first_write(app, wor
         assert at < first_write, (table, inside)
 
 
+def test_a_filing_writes_its_clocks_after_the_tickets_sla_source(app, world, tokens):
+    """The clocks' trigger counts the ticket in sla_month_counts under the ticket's SLA source:
+    written after the ticket's UPDATE, once under the right source (before, under no source, then
+    moved by the UPDATE's trigger: three writes to the summary instead of one)."""
+    inside, _ = _statements_of_a_filing(app, tokens)
+    update = next(i for i, s in enumerate(inside) if s.startswith("UPDATE TICKETS"))
+    clocks = next(i for i, s in enumerate(inside) if s.startswith("INSERT INTO SLA_CLOCKS"))
+    assert update < clocks, inside
+
+
 def test_the_e_mails_of_a_filing_are_written_in_one_commit_after_the_response(app, world, tokens):
     """To files, a delivery needs no lease of its own: every result and the entry's closing in one
     short transaction (the claim, and one commit per recipient, before)."""
