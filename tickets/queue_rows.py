@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from helpdesk.babel_cache import short_datetime_formatter
 from helpdesk.calendars.models import calendars_from_keys
 from helpdesk.i18n import _
-from helpdesk.vocabulary import words
+from helpdesk.vocabulary import label
 from tickets.models import ticket_number
 from tickets.sla.display import SlaWords, seconds_left
 
@@ -50,12 +50,15 @@ class _Cells:
     """The cells of a page that depend on one value each, made on first use and kept for the page."""
 
     def __init__(self) -> None:
-        self.words = {name: words(name) for name in ("category", "coverage_source", "approval", "priority", "status")}
-        self.sla_states = words("sla_state", "")
         self.to_confirm = escape(_("category to confirm"))
         self.undecided = escape(_("Undecided"))
         self.due = escape(_("due"))
         self.made: dict[tuple[Any, ...], str] = {}
+
+    @staticmethod
+    def _label(value: str | None, vocabulary: str, default: str | None = None) -> str:
+        """A code's label, translated and escaped (the `label` filter: an unknown code as itself)."""
+        return escape(str(label(value, vocabulary, default)))
 
     def get(self, key: tuple[Any, ...]) -> str:
         made = self.made.get(key)
@@ -73,31 +76,31 @@ class _Cells:
         return escape(name)
 
     def _category(self, category: str, to_confirm: bool) -> str:
-        badge = f'<span class="badge {escape(category)}">{escape(self.words["category"][category])}</span>'
+        badge = f'<span class="badge {escape(category)}">{self._label(category, "category")}</span>'
         return badge + (f'<div class="muted category-to-confirm">{self.to_confirm}</div>' if to_confirm else "")
 
     def _coverage(self, source: str | None, covered: bool | None, approval: str | None) -> str:
         # coverage_badge (templates/_coverage.html), as the queue wrote it out.
         if source:
             state = "covered" if covered else "uncovered"
-            badge = f'<span class="badge cov {state}">{escape(self.words["coverage_source"][source])}</span>'
+            badge = f'<span class="badge cov {state}">{self._label(source, "coverage_source")}</span>'
         elif approval:
             badge = f'<span class="badge cov uncovered">{self.undecided}</span>'
         else:
             badge = "—"
-        return badge + "\n" + (f'<div class="muted">{escape(self.words["approval"][approval])}</div>' if approval else "")
+        return badge + "\n" + (f'<div class="muted">{self._label(approval, "approval")}</div>' if approval else "")
 
     def _priority(self, priority: str) -> str:
-        return f'<span class="badge {escape(priority)}">{escape(self.words["priority"][priority])}</span>'
+        return f'<span class="badge {escape(priority)}">{self._label(priority, "priority")}</span>'
 
     def _status(self, status: str) -> str:
-        return escape(self.words["status"][status])
+        return self._label(status, "status")
 
     def _sla_class(self, state: str | None) -> str:
         return escape(state or "none")
 
     def _sla_state(self, state: str | None) -> str:
-        return escape(self.sla_states[state])
+        return self._label(state, "sla_state", "")
 
 
 def queue_rows(rows: Sequence[Any], now: datetime, *, href: tuple[str, str], selected: Iterable[str] = ()) -> Markup:
