@@ -13,6 +13,7 @@ saved. Outside a request (commands, jobs) everything falls back to flask_babel i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,22 +134,25 @@ class _ShortDatetime:
         self.fields = _numeric_fields(self.time_pattern.format, self.date_pattern.format)
         self.template = None
         if self.fields is not None and "%" not in self.joined and self.joined.count("{0}") == 1 \
-                and self.joined.count("{1}") == 1:
-            self.template = self.joined.replace("{0}", self.time_pattern.format).replace("{1}", self.date_pattern.format)
+                and self.joined.count("{1}") == 1 and all(name != "yy" for name, _a, _l in self.fields):
+            # One str.format of the local time: "%(dd)s/%(MM)s" -> "{0.day:02d}/{0.month:02d}".
+            def braces(text: str) -> str:
+                return text.replace("{", "{{").replace("}", "}}")
+
+            template = braces(self.joined.replace("{0}", "\0").replace("{1}", "\1"))
+            template = template.replace("\0", braces(self.time_pattern.format)).replace("\1", braces(self.date_pattern.format))
+            for name, attribute, length in self.fields:
+                template = template.replace(f"%({name})s", f"{{0.{attribute}:0{length}d}}")
+            self.template = template.replace("%%", "%")
 
     def __call__(self, instant: datetime) -> str:
-        # babel.dates.format_datetime step by step: a naive instant is UTC; to the reader's zone.
+        # babel.dates.format_datetime step by step: a naive instant is UTC; to the reader's zone
+        # (astimezone to a pytz zone goes through its fromutc, which is already normalised).
         if instant.tzinfo is None:
             instant = instant.replace(tzinfo=UTC)
         local = instant.astimezone(self.zone)
-        if hasattr(self.zone, "normalize"):  # pytz
-            local = self.zone.normalize(local)
         if self.template is not None:
-            values = {}
-            for name, attribute, length in self.fields:  # type: ignore[union-attr]
-                text = f"{getattr(local, attribute):0{length}d}"
-                values[name] = text[-2:] if name == "yy" else text
-            return self.template % values
+            return self.template.format(local)
         day = local.date()
         time_text = self.time_pattern.apply(local.timetz(), self.locale, day)
         return self.joined.replace("{0}", time_text).replace("{1}", self.date_pattern.apply(day, self.locale))
@@ -156,12 +160,23 @@ class _ShortDatetime:
 
 def short_datetime(instant: datetime) -> str:
     """flask_babel.format_datetime(instant, "short") with the patterns found once per request."""
+    formatter = short_datetime_formatter()
+    return formatter(instant)
+
+
+def short_datetime_formatter() -> Callable[[datetime], str]:
+    """`short_datetime` for the request's locale and zone, found once: a page of many dates
+    calls it per date (tickets.queue_rows)."""
     ctx = _state()
     if ctx is None:
-        return flask_babel.format_datetime(instant, "short")
+        return _flask_babel_short
     formatter = getattr(ctx, "opiekun_short_datetime", None)
     if formatter is None or formatter.locale is not ctx.babel_locale or formatter.zone is not getattr(ctx, "babel_tzinfo", None):
         if flask_babel.get_babel().instance.date_formats["datetime.short"] is not None:
-            return flask_babel.format_datetime(instant, "short")  # the app chose its own pattern
+            return _flask_babel_short  # the app chose its own pattern
         formatter = ctx.opiekun_short_datetime = _ShortDatetime(ctx.babel_locale, flask_babel.get_timezone())
-    return formatter(instant)
+    return formatter
+
+
+def _flask_babel_short(instant: datetime) -> str:
+    return flask_babel.format_datetime(instant, "short")

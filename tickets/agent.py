@@ -7,7 +7,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy import Select, select
 from werkzeug.datastructures import MultiDict
 
@@ -21,7 +20,6 @@ from helpdesk.forms import flash_form_errors, form_page, form_status, refuse, sa
 from helpdesk.i18n import _
 from helpdesk.security import staff_required
 from helpdesk.text import whole_number
-from helpdesk.vocabulary import Words, words
 from knowledge import services as help_services
 from knowledge import views as help_views
 from plans import services as plans_services
@@ -42,9 +40,10 @@ from tickets.forms import (
     with_files,
 )
 from tickets.placeholders import PLACEHOLDERS
-from tickets.queue import ROW_COLUMNS, next_in_queue, parse_queue_filters, position_of, queue_page
+from tickets.queue import next_in_queue, parse_queue_filters, position_of, queue_listing
+from tickets.queue_rows import queue_rows
 from tickets.services import UNSET, Actor
-from tickets.sla.display import badges, ticket_clocks
+from tickets.sla.display import ticket_clocks
 from tickets.sla.jobs import inline_sweep
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -106,7 +105,7 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
     now = utcnow()
     inline_sweep(now)
     try:
-        rows, next_cursor = queue_page(current_user, filters, now=now, columns=ROW_COLUMNS)
+        rows, next_cursor = queue_listing(current_user, filters, now=now)
     except TicketError as exc:
         rows, next_cursor, status = [], None, 400
         for message in exc.fields.values():  # each names its filter; the parameter name is no word
@@ -123,11 +122,7 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
     return render_template(
         "agent/queue.html",
         tickets=rows,
-        badges=badges(rows, now),
-        words=queue_words(),
-        # Translated once; `%` on Markup escapes the number as the template's _() would.
-        select_label=Markup(_("Select %(number)s")),
-        ticket_href=_ticket_href(carried),
+        rows=queue_rows(rows, now, href=_ticket_href(carried), selected=(bulk_form.ticket.data or [])),
         next_cursor=next_cursor,
         filters=filters,
         args=MultiDict(expanded),
@@ -142,7 +137,6 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
         clients=clients,
         agents=agents,
         bulk_form=bulk_form,
-        selected={str(v) for v in (bulk_form.ticket.data or [])},
     ), status
 
 
@@ -150,12 +144,6 @@ def _queue(bulk_form: BulkForm | None = None, status: int = 200, args: dict[str,
 def _clients_statement() -> Select:
     # Built once: building the statement cost as much as running it (every queue page).
     return select(Client.slug, Client.name).order_by(Client.name)
-
-
-def queue_words() -> dict[str, Words]:
-    """The labels a queue row shows, translated once per page rather than once per row."""
-    return {name: words(name) for name in ("category", "coverage_source", "approval", "priority", "status")} | {
-        "sla_state": words("sla_state", "")}
 
 
 # A ticket id no ticket has: url_for builds one link around it; each row puts its own id there.

@@ -12,7 +12,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, select
 
 from helpdesk.calendars.arithmetic import BusinessCalendar, business_seconds_between
-from helpdesk.calendars.models import Calendar, business_calendars, calendar_key_columns, calendars_from_keys
+from helpdesk.calendars.models import Calendar, calendar_key_columns, calendars_from_keys
 from helpdesk.calendars.policies import SlaPolicy
 from helpdesk.extensions import db
 from helpdesk.i18n import _
@@ -28,48 +28,49 @@ def duration_text(seconds: int) -> str:
     return _("%(minutes)d min", minutes=minutes)
 
 
-@dataclass(frozen=True)
-class SlaBadge:
-    """What the queue shows for a ticket: a state and the business time left (or overdue)."""
+class SlaWords:
+    """What the queue's SLA badge says (a state, or the business time left or overdue), in the
+    reader's language: the words are translated once for a page, not once per row."""
 
-    state: str | None
-    due_at: datetime | None
-    seconds_left: int | None  # business seconds; negative when overdue
+    def __init__(self) -> None:
+        self.no_sla, self.paused, self.stopped, self.breached = _("No SLA"), _("Paused"), _("Stopped"), _("Breached")
+        self.overdue, self.left = _("Overdue by %(time)s"), _("%(time)s left")
+        self.hours, self.minutes = _("%(hours)d h %(minutes)02d min"), _("%(minutes)d min")
 
-    @property
-    def text(self) -> str:
-        if self.state is None:
-            return _("No SLA")
-        if self.state == "paused":
-            return _("Paused")
-        if self.state == "stopped":
-            return _("Stopped")
-        if self.seconds_left is None:
-            return _("Breached") if self.state == "breached" else ""
-        if self.seconds_left < 0:
-            return _("Overdue by %(time)s", time=duration_text(-self.seconds_left))
-        return _("%(time)s left", time=duration_text(self.seconds_left))
+    def duration(self, seconds: int) -> str:
+        """As `duration_text`: 2 h 05 min, 45 min."""
+        hours, minutes = divmod(max(0, seconds) // 60, 60)
+        if hours:
+            return self.hours % {"hours": hours, "minutes": minutes}
+        return self.minutes % {"minutes": minutes}
+
+    def text(self, state: str | None, seconds_left: int | None) -> str:
+        """The badge's text; empty for a running clock whose time left is not known."""
+        if state is None:
+            return self.no_sla
+        if state == "paused":
+            return self.paused
+        if state == "stopped":
+            return self.stopped
+        if seconds_left is None:
+            return self.breached if state == "breached" else ""
+        if seconds_left < 0:
+            return self.overdue % {"time": self.duration(-seconds_left)}
+        return self.left % {"time": self.duration(seconds_left)}
+
+
+def seconds_left(cal: BusinessCalendar | None, due: datetime | None, now: datetime) -> int | None:
+    """Business seconds from `now` to `due` on the calendar, negative when overdue; None without
+    a due instant or a calendar."""
+    if due is None or cal is None:
+        return None
+    return _business_seconds_left(cal, due, now)
 
 
 def _business_seconds_left(cal: BusinessCalendar, due: datetime, now: datetime) -> int:
     if due >= now:
         return business_seconds_between(cal, now, due)
     return -business_seconds_between(cal, due, now)
-
-
-def badges(tickets: list[Ticket], now: datetime) -> dict[int, SlaBadge]:
-    """Badges for a page of tickets (their policies loaded): one query for the calendars."""
-    calendar_ids = {t.sla_policy.calendar_id for t in tickets if t.sla_policy is not None}
-    calendars = business_calendars(calendar_ids)
-    out: dict[int, SlaBadge] = {}
-    for t in tickets:
-        left = None
-        if t.next_deadline_at is not None and t.sla_policy is not None:
-            cal = calendars.get(t.sla_policy.calendar_id)
-            if cal is not None:
-                left = _business_seconds_left(cal, t.next_deadline_at, now)
-        out[t.id] = SlaBadge(t.sla_state, t.next_deadline_at, left)
-    return out
 
 
 @dataclass(frozen=True)
