@@ -17,21 +17,9 @@ from helpdesk.extensions import db
 from helpdesk.notifications import SLA_WARNING, Recipient, notify
 from helpdesk.notifications.delivery import DONE, NOTHING, RETRY, deliver
 from helpdesk.notifications.models import Delivery, OutboxEntry
-from tests.notifications.support import SmtpSink
 from tests.samples import recorded_statements
 
 AGENT = Recipient(email="agent@vendor.example", name="Agnes Agent", language="pl", role="agent")
-
-
-@pytest.fixture
-def sink():
-    from helpdesk.notifications.mail import close_transport
-
-    with SmtpSink() as server:
-        try:
-            yield server
-        finally:
-            close_transport()
 
 
 def _queued_entry(app, redis_url, recipients=(AGENT,)) -> int:

@@ -19,17 +19,6 @@ from helpdesk.notifications.models import Delivery, OutboxEntry
 from tests.notifications.support import SmtpSink
 
 
-@pytest.fixture
-def sink():
-    from helpdesk.notifications.mail import close_transport
-
-    with SmtpSink() as server:
-        try:
-            yield server
-        finally:
-            close_transport()
-
-
 def _headers_of_everything_sent(sink: SmtpSink) -> list[str]:
     with sink.lock:
         return [name.lower() for _rcpts, message in sink.messages for name in message.keys()]

@@ -16,7 +16,7 @@ from helpdesk.extensions import db
 from helpdesk.notifications import TICKET_FILED, notify, recipient_for
 from helpdesk.notifications.models import Delivery, OutboxEntry
 from helpdesk.notifications.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tests.notifications.support import SmtpSink, WebhookReceiver, webhook_json
+from tests.notifications.support import WebhookReceiver, webhook_json
 from tickets import access, services
 from tickets.services import Actor
 
@@ -32,17 +32,6 @@ def entries() -> list[OutboxEntry]:
 
 def deliveries() -> list[Delivery]:
     return list(db.session.scalars(select(Delivery).order_by(Delivery.id)))
-
-
-@pytest.fixture
-def sink():
-    from helpdesk.notifications.mail import close_transport
-
-    with SmtpSink() as server:
-        try:
-            yield server
-        finally:
-            close_transport()
 
 
 def test_by_default_notices_are_written_as_eml_files_right_after_the_commit(app, world, login, web):

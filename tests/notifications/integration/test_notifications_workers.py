@@ -36,17 +36,6 @@ RECIPIENTS = ("anna@acme.example", "agent@vendor.example", "agent2@vendor.exampl
 
 
 @pytest.fixture
-def sink():
-    from helpdesk.notifications.mail import close_transport
-
-    with SmtpSink() as server:
-        try:
-            yield server
-        finally:
-            close_transport()
-
-
-@pytest.fixture
 def app_config(app_config: dict[str, Any], redis_url: str, sink: SmtpSink) -> dict[str, Any]:
     app_config.update(
         REDIS_URL=redis_url, SMTP_URL=sink.url, NOTIFY_RELAY_GRACE_SECONDS=1, NOTIFY_LEASE_SECONDS=2,
