@@ -37,17 +37,34 @@ def text_of(response: Any) -> str:
 
 
 @contextmanager
-def recorded_statements(engine: Any) -> Iterator[list[str]]:
-    """Every SQL statement `engine` sends while the block runs, in order (counting round trips)."""
+def recorded_statements(engine: Any, *, parameters: bool = False) -> Iterator[list[Any]]:
+    """Every SQL statement `engine` sends while the block runs, in order (counting round trips);
+    with `parameters`, each as (statement, parameters)."""
     from sqlalchemy import event
 
-    seen: list[str] = []
+    seen: list[Any] = []
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *args: Any) -> None:
+        seen.append((statement, params) if parameters else statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def history_shared_by_two_agents(world: Any, count: int) -> None:
+    """`count` demo tickets with their history (tickets.demo_bulk.seed_history), every second one
+    assigned to world.agent and every third to world.agent2, committed: a queue with many rows,
+    clients and assignees."""
+    from sqlalchemy import update
+
+    from helpdesk.extensions import db
+    from tickets.demo_bulk import seed_history
+    from tickets.models import Ticket
+
+    seed_history(count, extra_clients=False)
+    db.session.execute(update(Ticket).where(Ticket.id % 2 == 0).values(assignee_id=world.agent.id))
+    db.session.execute(update(Ticket).where(Ticket.id % 3 == 0).values(assignee_id=world.agent2.id))
+    db.session.commit()

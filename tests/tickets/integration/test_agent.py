@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import event, select, update
+from sqlalchemy import select
 
-from tests.samples import text_of
+from tests.samples import history_shared_by_two_agents, recorded_statements, text_of
 
 
 def _queue_ids(page: str) -> list[int]:
@@ -145,19 +143,6 @@ def test_keyset_pages_keep_the_filters(web, world, login, make_ticket):
     assert _next_link(second) is None
 
 
-@contextmanager
-def _statements(engine: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Every SQL statement sent to the database inside the block, with its parameters."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _skips_rows(statement: str, parameters: Any) -> bool:
@@ -177,19 +162,14 @@ def _skips_rows(statement: str, parameters: Any) -> bool:
 
 def test_queue_issues_the_same_queries_whatever_the_page_size(app, web, world, login):
     from helpdesk.extensions import db
-    from tickets.demo_bulk import seed_history
-    from tickets.models import Ticket
 
-    seed_history(65, extra_clients=False)
-    db.session.execute(update(Ticket).where(Ticket.id % 2 == 0).values(assignee_id=world.agent.id))
-    db.session.execute(update(Ticket).where(Ticket.id % 3 == 0).values(assignee_id=world.agent2.id))
-    db.session.commit()
+    history_shared_by_two_agents(world, 65)
     login(world.agent)
     web.get("/agent/queue?sort=newest")  # the inline SLA sweep runs at most once a minute: let it run now
 
     counts = {}
     for limit in (5, 50):
-        with _statements(db.engine) as statements:
+        with recorded_statements(db.engine, parameters=True) as statements:
             response = web.get(f"/agent/queue?sort=newest&status=all&limit={limit}")
         assert response.status_code == 200
         assert len(_queue_ids(text_of(response))) == limit
@@ -205,7 +185,7 @@ def test_queue_issues_the_same_queries_whatever_the_page_size(app, web, world, l
 
     # the next page too: a keyset condition, still one query for the tickets
     first = text_of(web.get("/agent/queue?sort=newest&status=all&limit=50"))
-    with _statements(db.engine) as statements:
+    with recorded_statements(db.engine, parameters=True) as statements:
         page = text_of(web.get(_next_link(first)))
     assert len(_queue_ids(page)) == 15
     assert len(statements) == counts[50]

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import update
-
-from tests.samples import recorded_statements
+from tests.samples import history_shared_by_two_agents, recorded_statements
 
 # Statements per page, after a first request (the SLA engine's inline sweep, at most once a
 # minute, and a calendar's first load are not part of every page).
@@ -43,13 +41,8 @@ def _listing(seen: list[str]) -> str:
 
 def test_queue_statements_are_pinned_and_do_not_grow_with_rows(app, web, world, login):
     from helpdesk.extensions import db
-    from tickets.demo_bulk import seed_history
-    from tickets.models import Ticket
 
-    seed_history(60, extra_clients=False)
-    db.session.execute(update(Ticket).where(Ticket.id % 2 == 0).values(assignee_id=world.agent.id))
-    db.session.execute(update(Ticket).where(Ticket.id % 3 == 0).values(assignee_id=world.agent2.id))
-    db.session.commit()
+    history_shared_by_two_agents(world, 60)
     login(world.agent)
 
     few, seen = _count(web, db, "/agent/queue?status=all&limit=10")
