@@ -19,10 +19,14 @@ from helpdesk.i18n import _
 from tickets.models import CLOCKS, SlaClock, SlaEvent, Ticket
 
 
+def _hours_minutes(seconds: int) -> tuple[int, int]:
+    """Whole hours and minutes of a business duration (a negative one is none)."""
+    return divmod(max(0, seconds) // 60, 60)
+
+
 def duration_text(seconds: int) -> str:
     """Business time as people say it: 2 h 05 min, 45 min."""
-    minutes = max(0, seconds) // 60
-    hours, minutes = divmod(minutes, 60)
+    hours, minutes = _hours_minutes(seconds)
     if hours:
         return _("%(hours)d h %(minutes)02d min", hours=hours, minutes=minutes)
     return _("%(minutes)d min", minutes=minutes)
@@ -39,7 +43,7 @@ class SlaWords:
 
     def duration(self, seconds: int) -> str:
         """As `duration_text`: 2 h 05 min, 45 min."""
-        hours, minutes = divmod(max(0, seconds) // 60, 60)
+        hours, minutes = _hours_minutes(seconds)
         if hours:
             return self.hours % {"hours": hours, "minutes": minutes}
         return self.minutes % {"minutes": minutes}

@@ -531,6 +531,20 @@ def test_bad_queue_cursors_and_filters_are_refused(app, world):
 # -- what people see -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_the_queue_badge_says_a_duration_as_the_pages_do(app, language):
+    from flask_babel import force_locale
+
+    from tickets.sla.display import SlaWords, duration_text
+
+    with app.test_request_context("/"), force_locale(language):
+        words = SlaWords()
+        for seconds in (-90, 0, 59, 60, 45 * 60, 3600, 2 * 3600 + 5 * 60, 26 * 3600 + 59 * 60 + 59):
+            assert words.duration(seconds) == duration_text(seconds), seconds
+        assert words.text("running", 2 * 3600 + 5 * 60) == words.left % {"time": duration_text(7500)}
+        assert words.text("running", -45 * 60).endswith(duration_text(45 * 60))
+
+
 def test_client_sees_when_to_expect_a_first_response(app, web, world, login, make_ticket):
     from tickets.services import Actor, add_message
 
