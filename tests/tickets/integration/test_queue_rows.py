@@ -85,3 +85,30 @@ def test_rows_are_in_the_readers_language_and_ticked_after_a_refused_bulk_change
     rows = _rows(refused)
     assert f'value="{second.id}" aria-label="Zaznacz OP-{second.id}" checked>' in rows[second.id]
     assert "checked" not in rows[first.id]
+
+
+def test_the_coverage_cell_is_the_coverage_badge_macro_in_both_languages(app):
+    """queue_rows writes out templates/_coverage.html's coverage_badge (the ticket pages and the
+    portal use the macro): for every source, covered or not, and approval state they must match."""
+    from types import SimpleNamespace
+
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    from helpdesk.vocabulary import VOCABULARIES
+    from tickets.queue_rows import _Cells
+
+    sources = [None, *VOCABULARIES["coverage_source"].values()]
+    approvals = [None, *VOCABULARIES["approval"].values()]
+    macro = '{% from "_coverage.html" import coverage_badge %}{{ coverage_badge(t) }}'
+    with app.test_request_context("/"):
+        for language in ("en", "pl"):
+            with force_locale(language):
+                cells = _Cells()
+                for source in sources:
+                    for covered in (True, False):
+                        for approval in approvals:
+                            t = SimpleNamespace(coverage_source=source, coverage_covered=covered,
+                                                coverage_approval=approval)
+                            expected = render_template_string(macro, t=t)
+                            assert cells.get(("coverage", source, covered, approval)) == expected, (language, t)
