@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.samples import text_of
-from tests.tickets.integration.test_agent import _statements
+from tests.samples import recorded_statements, text_of
 
 OPEN = ("new", "open", "waiting_on_client")
 
@@ -108,7 +107,7 @@ def test_the_page_counts_every_view_in_one_statement(app, web, world, login, var
         save_view(world.agent, name=f"View {n}", args={"priority": "normal", "q": f"ticket {n}"})
     login(world.agent)
     web.get("/agent/queue")  # the inline SLA sweep runs at most once a minute: let it run now
-    with _statements(db.engine) as statements:
+    with recorded_statements(db.engine, parameters=True) as statements:
         page = text_of(web.get("/agent/queue"))
     # (the header's unread notifications are counted too, from inbox_items: not a view)
     counting = [s for s, _ in statements if "count(*)" in s and "FROM tickets" in s]
